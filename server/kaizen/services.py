@@ -1,0 +1,98 @@
+"""The long-lived parts of Kaizen (settings, store, router) and how a run is wired to them.
+
+The language server and the CLI both build a ``Services`` and ask it for a ``RunContext``, so
+``kaizen check`` runs exactly the pipeline the editor runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from .config import Settings
+from .memory.store import Store
+from .models.gateway import CallOutcome, Gateway
+from .models.router import ModelRouter
+from .pipelines.base import RunResult
+from .pipelines.context import Document, Learnings, RunContext
+from .pipelines.findings import Finding
+from .pipelines.run import RunStatus
+
+log = logging.getLogger(__name__)
+
+
+class Services:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.router = ModelRouter(settings, Gateway(timeout_s=settings.request_timeout_s))
+        self.store: Store | None = None
+        self.store_error: str | None = None
+
+    def update_settings(self, settings: Settings) -> None:
+        self.settings = settings
+        self.router.update(settings)
+
+    def open_store(self) -> Store | None:
+        """Open the database; on failure keep serving without memory and say why."""
+        try:
+            self.store = Store.open(self.settings.database_path)
+            self.store_error = None
+        except Exception as exc:
+            log.exception("could not open the database")
+            self.store = None
+            self.store_error = f"Kaizen could not open its database ({exc}); running without memory"
+        return self.store
+
+    async def learnings(self, doc: Document, task: str, query: str) -> Learnings:
+        return Learnings()
+
+    async def static(self, doc: Document) -> list[Finding]:
+        return []
+
+    async def suppress(self, doc: Document, findings: list[Finding]) -> list[Finding]:
+        """Drop findings the user rejected before in this repository."""
+        if self.store is None or not findings:
+            return findings
+        rejected = await asyncio.to_thread(self.store.rejected_fingerprints, doc.repository)
+        return [f for f in findings if f.fingerprint not in rejected]
+
+    async def record_outcome(
+        self, doc: Document, finding: Finding, outcome: str, reason: str | None
+    ) -> None:
+        """Accepted / rejected / fixed by hand: stored on the finding."""
+        if self.store is None:
+            return
+        status = {"accepted": "accepted", "rejected": "rejected"}.get(outcome, outcome)
+        await asyncio.to_thread(
+            self.store.set_outcome, doc.repository, finding.fingerprint, status, reason
+        )
+
+    async def on_attempt(self, outcome: CallOutcome, run_id: int | None) -> None:
+        return None
+
+    async def after_run(self, result: RunResult, doc: Document) -> None:
+        return None
+
+    def context(
+        self,
+        on_status: Callable[[RunStatus, str | None], None] | None = None,
+        on_notice: Callable[[str], None] | None = None,
+    ) -> RunContext:
+        extra: dict[str, Any] = {}
+        if on_status is not None:
+            extra["on_status"] = on_status
+        if on_notice is not None:
+            extra["on_notice"] = on_notice
+        return RunContext(
+            settings=self.settings,
+            router=self.router,
+            store=self.store,
+            learnings=self.learnings,
+            static=self.static,
+            suppress=self.suppress,
+            on_attempt=self.on_attempt,
+            after_run=self.after_run,
+            **extra,
+        )
