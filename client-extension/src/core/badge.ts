@@ -1,0 +1,73 @@
+/**
+ * The provider badge: what the status bar item says, from the server's status and the
+ * `kaizen/status` notifications. Pure; src/statusBar.ts only paints it.
+ */
+import { ModelInUse, RunningEntry, Status, StatusNotification } from './protocol';
+
+export type ServerState = 'starting' | 'running' | 'stopped' | 'failed';
+
+export interface BadgeState {
+  server: ServerState;
+  status: Status | null;
+  /** Runs in progress, keyed by `${pipeline} ${uri}`. */
+  running: ReadonlyMap<string, StatusNotification | RunningEntry>;
+}
+
+export const INITIAL_BADGE: BadgeState = { server: 'starting', status: null, running: new Map() };
+
+const runKey = (e: RunningEntry): string => `${e.pipeline} ${e.uri}`;
+
+export function withStatus(state: BadgeState, status: Status): BadgeState {
+  return { ...state, status, running: new Map(status.running.map((e) => [runKey(e), e])) };
+}
+
+/** Phases that end a run: `idle` (docs/protocol.md) and the server's final `done`. */
+const ENDED = new Set(['idle', 'done']);
+
+/** An ending phase removes the run; any other phase starts or advances one. */
+export function withNotification(state: BadgeState, note: StatusNotification): BadgeState {
+  const running = new Map(state.running);
+  if (ENDED.has(note.phase)) running.delete(runKey(note));
+  else running.set(runKey(note), note);
+  return { ...state, running };
+}
+
+export function modelLabel(m: { provider: string | null; model: string | null } | undefined): string {
+  if (!m || (!m.provider && !m.model)) return 'auto';
+  return [m.provider, m.model].filter(Boolean).join('/');
+}
+
+export interface BadgeView {
+  text: string;
+  tooltip: string;
+}
+
+export function badgeView(state: BadgeState): BadgeView {
+  if (state.server !== 'running') {
+    const icon = { starting: '$(loading~spin)', stopped: '$(circle-slash)', failed: '$(error)' }[state.server];
+    return { text: `${icon} Kaizen`, tooltip: `Kaizen server ${state.server}. Click to choose a model.` };
+  }
+  const { autofix, refactor } = state.status ?? { autofix: undefined, refactor: undefined };
+  const lines = [
+    `Auto-fix: ${modelLabel(autofix)}${source(autofix)}`,
+    `Refactor: ${modelLabel(refactor)}${source(refactor)}`,
+  ];
+  const runs = [...state.running.values()];
+  for (const run of runs) lines.push(`${run.pipeline}: ${run.phase} — ${run.uri}`);
+  lines.push('Click to choose provider and model.');
+  const tooltip = lines.join('\n');
+
+  const current = runs[runs.length - 1];
+  if (current) {
+    const m = 'provider' in current ? current : current.pipeline === 'refactor' ? refactor : autofix;
+    const more = runs.length > 1 ? ` +${runs.length - 1}` : '';
+    return { text: `$(sync~spin) Kaizen: ${current.pipeline} ${current.phase} (${modelLabel(m)})${more}`, tooltip };
+  }
+  const a = modelLabel(autofix);
+  const r = modelLabel(refactor);
+  return { text: `$(sparkle) Kaizen: ${a === r ? a : `${a} | ${r}`}`, tooltip };
+}
+
+function source(m: ModelInUse | undefined): string {
+  return m?.source ? ` (${m.source})` : '';
+}

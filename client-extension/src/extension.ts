@@ -1,0 +1,90 @@
+/**
+ * Kaizen's VS Code client: starts `python -m kaizen serve` through vscode-languageclient
+ * and adds commands, the provider badge, a metrics page and a learnings view. All
+ * analysis lives in the server; this file only wires the pieces together.
+ */
+import * as vscode from 'vscode';
+import { ClientCommand } from './core/commands';
+import { parseStatus } from './core/protocol';
+import { RESTART_KEYS } from './core/settings';
+import { LEARNINGS_VIEW, LearningsTree } from './learningsView';
+import { MetricsPanel } from './metricsPanel';
+import { onActivePythonChange } from './python';
+import { currentSettings, KaizenServer } from './server';
+import { ProviderBadge } from './statusBar';
+import { chooseModel, createPullRequest, runPipeline } from './ui';
+
+let active: KaizenServer | undefined;
+
+export function activate(context: vscode.ExtensionContext): void {
+  const log = vscode.window.createOutputChannel('Kaizen', { log: true });
+  const server = new KaizenServer(log);
+  const badge = new ProviderBadge();
+  const metrics = new MetricsPanel(server, log);
+  const learnings = new LearningsTree(server, log);
+  active = server;
+  context.subscriptions.push(log, server, badge, metrics, learnings);
+  context.subscriptions.push(vscode.window.registerTreeDataProvider(LEARNINGS_VIEW, learnings));
+
+  const refreshStatus = async (): Promise<void> => {
+    try {
+      badge.setStatus(parseStatus(await server.execute('kaizen.getStatus', {})));
+    } catch (err) {
+      log.warn(`kaizen.getStatus: ${String(err)}`);
+    }
+  };
+  server.onDidChangeState((state) => {
+    badge.setServer(state);
+    if (state === 'running') {
+      void refreshStatus();
+      learnings.refresh();
+    }
+  });
+  server.onStatus((note) => badge.notify(note));
+
+  const handlers: Record<ClientCommand, (arg?: unknown) => Promise<void>> = {
+    'kaizen.chooseModel': () => chooseModel(server, (status) => badge.setStatus(status)),
+    'kaizen.createPullRequest': (arg) => createPullRequest(server, arg),
+    'kaizen.showMetrics': () => metrics.show(),
+    'kaizen.showLearnings': () => learnings.reveal(),
+    'kaizen.runAutofix': (arg) => runPipeline(server, 'autofix', arg),
+    'kaizen.runRefactor': (arg) => runPipeline(server, 'refactor', arg),
+    'kaizen.restartServer': () => server.restart(),
+    'kaizen.learnings.refresh': async () => learnings.refresh(),
+    'kaizen.learnings.delete': (arg) => learnings.delete(arg),
+  };
+  for (const [id, handler] of Object.entries(handlers)) {
+    context.subscriptions.push(
+      vscode.commands.registerCommand(id, async (arg?: unknown) => {
+        try {
+          await handler(arg);
+        } catch (err) {
+          const message = err instanceof Error ? err.message : String(err);
+          log.error(`${id}: ${message}`);
+          void vscode.window.showErrorMessage(`Kaizen: ${message}`);
+        }
+      }),
+    );
+  }
+
+  context.subscriptions.push(
+    vscode.workspace.onDidChangeConfiguration((e) => {
+      if (RESTART_KEYS.some((key) => e.affectsConfiguration(`kaizen.${key}`))) {
+        void server.restart();
+      } else if (e.affectsConfiguration('kaizen')) {
+        void server.notifyConfiguration();
+      }
+    }),
+  );
+  // A new active interpreter in the Python extension matters only when kaizen.interpreter is unset.
+  void onActivePythonChange(() => {
+    if (currentSettings().interpreter.length === 0) void server.restart();
+  }).then((watch) => watch && context.subscriptions.push(watch));
+
+  void server.restart();
+}
+
+export async function deactivate(): Promise<void> {
+  await active?.stop();
+  active = undefined;
+}

@@ -1,0 +1,41 @@
+/** The provider badge in the status bar; the text comes from core/badge.ts. */
+import * as vscode from 'vscode';
+import { badgeView, BadgeState, INITIAL_BADGE, ServerState, withNotification, withStatus } from './core/badge';
+import { Status, StatusNotification } from './core/protocol';
+
+export class ProviderBadge implements vscode.Disposable {
+  private state: BadgeState = INITIAL_BADGE;
+  private readonly item = vscode.window.createStatusBarItem('kaizen.provider', vscode.StatusBarAlignment.Right, 100);
+
+  constructor() {
+    this.item.name = 'Kaizen provider';
+    this.item.command = 'kaizen.chooseModel';
+    this.paint();
+    this.item.show();
+  }
+
+  setServer(server: ServerState): void {
+    this.state = { ...this.state, server, running: server === 'running' ? this.state.running : new Map() };
+    this.paint();
+  }
+
+  setStatus(status: Status): void {
+    this.state = withStatus(this.state, status);
+    this.paint();
+  }
+
+  notify(note: StatusNotification): void {
+    this.state = withNotification(this.state, note);
+    this.paint();
+  }
+
+  dispose(): void {
+    this.item.dispose();
+  }
+
+  private paint(): void {
+    const view = badgeView(this.state);
+    this.item.text = view.text;
+    this.item.tooltip = view.tooltip;
+  }
+}

@@ -1,0 +1,30 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { badgeView, INITIAL_BADGE, withNotification, withStatus } from '../src/core/badge';
+
+const status = {
+  autofix: { provider: 'openai', model: 'gpt-4o-mini', source: 'user' },
+  refactor: { provider: 'anthropic', model: 'claude-3-5-haiku-latest', source: 'router' },
+  running: [],
+};
+
+test('shows the models in use once the server runs', () => {
+  assert.match(badgeView(INITIAL_BADGE).text, /Kaizen$/);
+  const view = badgeView(withStatus({ ...INITIAL_BADGE, server: 'running' }, status));
+  assert.equal(view.text, '$(sparkle) Kaizen: openai/gpt-4o-mini | anthropic/claude-3-5-haiku-latest');
+  assert.match(view.tooltip, /Refactor: anthropic\/claude-3-5-haiku-latest \(router\)/);
+  const same = withStatus({ ...INITIAL_BADGE, server: 'running' }, { ...status, refactor: status.autofix });
+  assert.equal(badgeView(same).text, '$(sparkle) Kaizen: openai/gpt-4o-mini');
+});
+
+test('shows the phase of a running pipeline until idle', () => {
+  let state = withStatus({ ...INITIAL_BADGE, server: 'running' }, status);
+  state = withNotification(state, { uri: 'file:///a.py', pipeline: 'autofix', phase: 'detect', provider: 'ollama', model: 'qwen' });
+  assert.equal(badgeView(state).text, '$(sync~spin) Kaizen: autofix detect (ollama/qwen)');
+  state = withNotification(state, { uri: 'file:///b.py', pipeline: 'refactor', phase: 'scan', provider: null, model: null });
+  assert.equal(badgeView(state).text, '$(sync~spin) Kaizen: refactor scan (auto) +1');
+  state = withNotification(state, { uri: 'file:///b.py', pipeline: 'refactor', phase: 'done', provider: null, model: null });
+  assert.equal(badgeView(state).text, '$(sync~spin) Kaizen: autofix detect (ollama/qwen)');
+  state = withNotification(state, { uri: 'file:///a.py', pipeline: 'autofix', phase: 'idle', provider: null, model: null });
+  assert.match(badgeView(state).text, /^\$\(sparkle\)/);
+});
