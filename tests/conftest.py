@@ -55,7 +55,9 @@ def server_env(home: Path, **extra: str) -> dict[str, str]:
     return env
 
 
-def model_options(scripted: ScriptedModel, model: str = "scripted-model", **extra: Any) -> dict[str, Any]:
+def model_options(
+    scripted: ScriptedModel, model: str = "scripted-model", **extra: Any
+) -> dict[str, Any]:
     """initializationOptions pointing both pipelines at the scripted server."""
     choice = {"provider": "openai", "model": model, "apiBase": scripted.url, "apiKey": "sk-test"}
     options: dict[str, Any] = {
@@ -92,10 +94,15 @@ async def start_client(kaizen_home: Path, project: Path) -> AsyncIterator[StartC
     clients: list[LanguageClient] = []
 
     async def start(
-        options: dict[str, Any], *, root: Path | None = None, capabilities: str = "visual-studio-code",
+        options: dict[str, Any],
+        *,
+        root: Path | None = None,
+        capabilities: str = "visual-studio-code",
         env: dict[str, str] | None = None,
     ) -> LanguageClient:
-        config = ClientServerConfig(server_command=SERVER, server_env=env or server_env(kaizen_home))
+        config = ClientServerConfig(
+            server_command=SERVER, server_env=env or server_env(kaizen_home)
+        )
         client = await config.start()
         _fix_code_action_union(client)
         clients.append(client)
@@ -118,7 +125,9 @@ async def start_client(kaizen_home: Path, project: Path) -> AsyncIterator[StartC
 
 
 async def wait_for_diagnostics(
-    client: LanguageClient, uri: str, predicate: Callable[[list[types.Diagnostic]], bool] | None = None,
+    client: LanguageClient,
+    uri: str,
+    predicate: Callable[[list[types.Diagnostic]], bool] | None = None,
     timeout: float = 20.0,
 ) -> list[types.Diagnostic]:
     """Wait until diagnostics for ``uri`` are published (and satisfy ``predicate``)."""
@@ -141,7 +150,9 @@ def open_document(client: LanguageClient, path: Path, text: str, version: int = 
     client.diagnostics.pop(uri, None)
     client.text_document_did_open(
         types.DidOpenTextDocumentParams(
-            text_document=types.TextDocumentItem(uri=uri, language_id="python", version=version, text=text)
+            text_document=types.TextDocumentItem(
+                uri=uri, language_id="python", version=version, text=text
+            )
         )
     )
     return uri

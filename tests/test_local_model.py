@@ -30,7 +30,11 @@ def test_local_model_runs_the_whole_pipeline(tmp_path: Path) -> None:
     env.update(KAIZEN_HOME=str(tmp_path), KAIZEN_STATIC_ONLY="")
     proc = subprocess.run(
         [sys.executable, "-m", "kaizen", "check", "--no-static", "--format", "json", str(SAMPLE)],
-        capture_output=True, text=True, env=env, timeout=600, cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+        cwd=tmp_path,
     )
     assert proc.returncode in (0, 1), proc.stderr
     assert "tiny model" in proc.stderr  # Kaizen says plainly what it is using

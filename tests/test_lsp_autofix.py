@@ -15,8 +15,13 @@ EMOJI = 'label = "😋😋"; ratio = total / count\n'
 
 
 def issue(line: int, message: str, snippet: str | None = None, **extra: object) -> dict:
-    item = {"line": line, "severity": "error", "category": "bug", "message": message,
-            "rationale": "it crashes"}
+    item = {
+        "line": line,
+        "severity": "error",
+        "category": "bug",
+        "message": message,
+        "rationale": "it crashes",
+    }
     if snippet:
         item["snippet"] = snippet
     item.update(extra)
@@ -24,11 +29,24 @@ def issue(line: int, message: str, snippet: str | None = None, **extra: object) 
 
 
 async def test_diagnostic_and_quick_fix(start_client, scripted, project: Path, kaizen_home: Path):
-    scripted.enqueue("issue_detector", {"issues": [issue(2, "Division by zero on an empty list", "sum(xs) / len(xs)")]})
-    scripted.enqueue("fix_generator", {"fixes": [{
-        "issue": 1, "start_line": 2, "end_line": 2,
-        "replacement": "    return sum(xs) / len(xs) if xs else 0.0", "explanation": "Guard empty input",
-    }]})
+    scripted.enqueue(
+        "issue_detector",
+        {"issues": [issue(2, "Division by zero on an empty list", "sum(xs) / len(xs)")]},
+    )
+    scripted.enqueue(
+        "fix_generator",
+        {
+            "fixes": [
+                {
+                    "issue": 1,
+                    "start_line": 2,
+                    "end_line": 2,
+                    "replacement": "    return sum(xs) / len(xs) if xs else 0.0",
+                    "explanation": "Guard empty input",
+                }
+            ]
+        },
+    )
     client = await start_client(model_options(scripted))
     uri = open_document(client, project / "stats.py", BUGGY)
     diagnostics = await wait_for_diagnostics(client, uri, lambda d: len(d) == 1)
@@ -43,10 +61,13 @@ async def test_diagnostic_and_quick_fix(start_client, scripted, project: Path, k
     assert "2 |     return sum(xs) / len(xs)" in prompt and "$code" not in prompt
     assert "Division by zero" in scripted.prompts_for("fix_generator")[0]
 
-    actions = await client.text_document_code_action_async(types.CodeActionParams(
-        text_document=types.TextDocumentIdentifier(uri=uri), range=d.range,
-        context=types.CodeActionContext(diagnostics=[d]),
-    ))
+    actions = await client.text_document_code_action_async(
+        types.CodeActionParams(
+            text_document=types.TextDocumentIdentifier(uri=uri),
+            range=d.range,
+            context=types.CodeActionContext(diagnostics=[d]),
+        )
+    )
     fix = next(a for a in actions if a.edit is not None)
     edits = fix.edit.changes[uri]
     assert len(edits) == 1
@@ -55,12 +76,15 @@ async def test_diagnostic_and_quick_fix(start_client, scripted, project: Path, k
     assert any(a.command and a.command.command == "kaizen.dismiss" for a in actions)
 
     # accepting runs the command the editor would run after applying the edit
-    await client.workspace_execute_command_async(types.ExecuteCommandParams(
-        command=fix.command.command, arguments=fix.command.arguments))
+    await client.workspace_execute_command_async(
+        types.ExecuteCommandParams(command=fix.command.command, arguments=fix.command.arguments)
+    )
     await wait_for_diagnostics(client, uri, lambda d: d == [])
     db = sqlite3.connect(kaizen_home / "kaizen.db")
     assert db.execute("select status from findings").fetchall() == [("accepted",)]
-    run = db.execute("select status, provider, model, prompt_tokens > 0, latency_ms > 0 from runs").fetchone()
+    run = db.execute(
+        "select status, provider, model, prompt_tokens > 0, latency_ms > 0 from runs"
+    ).fetchone()
     assert run == ("succeeded", "openai", "openai/scripted-model", 1, 1)
 
 
@@ -83,12 +107,15 @@ async def test_stale_run_never_overwrites_newer_diagnostics(
     client = await start_client(model_options(scripted))
     uri = open_document(client, project / "a.py", "x = 1\n")
     await asyncio.to_thread(scripted.wait_for_requests, 1)
-    client.text_document_did_change(types.DidChangeTextDocumentParams(
-        text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=2),
-        content_changes=[types.TextDocumentContentChangeWholeDocument(text="x = 2\n")],
-    ))
-    client.text_document_did_save(types.DidSaveTextDocumentParams(
-        text_document=types.TextDocumentIdentifier(uri=uri)))
+    client.text_document_did_change(
+        types.DidChangeTextDocumentParams(
+            text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=2),
+            content_changes=[types.TextDocumentContentChangeWholeDocument(text="x = 2\n")],
+        )
+    )
+    client.text_document_did_save(
+        types.DidSaveTextDocumentParams(text_document=types.TextDocumentIdentifier(uri=uri))
+    )
     diagnostics = await wait_for_diagnostics(client, uri, lambda d: len(d) == 1)
     assert diagnostics[0].message == "from the NEW version"
     db = sqlite3.connect(kaizen_home / "kaizen.db")
@@ -97,8 +124,14 @@ async def test_stale_run_never_overwrites_newer_diagnostics(
     assert [d.message for d in client.diagnostics[uri]] == ["from the NEW version"]
 
 
-async def test_invalid_answers_are_failed_attempts(start_client, scripted, project: Path, kaizen_home: Path):
-    scripted.enqueue("issue_detector", "this is not JSON at all", {"issues": [issue(99, "out of range"), issue(1, "real")]})
+async def test_invalid_answers_are_failed_attempts(
+    start_client, scripted, project: Path, kaizen_home: Path
+):
+    scripted.enqueue(
+        "issue_detector",
+        "this is not JSON at all",
+        {"issues": [issue(99, "out of range"), issue(1, "real")]},
+    )
     client = await start_client(model_options(scripted))
     bad = open_document(client, project / "bad.py", "a = 1\n")
     await wait_for_diagnostics(client, bad, lambda d: d == [])

@@ -210,7 +210,11 @@ def render(results: list[tuple[Document, RunResult]], fmt: str) -> str:
         return json.dumps(
             [finding_json(doc, f) for doc, r in results for f in r.findings], indent=2
         )
-    lines = [text_line(doc, f) for doc, r in results for f in r.findings]
+    ordered = sorted(
+        ((doc, f) for doc, r in results for f in r.findings),
+        key=lambda pair: (display_path(pair[0]), pair[1].start_line, pair[1].start_col or 0),
+    )
+    lines = [text_line(doc, f) for doc, f in ordered]
     total = len(lines)
     lines.append(f"Found {total} finding{'s' if total != 1 else ''}." if total else "No findings.")
     return "\n".join(lines)

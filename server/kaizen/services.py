@@ -49,7 +49,9 @@ class Services:
         return Learnings()
 
     async def static(self, doc: Document) -> list[Finding]:
-        return []
+        from .pipelines.static import ruff_findings
+
+        return await ruff_findings(doc)
 
     async def suppress(self, doc: Document, findings: list[Finding]) -> list[Finding]:
         """Drop findings the user rejected before in this repository."""

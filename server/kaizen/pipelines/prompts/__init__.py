@@ -11,7 +11,7 @@ from importlib.resources import files
 from string import Template
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 PROMPTS = ("issue_detector", "fix_generator", "opportunity_detector", "improvement_generator")
 
@@ -31,14 +31,29 @@ def numbered(lines: list[str]) -> str:
     return "\n".join(f"{i:>{width}} | {line}" for i, line in enumerate(lines, 1))
 
 
+CATEGORIES = (
+    "bug", "security", "performance", "error-handling", "concurrency", "correctness",
+    "resource-leak", "api-misuse",
+)
+
+
 class IssueItem(BaseModel):
     line: int
     end_line: int | None = None
     severity: Literal["error", "warning", "info"] = "warning"
-    category: str = Field(default="bug", max_length=64)
+    category: str = Field(default="bug", json_schema_extra={"enum": list(CATEGORIES)})
     message: str = Field(min_length=1, max_length=2000)
     rationale: str = Field(default="", max_length=4000)
     snippet: str | None = Field(default=None, max_length=2000)
+
+
+    @field_validator("category", mode="before")
+    @classmethod
+    def _known_category(cls, value: object) -> str:
+        """The schema lists the categories; a model that invents one gets ``bug``, not a
+        rejected answer."""
+        text = str(value or "").strip().lower()
+        return text if text in CATEGORIES else "bug"
 
 
 class IssueReport(BaseModel):
