@@ -5,6 +5,7 @@ server started as a subprocess and driven over stdio by pytest-lsp's client.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import subprocess
 import sys
@@ -117,10 +118,8 @@ async def start_client(kaizen_home: Path, project: Path) -> AsyncIterator[StartC
 
     yield start
     for client in clients:
-        try:
+        with contextlib.suppress(Exception):
             await asyncio.wait_for(client.shutdown_session(), timeout=10)
-        except Exception:
-            pass
         await client.stop()
 
 
