@@ -71,11 +71,32 @@ class Services:
             self.store.set_outcome, doc.repository, finding.fingerprint, status, reason
         )
 
+    async def learning_summaries(self, insight_ids: list[int]) -> list[str]:
+        """One line per insight, for PR bodies and listings."""
+        if self.store is None or not insight_ids:
+            return []
+        return await asyncio.to_thread(self.store.insight_summaries, insight_ids)
+
     async def on_attempt(self, outcome: CallOutcome, run_id: int | None) -> None:
         return None
 
     async def after_run(self, result: RunResult, doc: Document) -> None:
-        return None
+        if result.pipeline == "refactor" and self.settings.auto_create_pr:
+            await self.auto_create_prs(result, doc)
+
+    async def auto_create_prs(self, result: RunResult, doc: Document) -> None:
+        """``autoCreatePR``: the user opted in to a PR for every generated improvement."""
+        from .github import PullRequestError
+        from .pullrequests import create_pull_request
+
+        for finding in result.findings:
+            if not finding.edits:
+                continue
+            try:
+                outcome = await create_pull_request(self, doc, finding)
+                result.notices.append(f"Kaizen opened {outcome.url}")
+            except PullRequestError as exc:
+                result.notices.append(f"Kaizen could not open a pull request: {exc}")
 
     def context(
         self,

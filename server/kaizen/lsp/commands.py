@@ -13,6 +13,7 @@ from typing import Any, Literal
 from lsprotocol import types
 from pydantic import BaseModel, ValidationError
 
+from ..pipelines.context import Document
 from ..pipelines.run import RunStatus
 from .server import KaizenServer
 
@@ -139,6 +140,60 @@ async def dismiss(ls: KaizenServer, args: dict[str, Any]) -> Any:
     a: DismissArgs = parse(DismissArgs, args)
     await ls.record_outcome(a.uri, a.fingerprint, "rejected", a.reason)
     return {"ok": True}
+
+
+class PullRequestArgs(_Args):
+    uri: str
+    fingerprint: str
+
+
+@command("kaizen.listRefactors")
+async def list_refactors(ls: KaizenServer, args: dict[str, Any]) -> Any:
+    wanted = args.get("uri")
+    out = []
+    for uri, state in ls.published.items():
+        if wanted and uri != wanted:
+            continue
+        for f in state.findings.values():
+            if f.pipeline != "refactor":
+                continue
+            out.append(
+                {
+                    "uri": uri,
+                    "fingerprint": f.fingerprint,
+                    "title": f.title or f.message,
+                    "hasChange": f.has_fix,
+                    "range": {"startLine": f.start_line - 1, "endLine": f.end_line - 1},
+                }
+            )
+    return out
+
+
+@command("kaizen.createPullRequest")
+async def create_pull_request_command(ls: KaizenServer, args: dict[str, Any]) -> Any:
+    from ..github import PullRequestError
+    from ..pullrequests import create_pull_request
+
+    a: PullRequestArgs = parse(PullRequestArgs, args)
+    state = ls.published.get(a.uri)
+    finding = state.findings.get(a.fingerprint) if state else None
+    doc = ls.snapshot(a.uri)
+    if finding is None or finding.pipeline != "refactor" or doc is None or state is None:
+        raise CommandError("no such refactor in this document; run the refactor pipeline first")
+    # The PR carries the text the refactor was computed on, with its edit applied.
+    analysed = Document(
+        uri=doc.uri,
+        path=doc.path,
+        text=state.text,
+        version=state.version,
+        language_id=doc.language_id,
+    )
+    try:
+        outcome = await create_pull_request(ls.services, analysed, finding)
+    except PullRequestError as exc:
+        raise CommandError(str(exc)) from None
+    ls.notify_once(f"Kaizen opened pull request #{outcome.number}: {outcome.url}")
+    return outcome.as_json()
 
 
 def register(server: KaizenServer) -> None:

@@ -39,6 +39,7 @@ class Published:
     """What was last published for a URI: the lines it was computed on and its findings."""
 
     version: int | None
+    text: str
     lines: list[str]
     findings: dict[str, Finding] = field(default_factory=dict)
 
@@ -217,7 +218,7 @@ class KaizenServer(LanguageServer):
                     if f.pipeline != pipeline and state.lines == doc.lines
                 }
             )
-            state = Published(doc.version, doc.lines, keep)
+            state = Published(doc.version, doc.text, doc.lines, keep)
             self.published[doc.uri] = state
         state.findings = {fp: f for fp, f in state.findings.items() if f.pipeline != pipeline}
         state.findings.update({f.fingerprint: f for f in findings})

@@ -22,7 +22,7 @@ from ..pipelines.findings import Finding
 from ..pipelines.run import FINAL, RunStatus
 from .db import create_db_engine
 from .migrate import migrate
-from .schema import FindingRow, Meta, ModelCall, Run, utcnow
+from .schema import FindingRow, Meta, ModelCall, Run, WorkflowInsight, utcnow
 
 
 @dataclass
@@ -253,6 +253,11 @@ class Store:
                     )
                 )
             )
+
+    def insight_summaries(self, insight_ids: list[int]) -> list[str]:
+        with self.sessions() as s:
+            rows = s.scalars(select(WorkflowInsight).where(WorkflowInsight.id.in_(insight_ids)))
+            return [row.summary for row in rows]
 
     # per-workspace model choices (kaizen.setModel) -----------------------------------------
 

@@ -1,0 +1,169 @@
+"""The refactor pipeline: scan -> opportunities -> improvements -> (pr) -> learn.
+
+Opportunities are shown as Hint/Information diagnostics with their own codes
+(``refactor/<kind>``) so editors can filter them apart from issues. Each of the first few
+gets an improvement (a checked line-range replacement) the user can apply, or send as a pull
+request. A pull request is only ever opened by an explicit user action or the user's own
+``autoCreatePR`` setting, never because a model said so.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+
+from . import prompts
+from .base import RunResult, RunScope, SkipDocument, check_document
+from .context import Document, RunContext
+from .findings import Finding, assign_fingerprints, clamp_finding, edit_is_valid, line_replacement
+from .run import RunStatus
+
+log = logging.getLogger(__name__)
+PIPELINE = "refactor"
+MAX_IMPROVEMENTS = 3
+_KIND = re.compile(r"[^a-z0-9-]+")
+
+
+def kind_slug(kind: str) -> str:
+    return _KIND.sub("-", kind.strip().lower()).strip("-")[:40] or "other"
+
+
+def opportunities_to_findings(
+    report: prompts.OpportunityReport, doc: Document, model: str | None
+) -> tuple[list[Finding], int]:
+    found: list[Finding] = []
+    dropped = 0
+    for item in report.opportunities:
+        kind = kind_slug(item.kind)
+        f = Finding(
+            pipeline=PIPELINE,
+            category=kind,
+            code=f"refactor/{kind}",
+            severity="hint" if item.impact == "low" else "info",
+            start_line=item.line,
+            end_line=item.end_line or item.line,
+            message=item.title.strip() + (f": {item.message.strip()}" if item.message else ""),
+            rationale=item.rationale.strip(),
+            origin="model",
+            model=model,
+            title=item.title.strip(),
+        )
+        if clamp_finding(f, doc.lines) is None:
+            dropped += 1
+            continue
+        found.append(f)
+    return found, dropped
+
+
+def attach_improvement(answer: prompts.Improvement, finding: Finding, doc: Document) -> bool:
+    if not 1 <= answer.start_line <= answer.end_line <= len(doc.lines):
+        return False
+    edit = line_replacement(doc.lines, answer.start_line, answer.end_line, answer.replacement)
+    old = "\n".join(doc.lines[answer.start_line - 1 : answer.end_line])
+    if not edit_is_valid(edit, doc.lines) or old.strip() == answer.replacement.strip():
+        return False
+    finding.edits = [edit]
+    finding.fix_title = answer.summary.strip() or finding.title
+    if answer.rationale.strip():
+        finding.rationale = answer.rationale.strip()
+    return True
+
+
+async def run_refactor(doc: Document, ctx: RunContext) -> RunResult:
+    scope = RunScope(PIPELINE, doc, ctx)
+    await scope.start()
+    try:
+        await scope.status(RunStatus.SCANNING)
+        check_document(doc, ctx.settings.max_file_bytes)
+        findings: list[Finding] = []
+        if doc.text.strip() and not ctx.settings.static_prepass.only:
+            findings = await _opportunities(doc, ctx, scope)
+        assign_fingerprints(findings, doc.lines)
+        findings = await ctx.suppress(doc, findings)
+        scope.result.findings = findings
+        if scope.result.run_id is not None:
+            await ctx.db(
+                "save_findings",
+                scope.result.run_id,
+                doc.repository,
+                doc.uri,
+                doc.language,
+                findings,
+            )
+        failed = scope.result.error is not None and not findings
+        result = await scope.finish(RunStatus.FAILED if failed else RunStatus.SUCCEEDED)
+        if ctx.after_run is not None:
+            await ctx.after_run(result, doc)
+        return result
+    except SkipDocument as skip:
+        scope.result.notices.append(str(skip))
+        return await scope.finish(RunStatus.FAILED, str(skip))
+    except asyncio.CancelledError:
+        await scope.finish(RunStatus.CANCELLED, "cancelled: a newer edit or close")
+        raise
+    except Exception as exc:
+        log.exception("refactor run failed")
+        return await scope.finish(RunStatus.FAILED, f"{type(exc).__name__}: {exc}")
+
+
+async def _opportunities(doc: Document, ctx: RunContext, scope: RunScope) -> list[Finding]:
+    choice = ctx.router.choose("opportunity_detector", doc.relpath)
+    scope.result.notices.extend(choice.notices)
+    if not choice.targets:
+        return []
+    await scope.status(RunStatus.FINDING_OPPORTUNITIES, choice.targets[0].model)
+    learned = await ctx.learnings(doc, "opportunity_detector", doc.text[:4000])
+    scope.result.insight_ids.extend(learned.insight_ids)
+    code = prompts.numbered(doc.lines)
+    message = prompts.render(
+        "opportunity_detector",
+        language=doc.language,
+        path=doc.relpath,
+        code=code,
+        learnings=learned.block,
+    )
+    report = await scope.ask(
+        "opportunity_detector",
+        [{"role": "user", "content": message}],
+        prompts.OpportunityReport,
+        choice,
+    )
+    if report is None:
+        return []
+    findings, dropped = opportunities_to_findings(report, doc, scope.result.totals.model)
+    scope.result.dropped += dropped
+    for f in findings:
+        f.learnings, f.learnings_used = list(learned.insight_ids), bool(learned.insight_ids)
+    if not findings:
+        return findings
+
+    improve = ctx.router.choose("improvement_generator", doc.relpath)
+    await scope.status(RunStatus.IMPROVING, improve.targets[0].model if improve.targets else None)
+    for f in findings[:MAX_IMPROVEMENTS]:
+        query = f"{f.title}\n{f.message}"
+        learned_here = await ctx.learnings(doc, "improvement_generator", query)
+        for insight in learned_here.insight_ids:
+            if insight not in scope.result.insight_ids:
+                scope.result.insight_ids.append(insight)
+        prompt = prompts.render(
+            "improvement_generator",
+            language=doc.language,
+            path=doc.relpath,
+            code=code,
+            learnings=learned_here.block,
+            title=f.title or f.category,
+            message=f.message,
+            start_line=f.start_line,
+            end_line=f.end_line,
+        )
+        answer = await scope.ask(
+            "improvement_generator",
+            [{"role": "user", "content": prompt}],
+            prompts.Improvement,
+            improve,
+        )
+        if answer is not None:
+            attach_improvement(answer, f, doc)
+    scope.result.error = None  # failed improvements leave the opportunities standing
+    return findings

@@ -1,0 +1,95 @@
+"""From an accepted refactor to a pull request: the glue between a finding and github/.
+
+The change is the analysed document with the refactor's edit applied, sent as one commit on
+a new branch through the GitHub API; the working tree is never touched. The PR body carries
+the rationale and the learnings that led to it. The token comes from settings or
+``GITHUB_TOKEN`` / ``GH_TOKEN`` and goes nowhere else: not to logs, the database or the body.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from .github import (
+    FileChange,
+    PullRequestError,
+    PullRequestSpec,
+    branch_name_for,
+    open_pull_request,
+    render_pr_body,
+    resolve_token,
+)
+from .pipelines.context import Document
+from .pipelines.findings import Finding, apply_edits
+from .pipelines.run import RunStatus
+
+if TYPE_CHECKING:
+    from .services import Services
+
+
+@dataclass
+class PullRequestOutcome:
+    url: str
+    number: int
+    branch: str
+
+    def as_json(self) -> dict[str, object]:
+        return {"url": self.url, "number": self.number, "branch": self.branch}
+
+
+async def create_pull_request(
+    services: Services, doc: Document, finding: Finding
+) -> PullRequestOutcome:
+    """Open a PR for ``finding``'s improvement; raises PullRequestError with a clear message."""
+    if not finding.edits:
+        raise PullRequestError(
+            "no_change",
+            "This refactor has no generated change yet; run the refactor pipeline again.",
+        )
+    if doc.root is None:
+        raise PullRequestError("not_a_git_repo", f"{doc.path} is not inside a git repository.")
+    settings = services.settings
+    token = resolve_token(settings.github.token, os.environ)
+    title = f"Refactor: {finding.title or finding.message}"[:120]
+    learnings = await services.learning_summaries(finding.learnings)
+    body = render_pr_body(
+        finding.rationale or finding.message, learnings, [doc.relpath], finding.model
+    )
+    spec = PullRequestSpec(
+        title=title,
+        body=body,
+        branch=branch_name_for(title, finding.fingerprint),
+        changes=[FileChange(doc.relpath, apply_edits(doc.text, finding.edits))],
+    )
+    store = services.store
+    run_id = None
+    if store is not None:
+        run_id = await asyncio.to_thread(
+            store.start_run, "refactor", doc.uri, doc.repository, doc.language, doc.version
+        )
+        await asyncio.to_thread(store.set_status, run_id, RunStatus.OPENING_PR)
+    try:
+        result = await asyncio.to_thread(
+            open_pull_request, doc.root, spec, token=token, base_url=settings.github.base_url
+        )
+    except PullRequestError as exc:
+        if store is not None and run_id is not None:
+            from .memory.store import RunTotals
+
+            await asyncio.to_thread(
+                store.finish_run, run_id, RunStatus.FAILED, RunTotals(), error=str(exc)
+            )
+        raise
+    if store is not None and run_id is not None:
+        from .memory.store import RunTotals
+
+        await asyncio.to_thread(
+            store.set_pr, doc.repository, finding.fingerprint, result.url, result.number
+        )
+        await asyncio.to_thread(
+            store.finish_run, run_id, RunStatus.SUCCEEDED, RunTotals(), findings=1
+        )
+    return PullRequestOutcome(result.url, result.number, result.branch)
