@@ -24,7 +24,7 @@ from .github import (
 )
 from .pipelines.context import Document
 from .pipelines.findings import Finding, apply_edits
-from .pipelines.run import RunStatus
+from .pipelines.run import RunStatus, RunTotals
 
 if TYPE_CHECKING:
     from .services import Services
@@ -77,15 +77,11 @@ async def create_pull_request(
         )
     except PullRequestError as exc:
         if store is not None and run_id is not None:
-            from .memory.store import RunTotals
-
             await asyncio.to_thread(
                 store.finish_run, run_id, RunStatus.FAILED, RunTotals(), error=str(exc)
             )
         raise
     if store is not None and run_id is not None:
-        from .memory.store import RunTotals
-
         await asyncio.to_thread(
             store.set_pr, doc.repository, finding.fingerprint, result.url, result.number
         )

@@ -9,16 +9,18 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .config import Settings
-from .memory.store import Store
 from .models.gateway import CallOutcome, Gateway
 from .models.router import ModelRouter
 from .pipelines.base import RunResult
 from .pipelines.context import Document, Learnings, RunContext
 from .pipelines.findings import Finding
 from .pipelines.run import RunStatus
+
+if TYPE_CHECKING:
+    from .memory.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +38,8 @@ class Services:
 
     def open_store(self) -> Store | None:
         """Open the database; on failure keep serving without memory and say why."""
+        from .memory.store import Store
+
         try:
             self.store = Store.open(self.settings.database_path)
             self.store_error = None

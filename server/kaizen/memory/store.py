@@ -11,7 +11,6 @@ import hashlib
 import json
 import os
 from collections.abc import Iterable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,20 +18,10 @@ from sqlalchemy import Engine, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from ..pipelines.findings import Finding
-from ..pipelines.run import FINAL, RunStatus
+from ..pipelines.run import FINAL, RunStatus, RunTotals
 from .db import create_db_engine
 from .migrate import migrate
 from .schema import FindingRow, Meta, ModelCall, Run, WorkflowInsight, utcnow
-
-
-@dataclass
-class RunTotals:
-    provider: str | None = None
-    model: str | None = None
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    cost_usd: float = 0.0
-    latency_ms: float = 0.0
 
 
 def _pid_alive(pid: int | None) -> bool:

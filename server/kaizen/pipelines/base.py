@@ -12,12 +12,11 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from ..memory.store import RunTotals
 from ..models.gateway import CallOutcome
 from ..models.router import Choice
 from .context import Document, RunContext
 from .findings import Finding
-from .run import RunStatus
+from .run import RunStatus, RunTotals
 
 log = logging.getLogger(__name__)
 

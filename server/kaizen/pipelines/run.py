@@ -6,6 +6,7 @@ asks ``phase_of`` instead of keeping its own idea of what a status means.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import Enum
 
 
@@ -45,3 +46,15 @@ FINAL = frozenset({RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.CANCELLED, R
 def phase_of(status: RunStatus | str) -> str:
     """The phase shown to the user for a status (``scan``, ``detect``, ``fix``, ...)."""
     return PHASES[RunStatus(status)]
+
+
+@dataclass
+class RunTotals:
+    """What a run cost: the model that answered, tokens, dollars and time in model calls."""
+
+    provider: str | None = None
+    model: str | None = None
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float = 0.0
+    latency_ms: float = 0.0

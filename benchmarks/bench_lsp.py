@@ -1,0 +1,184 @@
+"""Editor-facing latency: time to answer ``initialize`` (Kaizen beside a bare pygls server,
+same run) and Kaizen's own overhead from didSave to publishDiagnostics on a 2,000-line file
+with the scripted model answering instantly (total minus the time spent in model calls).
+
+    python benchmarks/bench_lsp.py [--runs 20] [--saves 40]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sqlite3
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from lsprotocol import types
+from pytest_lsp import client_capabilities, make_test_lsp_client
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from benchmarks.common import save, summary
+from tests.fixtures.scripted_model import ScriptedModel
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def env(home: str) -> dict[str, str]:
+    out = {k: v for k, v in os.environ.items() if not k.endswith("_API_KEY")}
+    out.update(KAIZEN_HOME=home, PYTHONPATH=str(ROOT / "server"))
+    return out
+
+
+async def time_initialize(command: list[str], home: str, options: dict) -> float:
+    client = make_test_lsp_client()
+    started = time.perf_counter()
+    await client.start_io(*command, env=env(home))
+    await client.initialize_session(
+        types.InitializeParams(
+            capabilities=client_capabilities("neovim"), initialization_options=options
+        )
+    )
+    elapsed = (time.perf_counter() - started) * 1000
+    await client.shutdown_session()
+    await client.stop()
+    return elapsed
+
+
+async def bench_initialize(runs: int, home: str) -> dict:
+    kaizen = [sys.executable, "-m", "kaizen", "serve"]
+    bare = [sys.executable, str(ROOT / "benchmarks" / "bare_server.py")]
+    times: dict[str, list[float]] = {"kaizen": [], "bare_pygls": []}
+    for _ in range(runs):  # interleaved so both see the same machine noise
+        times["kaizen"].append(await time_initialize(kaizen, home, {}))
+        times["bare_pygls"].append(await time_initialize(bare, home, {}))
+    out = {name: summary(values) for name, values in times.items()}
+    out["ratio_p50"] = round(out["kaizen"]["p50"] / out["bare_pygls"]["p50"], 2)
+    return out
+
+
+def big_file(lines: int) -> str:
+    chunk = [
+        "def handler_{n}(request, retries=3):",
+        "    total = 0",
+        "    for item in request.items:",
+        "        total += item.price * item.quantity",
+        "    return total / max(len(request.items), 1)",
+        "",
+    ]
+    out = []
+    n = 0
+    while len(out) < lines:
+        out.extend(line.format(n=n) for line in chunk)
+        n += 1
+    return "\n".join(out[:lines]) + "\n"
+
+
+async def bench_save(saves: int, home: str, static: bool) -> dict:
+    with ScriptedModel() as scripted, tempfile.TemporaryDirectory() as tmp:
+        issue = {
+            "issues": [
+                {
+                    "line": 5,
+                    "severity": "warning",
+                    "category": "bug",
+                    "message": "scripted",
+                    "snippet": "max(len(request.items), 1)",
+                }
+            ]
+        }
+        scripted.set_default("issue_detector", issue)
+        path = Path(tmp) / "big.py"
+        text = big_file(2000)
+        path.write_text(text)
+        options = {
+            "autofix": {
+                "provider": "openai",
+                "model": "bench",
+                "apiBase": scripted.url,
+                "apiKey": "sk-bench",
+            },
+            "staticPrepass": {"enabled": static},
+            "trigger": {"onOpen": False},
+            "localModel": False,
+        }
+        client = make_test_lsp_client()
+        await client.start_io(sys.executable, "-m", "kaizen", "serve", env=env(home))
+        await client.initialize_session(
+            types.InitializeParams(
+                capabilities=client_capabilities("neovim"),
+                root_uri=Path(tmp).as_uri(),
+                initialization_options=options,
+            )
+        )
+        uri = path.as_uri()
+        client.text_document_did_open(
+            types.DidOpenTextDocumentParams(
+                text_document=types.TextDocumentItem(
+                    uri=uri, language_id="python", version=1, text=text
+                )
+            )
+        )
+        totals: list[float] = []
+        for i in range(saves + 3):
+            client.diagnostics.pop(uri, None)
+            started = time.perf_counter()
+            client.text_document_did_save(
+                types.DidSaveTextDocumentParams(text_document=types.TextDocumentIdentifier(uri=uri))
+            )
+            while uri not in client.diagnostics:
+                await asyncio.wait_for(
+                    client.wait_for_notification(types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS), 30
+                )
+            if i >= 3:  # warm-up: litellm import, first connection
+                totals.append((time.perf_counter() - started) * 1000)
+        await client.shutdown_session()
+        await client.stop()
+    db = sqlite3.connect(Path(home) / "kaizen.db")
+    model_ms = [
+        r[0]
+        for r in db.execute("select latency_ms from model_calls order by id desc limit ?", (saves,))
+    ]
+    model_ms.reverse()
+    overhead = [t - m for t, m in zip(totals, model_ms, strict=False)]
+    db.execute("delete from model_calls")
+    db.commit()
+    return {
+        "total_ms": summary(totals),
+        "model_call_ms": summary(model_ms),
+        "overhead_ms": summary(overhead),
+    }
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=15)
+    parser.add_argument("--saves", type=int, default=30)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as home:
+        init = await bench_initialize(args.runs, home)
+        save_no_static = await bench_save(args.saves, home, static=False)
+        save_static = await bench_save(args.saves, home, static=True)
+    result = {
+        "initialize_ms": init,
+        "did_save_2000_lines": save_no_static,
+        "did_save_2000_lines_with_ruff": save_static,
+    }
+    print(
+        f"initialize  kaizen p50 {init['kaizen']['p50']} ms  p95 {init['kaizen']['p95']} ms | "
+        f"bare pygls p50 {init['bare_pygls']['p50']} ms  p95 {init['bare_pygls']['p95']} ms | "
+        f"ratio {init['ratio_p50']}"
+    )
+    for label, data in (("no pre-pass", save_no_static), ("ruff pre-pass", save_static)):
+        print(
+            f"didSave->publish ({label}): total p50 {data['total_ms']['p50']} p95 "
+            f"{data['total_ms']['p95']} ms; overhead p50 {data['overhead_ms']['p50']} p95 "
+            f"{data['overhead_ms']['p95']} ms"
+        )
+    print("saved", save("lsp", result))
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
