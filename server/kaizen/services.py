@@ -20,6 +20,7 @@ from .pipelines.findings import Finding
 from .pipelines.run import RunStatus
 
 if TYPE_CHECKING:
+    from .memory.loop import LearningLoop
     from .memory.store import Store
 
 log = logging.getLogger(__name__)
@@ -30,14 +31,18 @@ class Services:
         self.settings = settings
         self.router = ModelRouter(settings, Gateway(timeout_s=settings.request_timeout_s))
         self.store: Store | None = None
+        self.loop: LearningLoop | None = None
         self.store_error: str | None = None
 
     def update_settings(self, settings: Settings) -> None:
         self.settings = settings
         self.router.update(settings)
+        if self.loop is not None:
+            self.loop.settings = settings
 
     def open_store(self) -> Store | None:
         """Open the database; on failure keep serving without memory and say why."""
+        from .memory.loop import LearningLoop
         from .memory.store import Store
 
         try:
@@ -47,10 +52,20 @@ class Services:
             log.exception("could not open the database")
             self.store = None
             self.store_error = f"Kaizen could not open its database ({exc}); running without memory"
+            return None
+        try:
+            self.loop = LearningLoop(self.store, self.settings)
+        except Exception as exc:
+            log.exception("could not open the learning index")
+            self.store_error = (
+                f"Kaizen's learning index is unavailable ({exc}); findings are not learned from"
+            )
         return self.store
 
     async def learnings(self, doc: Document, task: str, query: str) -> Learnings:
-        return Learnings()
+        if self.loop is None:
+            return Learnings()
+        return await asyncio.to_thread(self.loop.learnings, doc, task, query)
 
     async def static(self, doc: Document) -> list[Finding]:
         from .pipelines.static import ruff_findings
@@ -59,21 +74,32 @@ class Services:
 
     async def suppress(self, doc: Document, findings: list[Finding]) -> list[Finding]:
         """Drop findings the user rejected before in this repository."""
-        if self.store is None or not findings:
+        if not findings:
+            return findings
+        if self.loop is not None:
+            return await asyncio.to_thread(self.loop.suppress, doc, findings)
+        if self.store is None:
             return findings
         rejected = await asyncio.to_thread(self.store.rejected_fingerprints, doc.repository)
         return [f for f in findings if f.fingerprint not in rejected]
 
     async def record_outcome(
-        self, doc: Document, finding: Finding, outcome: str, reason: str | None
+        self,
+        doc: Document,
+        finding: Finding,
+        outcome: str,
+        reason: str | None,
+        lines: list[str] | None = None,
     ) -> None:
-        """Accepted / rejected / fixed by hand: stored on the finding."""
-        if self.store is None:
-            return
-        status = {"accepted": "accepted", "rejected": "rejected"}.get(outcome, outcome)
-        await asyncio.to_thread(
-            self.store.set_outcome, doc.repository, finding.fingerprint, status, reason
-        )
+        """accepted / rejected / fixed_by_hand: stored on the finding and learned from."""
+        if self.loop is not None:
+            await asyncio.to_thread(
+                self.loop.record_outcome, doc, finding, outcome, lines or doc.lines, reason
+            )
+        elif self.store is not None:
+            await asyncio.to_thread(
+                self.store.set_outcome, doc.repository, finding.fingerprint, outcome, reason
+            )
 
     async def learning_summaries(self, insight_ids: list[int]) -> list[str]:
         """One line per insight, for PR bodies and listings."""
@@ -85,6 +111,11 @@ class Services:
         return None
 
     async def after_run(self, result: RunResult, doc: Document) -> None:
+        if self.loop is not None and result.findings:
+            try:
+                await asyncio.to_thread(self.loop.record_run, doc, result.run_id, result.findings)
+            except Exception:
+                log.exception("could not record insights for run %s", result.run_id)
         if result.pipeline == "refactor" and self.settings.auto_create_pr:
             await self.auto_create_prs(result, doc)
 

@@ -196,6 +196,53 @@ async def create_pull_request_command(ls: KaizenServer, args: dict[str, Any]) ->
     return outcome.as_json()
 
 
+class LearningsArgs(_Args):
+    query: str | None = None
+    limit: int = 50
+    repository: str | None = None
+
+
+class DeleteLearningArgs(_Args):
+    id: int
+
+
+def _memory(ls: KaizenServer) -> Any:
+    if ls.services.store is None or ls.services.loop is None:
+        raise CommandError(ls.services.store_error or "Kaizen's memory is not open yet")
+    return ls.services.loop
+
+
+@command("kaizen.listLearnings")
+async def list_learnings_command(ls: KaizenServer, args: dict[str, Any]) -> Any:
+    from ..memory.catalog import list_learnings, search_learnings
+
+    a: LearningsArgs = parse(LearningsArgs, args)
+    loop = _memory(ls)
+    if a.query:
+        return await asyncio.to_thread(
+            search_learnings,
+            loop.store,
+            loop.embedder,
+            a.query,
+            repository=a.repository,
+            limit=a.limit,
+        )
+    return await asyncio.to_thread(
+        list_learnings, loop.store, repository=a.repository, limit=a.limit
+    )
+
+
+@command("kaizen.deleteLearning")
+async def delete_learning_command(ls: KaizenServer, args: dict[str, Any]) -> Any:
+    from ..memory.catalog import delete_learnings
+
+    a: DeleteLearningArgs = parse(DeleteLearningArgs, args)
+    removed = await asyncio.to_thread(delete_learnings, _memory(ls).store, [a.id])
+    if not removed:
+        raise CommandError(f"no learning with id {a.id}")
+    return {"ok": True}
+
+
 def register(server: KaizenServer) -> None:
     for name, handler in COMMANDS.items():
         server.command(name)(_wrap(name, handler))

@@ -208,6 +208,8 @@ class KaizenServer(LanguageServer):
 
     def publish(self, doc: Document, pipeline: str, findings: list[Finding]) -> None:
         state = self.published.get(doc.uri)
+        if state is not None:
+            self.spawn(self.record_fixed_by_hand(doc, state, pipeline, findings))
         if state is None or state.version != doc.version:
             keep = (
                 {}
@@ -238,6 +240,19 @@ class KaizenServer(LanguageServer):
             )
         )
 
+    async def record_fixed_by_hand(
+        self, doc: Document, before: Published, pipeline: str, findings: list[Finding]
+    ) -> None:
+        """A finding gone after the user's own edit of its lines was fixed by hand."""
+        now = {f.fingerprint for f in findings}
+        text = doc.text
+        for f in list(before.findings.values()):
+            if f.pipeline != pipeline or f.fingerprint in now:
+                continue
+            flagged = "\n".join(before.lines[f.start_line - 1 : f.end_line]).strip()
+            if flagged and flagged not in text:
+                await self.services.record_outcome(doc, f, "fixed_by_hand", None, before.lines)
+
     async def record_outcome(
         self, uri: str, fingerprint: str, outcome: str, reason: str | None = None
     ) -> None:
@@ -245,8 +260,8 @@ class KaizenServer(LanguageServer):
         state = self.published.get(uri)
         finding = state.findings.pop(fingerprint, None) if state else None
         doc = self.snapshot(uri)
-        if finding is not None and doc is not None:
-            await self.services.record_outcome(doc, finding, outcome, reason)
+        if finding is not None and doc is not None and state is not None:
+            await self.services.record_outcome(doc, finding, outcome, reason, state.lines)
         elif self.services.store is not None and doc is not None:
             status = "accepted" if outcome == "accepted" else "rejected"
             await asyncio.to_thread(

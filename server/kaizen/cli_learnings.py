@@ -1,0 +1,81 @@
+"""``kaizen learnings``: see what Kaizen has learned, search it, and forget what is wrong."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from .config import load_settings
+
+
+def add_learnings_command(sub: Any) -> None:
+    parser = sub.add_parser("learnings", help="list, search or delete learnings")
+    parser.add_argument("--database", help="database path or URL")
+    parser.add_argument("--format", choices=("text", "json"), default="text")
+    actions = parser.add_subparsers(dest="action")
+    listing = actions.add_parser("list", help="most recent first (the default)")
+    listing.add_argument("--repository")
+    listing.add_argument("--kind")
+    listing.add_argument("--limit", type=int, default=50)
+    search = actions.add_parser("search", help="hybrid search, as the prompts use it")
+    search.add_argument("query")
+    search.add_argument("--repository")
+    search.add_argument("--language")
+    search.add_argument("--limit", type=int, default=10)
+    forget = actions.add_parser("delete", help="forget learnings by id")
+    forget.add_argument("ids", nargs="+", type=int)
+    parser.set_defaults(func=run_learnings)
+
+
+def _print(rows: list[dict[str, Any]], fmt: str) -> None:
+    if fmt == "json":
+        print(json.dumps(rows, indent=2))
+        return
+    if not rows:
+        print("No learnings.")
+    for row in rows:
+        times = f" x{row['occurrences']}" if row["occurrences"] > 1 else ""
+        print(f"#{row['id']:<5} {row['label']}{times}: {row['summary']}  [{row['repository']}]")
+
+
+def run_learnings(args: argparse.Namespace) -> int:
+    from .memory.catalog import delete_learnings, list_learnings, search_learnings
+    from .memory.loop import LearningLoop
+    from .memory.store import Store
+
+    editor = {"databasePath": args.database} if args.database else {}
+    settings, _ = load_settings(Path.cwd(), editor)
+    store = Store.open(settings.database_path)
+    try:
+        action = args.action or "list"
+        if action == "delete":
+            removed = delete_learnings(store, args.ids)
+            print(f"Deleted {removed} learning{'s' if removed != 1 else ''}.")
+            return 0 if removed == len(args.ids) else 1
+        if action == "search":
+            loop = LearningLoop(store, settings)
+            rows = search_learnings(
+                store,
+                loop.embedder,
+                args.query,
+                repository=args.repository,
+                language=args.language,
+                limit=args.limit,
+            )
+        else:
+            rows = list_learnings(
+                store,
+                repository=getattr(args, "repository", None),
+                kind=getattr(args, "kind", None),
+                limit=getattr(args, "limit", 50),
+            )
+        _print(rows, args.format)
+        return 0
+    except Exception as exc:  # a broken database is reported, not a traceback
+        print(f"kaizen: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        store.close()

@@ -1,0 +1,218 @@
+"""Insights: what Kaizen learns from each run and from what the user did with its findings.
+
+After every run the findings become insights (issue found, fix proposed, opportunity,
+improvement); outcomes reported by the editor become stronger ones (fix accepted, finding
+dismissed with its reason, fixed by hand, shown repeatedly and ignored). The same lesson in
+the same repository is one row whose ``occurrences`` grows, incremented in SQL so that
+concurrent servers never lose a count; each new row gets an embedding in the search index.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import Connection, Engine, func, select, text
+
+from ..pipelines.findings import Finding
+from .embed import Embedder, insight_text
+from .index import index_insight, remove_insight
+from .schema import WorkflowInsight, utcnow
+
+# What each kind of insight tells the next prompt (and a person reading `kaizen learnings`).
+KIND_LABELS = {
+    "issue_found": "Found before",
+    "fix_proposed": "Fix proposed",
+    "fix_accepted": "Fix accepted by the user",
+    "finding_rejected": "Dismissed by the user",
+    "fixed_by_hand": "Fixed by hand by the user",
+    "ignored": "Shown repeatedly and ignored",
+    "opportunity_found": "Refactor suggested",
+    "improvement_proposed": "Refactor drafted",
+    "refactor_accepted": "Refactor accepted by the user",
+    "refactor_rejected": "Refactor dismissed by the user",
+}
+OUTCOME_KINDS = {
+    ("autofix", "accepted"): "fix_accepted",
+    ("autofix", "rejected"): "finding_rejected",
+    ("refactor", "accepted"): "refactor_accepted",
+    ("refactor", "rejected"): "refactor_rejected",
+}
+_SPACE = re.compile(r"\s+")
+MAX_DETAIL = 1200
+
+
+@dataclass
+class InsightInput:
+    kind: str
+    category: str
+    summary: str
+    detail: str
+    repository: str
+    language: str
+    fingerprint: str | None = None
+    run_id: int | None = None
+    workflow_id: int | None = None
+
+    @property
+    def content_hash(self) -> str:
+        """Same kind + category + wording (normalised) = the same lesson."""
+        key = "\x1f".join((self.kind, self.category, _SPACE.sub(" ", self.summary.lower()).strip()))
+        return hashlib.sha256(key.encode()).hexdigest()[:32]
+
+
+def _clip(text_: str, limit: int) -> str:
+    return text_ if len(text_) <= limit else text_[: limit - 1] + "…"
+
+
+def flagged_code(lines: Sequence[str], f: Finding, limit: int = 400) -> str:
+    return _clip("\n".join(lines[f.start_line - 1 : f.end_line]).strip(), limit)
+
+
+def from_finding(
+    f: Finding,
+    lines: Sequence[str],
+    repository: str,
+    language: str,
+    path: str,
+    run_id: int | None,
+) -> list[InsightInput]:
+    """The insights one published finding yields: found, and its proposed change if any."""
+    found_kind = "opportunity_found" if f.pipeline == "refactor" else "issue_found"
+    what = f.title or f.message
+    base = dict(
+        repository=repository,
+        language=language,
+        fingerprint=f.fingerprint,
+        run_id=run_id,
+        category=f.code or f.category,
+    )
+    detail = f"{f.rationale}\nIn {path}:\n{flagged_code(lines, f)}".strip()
+    out = [
+        InsightInput(
+            kind=found_kind,
+            summary=f"[{f.code or f.category}] {what}",
+            detail=_clip(detail, MAX_DETAIL),
+            **base,
+        )
+    ]
+    if f.edits and f.origin == "model":
+        change_kind = "improvement_proposed" if f.pipeline == "refactor" else "fix_proposed"
+        change = "\n".join(e.new_text for e in f.edits)
+        out.append(
+            InsightInput(
+                kind=change_kind,
+                summary=f"{f.fix_title or 'Change'} (for: {what})",
+                detail=_clip(change, MAX_DETAIL),
+                **base,
+            )
+        )
+    return out
+
+
+def from_outcome(
+    f: Finding,
+    outcome: str,
+    lines: Sequence[str],
+    repository: str,
+    language: str,
+    reason: str | None = None,
+) -> InsightInput:
+    """An outcome reported by the editor: accepted, rejected, fixed by hand, ignored."""
+    kind = OUTCOME_KINDS.get((f.pipeline, outcome), outcome)
+    what = f.title or f.message
+    summary = f"[{f.code or f.category}] {what}"
+    if reason:
+        summary += f" (reason: {_clip(reason.strip(), 200)})"
+    detail = flagged_code(lines, f)
+    if f.edits and outcome == "accepted":
+        detail += "\nAccepted change:\n" + "\n".join(e.new_text for e in f.edits)
+    return InsightInput(
+        kind=kind,
+        category=f.code or f.category,
+        summary=summary,
+        detail=_clip(detail, MAX_DETAIL),
+        repository=repository,
+        language=language,
+        fingerprint=f.fingerprint,
+    )
+
+
+def record(
+    engine: Engine, embedder: Embedder, items: Sequence[InsightInput], recorded_by: str = ""
+) -> list[int]:
+    """Insert or merge insights; new ones are embedded and indexed. Returns their ids.
+
+    Embeddings are computed before the transaction (a provider embedder is a network call)
+    and only used for rows that turn out to be new.
+    """
+    if not items:
+        return []
+    vectors = embedder.embed([insight_text(i.summary, i.detail) for i in items])
+    ids: list[int] = []
+    with engine.begin() as conn:
+        for item, vector in zip(items, vectors, strict=True):
+            insight_id, created = _upsert(conn, item, embedder.name, recorded_by)
+            if created:
+                index_insight(conn, insight_id, item.repository, item.language, vector)
+            ids.append(insight_id)
+    return ids
+
+
+def _upsert(
+    conn: Connection, item: InsightInput, embedder: str, recorded_by: str
+) -> tuple[int, bool]:
+    now = utcnow()
+    updated = conn.execute(
+        text(
+            "UPDATE workflow_insights SET occurrences = occurrences + 1, updated_at = :now, "
+            "source_run_id = COALESCE(:run, source_run_id) "
+            "WHERE repository = :repo AND content_hash = :hash RETURNING id"
+        ),
+        {"now": now, "run": item.run_id, "repo": item.repository, "hash": item.content_hash},
+    ).first()
+    if updated is not None:
+        return int(updated[0]), False
+    row = conn.execute(
+        WorkflowInsight.__table__.insert()
+        .values(
+            workflow_id=item.workflow_id,
+            repository=item.repository,
+            language=item.language,
+            kind=item.kind,
+            category=item.category,
+            fingerprint=item.fingerprint,
+            summary=item.summary,
+            detail=item.detail,
+            content_hash=item.content_hash,
+            occurrences=1,
+            source_run_id=item.run_id,
+            recorded_by=recorded_by,
+            embedder=embedder,
+            created_at=now,
+            updated_at=now,
+        )
+        .returning(WorkflowInsight.__table__.c.id)
+    ).first()
+    assert row is not None
+    return int(row[0]), True
+
+
+def delete(engine: Engine, insight_id: int) -> bool:
+    """Forget one insight (a wrong learning); its index rows go with it."""
+    with engine.begin() as conn:
+        remove_insight(conn, insight_id)
+        result = conn.execute(
+            text("DELETE FROM workflow_insights WHERE id = :id"), {"id": insight_id}
+        )
+        return bool(result.rowcount)
+
+
+def count(engine: Engine, repository: str | None = None) -> int:
+    with engine.connect() as conn:
+        query = select(func.count()).select_from(WorkflowInsight)
+        if repository is not None:
+            query = query.where(WorkflowInsight.repository == repository)
+        return int(conn.execute(query).scalar() or 0)

@@ -1,0 +1,156 @@
+"""The closed learning loop, as one object the server and the CLI share.
+
+Before a run: ``learnings`` finds what this repository taught us for the task at hand, and
+``suppress`` drops findings the user already dismissed (same fingerprint, or the same words
+for the same code). After a run: ``record_run`` turns its findings into insights. When the
+editor reports an outcome: ``record_outcome``. Every method is synchronous (callers use a
+thread) and never raises into a run: a memory failure costs a learning, not a review.
+"""
+
+from __future__ import annotations
+
+import getpass
+import logging
+import math
+from collections.abc import Sequence
+
+from sqlalchemy import select
+
+from ..config import Settings
+from ..pipelines.context import Document, Learnings
+from ..pipelines.findings import Finding
+from . import insights
+from .embed import Embedder, make_embedder
+from .index import ensure_index
+from .learnings import retrieve
+from .schema import FindingRow, WorkflowInsight
+from .store import Store
+
+log = logging.getLogger(__name__)
+NEAR_DUPLICATE = 0.92  # cosine above which a finding repeats a dismissed one
+IGNORED_AFTER = 3  # showings without any reaction that make a finding "ignored"
+REJECTED_KINDS = ("finding_rejected", "refactor_rejected")
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:
+        return ""
+
+
+def cosine(a: Sequence[float], b: Sequence[float]) -> float:
+    dot = math.fsum(x * y for x, y in zip(a, b, strict=False))
+    na = math.sqrt(math.fsum(x * x for x in a))
+    nb = math.sqrt(math.fsum(y * y for y in b))
+    return dot / (na * nb) if na and nb else 0.0
+
+
+def finding_key(f: Finding) -> str:
+    """The words that identify a finding for near-duplicate checks (as insights store it)."""
+    return f"[{f.code or f.category}] {f.title or f.message}"
+
+
+class LearningLoop:
+    def __init__(self, store: Store, settings: Settings, embedder: Embedder | None = None) -> None:
+        self.store = store
+        self.settings = settings
+        learn = settings.learnings
+        self.embedder = embedder or make_embedder(learn.embedding_model)
+        self.recorded_by = _user()
+        with store.engine.begin() as conn:
+            ensure_index(conn, self.embedder)
+
+    def learnings(self, doc: Document, task: str, query: str) -> Learnings:
+        learn = self.settings.learnings
+        try:
+            return retrieve(
+                self.store.engine,
+                self.embedder,
+                query=query,
+                task=task,
+                repository=doc.repository,
+                language=doc.language,
+                limit=learn.limit,
+                token_budget=learn.token_budget,
+            )
+        except Exception:
+            log.exception("learnings lookup failed; continuing without")
+            return Learnings()
+
+    def suppress(self, doc: Document, findings: list[Finding]) -> list[Finding]:
+        """Drop what the user dismissed before: same fingerprint, or near-identical words."""
+        rejected = self.store.rejected_fingerprints(doc.repository)
+        kept = [f for f in findings if f.fingerprint not in rejected]
+        with self.store.session() as s:
+            dismissed = [
+                (row.category, row.summary.split(" (reason: ")[0])
+                for row in s.scalars(
+                    select(WorkflowInsight).where(
+                        WorkflowInsight.repository == doc.repository,
+                        WorkflowInsight.kind.in_(REJECTED_KINDS),
+                    )
+                )
+            ]
+        if not dismissed or not kept:
+            return kept
+        vectors = self.embedder.embed(
+            [text for _, text in dismissed] + [finding_key(f) for f in kept]
+        )
+        old, new = vectors[: len(dismissed)], vectors[len(dismissed) :]
+        out = []
+        for f, vector in zip(kept, new, strict=True):
+            category = f.code or f.category
+            if any(
+                cat == category and cosine(vector, o) >= NEAR_DUPLICATE
+                for (cat, _), o in zip(dismissed, old, strict=True)
+            ):
+                log.info("suppressed %s: like a finding the user dismissed", f.fingerprint)
+                continue
+            out.append(f)
+        return out
+
+    def record_run(self, doc: Document, run_id: int | None, findings: list[Finding]) -> list[int]:
+        items = [
+            item
+            for f in findings
+            for item in insights.from_finding(
+                f, doc.lines, doc.repository, doc.language, doc.relpath, run_id
+            )
+        ]
+        items += self._ignored(doc, findings)
+        return insights.record(self.store.engine, self.embedder, items, self.recorded_by)
+
+    def _ignored(self, doc: Document, findings: list[Finding]) -> list[insights.InsightInput]:
+        """Findings shown IGNORED_AFTER times with no reaction become an 'ignored' lesson."""
+        if not findings:
+            return []
+        with self.store.session() as s:
+            stale = set(
+                s.scalars(
+                    select(FindingRow.fingerprint).where(
+                        FindingRow.repository == doc.repository,
+                        FindingRow.fingerprint.in_([f.fingerprint for f in findings]),
+                        FindingRow.status == "open",
+                        FindingRow.times_shown == IGNORED_AFTER,
+                    )
+                )
+            )
+        return [
+            insights.from_outcome(f, "ignored", doc.lines, doc.repository, doc.language)
+            for f in findings
+            if f.fingerprint in stale
+        ]
+
+    def record_outcome(
+        self,
+        doc: Document,
+        finding: Finding,
+        outcome: str,
+        lines: Sequence[str],
+        reason: str | None = None,
+    ) -> list[int]:
+        """accepted | rejected | fixed_by_hand: the finding's status and a new insight."""
+        self.store.set_outcome(doc.repository, finding.fingerprint, outcome, reason)
+        item = insights.from_outcome(finding, outcome, lines, doc.repository, doc.language, reason)
+        return insights.record(self.store.engine, self.embedder, [item], self.recorded_by)

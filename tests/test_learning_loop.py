@@ -1,0 +1,108 @@
+"""The closed learning loop end to end: what the user does changes what Kaizen says next."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from lsprotocol import types
+
+from tests.conftest import model_options, open_document, wait_for_diagnostics
+
+A = "Mutable default argument is shared between calls"
+FILE_1 = "def add(item, bucket=[]):\n    bucket.append(item)\n    return bucket\n"
+FILE_1_EDITED = "def add(item, bucket=[]):  # shared on purpose: a cache\n    bucket.append(item)\n    return bucket\n"
+
+
+def issue(line: int, message: str, category: str = "bug") -> dict:
+    return {"line": line, "severity": "warning", "category": category, "message": message,
+            "rationale": "the default list is created once"}
+
+
+async def code_actions(client, uri, d):
+    return await client.text_document_code_action_async(types.CodeActionParams(
+        text_document=types.TextDocumentIdentifier(uri=uri), range=d.range,
+        context=types.CodeActionContext(diagnostics=[d])))
+
+
+async def execute(client, command: types.Command):
+    return await client.workspace_execute_command_async(
+        types.ExecuteCommandParams(command=command.command, arguments=command.arguments))
+
+
+async def test_dismissed_finding_is_learned_and_not_shown_again(
+    start_client, scripted, project: Path, kaizen_home: Path
+):
+    scripted.enqueue("issue_detector", {"issues": [issue(1, A)]})
+    client = await start_client(model_options(scripted))
+    uri = open_document(client, project / "bucket.py", FILE_1)
+    [d] = await wait_for_diagnostics(client, uri, lambda d: len(d) == 1)
+    dismiss = next(a for a in await code_actions(client, uri, d)
+                   if a.command and a.command.command == "kaizen.dismiss")
+    dismiss.command.arguments[0]["reason"] = "shared on purpose"
+    await execute(client, dismiss.command)
+    await wait_for_diagnostics(client, uri, lambda d: d == [])
+
+    # run 2 on the edited file: the model repeats A (the line changed, so the fingerprint
+    # did too) and reports a new issue B
+    scripted.enqueue("issue_detector", {"issues": [issue(1, A), issue(2, "append mutates the caller's list")]})
+    client.text_document_did_change(types.DidChangeTextDocumentParams(
+        text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=2),
+        content_changes=[types.TextDocumentContentChangeWholeDocument(text=FILE_1_EDITED)]))
+    client.text_document_did_save(types.DidSaveTextDocumentParams(
+        text_document=types.TextDocumentIdentifier(uri=uri)))
+    diagnostics = await wait_for_diagnostics(client, uri, lambda d: len(d) >= 1)
+    assert [x.message.split(" (informed")[0] for x in diagnostics] == ["append mutates the caller's list"]
+    assert diagnostics[0].data["learnings"], "the diagnostic says learnings informed it"
+    assert "informed by" in diagnostics[0].message
+
+    prompt = scripted.prompts_for("issue_detector")[1]
+    assert "Historical learnings" in prompt
+    assert f"Dismissed by the user: [bug] {A} (reason: shared on purpose)" in prompt
+
+    db = sqlite3.connect(kaizen_home / "kaizen.db")
+    used = db.execute("select insight_ids from runs order by id desc limit 1").fetchone()[0]
+    rejected_id = db.execute(
+        "select id from workflow_insights where kind = 'finding_rejected'").fetchone()[0]
+    assert str(rejected_id) in used
+
+
+async def test_accepted_fix_reaches_the_fix_prompt_for_another_file(
+    start_client, scripted, project: Path
+):
+    scripted.enqueue("issue_detector", {"issues": [issue(1, A)]})
+    scripted.enqueue("fix_generator", {"fixes": [{
+        "issue": 1, "start_line": 1, "end_line": 2,
+        "replacement": "def add(item, bucket=None):\n    bucket = [] if bucket is None else bucket",
+        "explanation": "Default to None and create the list per call"}]})
+    client = await start_client(model_options(scripted))
+    uri = open_document(client, project / "first.py", FILE_1)
+    [d] = await wait_for_diagnostics(client, uri, lambda d: len(d) == 1)
+    fix = next(a for a in await code_actions(client, uri, d) if a.edit is not None)
+    await execute(client, fix.command)
+    await wait_for_diagnostics(client, uri, lambda d: d == [])
+
+    scripted.enqueue("issue_detector", {"issues": [issue(1, "Mutable default argument in collect")]})
+    other = open_document(client, project / "pkg" / "second.py", "def collect(x, seen=[]):\n    return seen\n")
+    await wait_for_diagnostics(client, other, lambda d: len(d) == 1)
+    fix_prompt = scripted.prompts_for("fix_generator")[-1]
+    assert "Fix accepted by the user" in fix_prompt
+    assert "Default to None and create the list per call" in fix_prompt or A in fix_prompt
+    assert "bucket = [] if bucket is None else bucket" in fix_prompt
+
+
+async def test_repeated_insights_are_merged(start_client, scripted, project: Path, kaizen_home: Path):
+    scripted.set_default("issue_detector", {"issues": [issue(1, A)]})
+    client = await start_client(model_options(scripted))
+    uri = open_document(client, project / "bucket.py", FILE_1)
+    await wait_for_diagnostics(client, uri, lambda d: len(d) == 1)
+    for _ in range(3):
+        client.diagnostics.pop(uri, None)
+        client.text_document_did_save(types.DidSaveTextDocumentParams(
+            text_document=types.TextDocumentIdentifier(uri=uri)))
+        await wait_for_diagnostics(client, uri, lambda d: len(d) == 1)
+    db = sqlite3.connect(kaizen_home / "kaizen.db")
+    rows = db.execute("select kind, occurrences from workflow_insights order by id").fetchall()
+    assert ("issue_found", 4) in rows
+    assert ("ignored", 1) in rows  # shown three times with no reaction
+    assert db.execute("select times_shown from findings").fetchone() == (4,)
