@@ -69,6 +69,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         stream=sys.stderr,
         format="%(asctime)s %(name)s %(levelname)s %(message)s",
     )
+    from .security.logging import install
+
+    install()
     try:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:

@@ -251,6 +251,8 @@ def register(server: KaizenServer) -> None:
 def _wrap(name: str, handler: Handler) -> Callable[..., Awaitable[Any]]:
     async def run(ls: KaizenServer, *args: Any) -> Any:
         argument = args[0] if args else {}
+        if argument is None or argument == []:  # Lua sends an empty table as []
+            argument = {}
         if not isinstance(argument, dict):
             raise CommandError(f"{name} takes one JSON object as its argument")
         try:

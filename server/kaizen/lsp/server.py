@@ -234,10 +234,12 @@ class KaizenServer(LanguageServer):
             if state is None
             else [convert.to_diagnostic(codec, state.lines, f) for f in state.findings.values()]
         )
+        # The version only when it is still the document's: after an accepted fix the
+        # editor is ahead, and clients such as Helix drop publishes for other versions.
+        current = self.workspace.text_documents.get(uri)
+        version = state.version if state and current and current.version == state.version else None
         self.text_document_publish_diagnostics(
-            types.PublishDiagnosticsParams(
-                uri=uri, diagnostics=diagnostics, version=state.version if state else None
-            )
+            types.PublishDiagnosticsParams(uri=uri, diagnostics=diagnostics, version=version)
         )
 
     async def record_fixed_by_hand(

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from sqlalchemy import Connection, Engine, func, select, text
 
 from ..pipelines.findings import Finding
+from ..security.redact import scrub
 from .embed import Embedder, insight_text
 from .index import index_insight, remove_insight
 from .schema import WorkflowInsight, utcnow
@@ -150,6 +151,8 @@ def record(
     """
     if not items:
         return []
+    for item in items:  # nothing secret is ever stored, whatever the caller passed
+        item.summary, item.detail = scrub(item.summary), scrub(item.detail)
     vectors = embedder.embed([insight_text(i.summary, i.detail) for i in items])
     ids: list[int] = []
     with engine.begin() as conn:

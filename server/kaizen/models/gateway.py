@@ -84,8 +84,12 @@ def response_format(task: str, answer_type: type[BaseModel]) -> dict[str, Any]:
     }
 
 
-def _short(exc: BaseException) -> str:
-    text = f"{type(exc).__name__}: {exc}"
+def _short(exc: BaseException, target: ModelTarget) -> str:
+    """A one-line error for the user and the database, with any key scrubbed out."""
+    from ..security.redact import scrub
+
+    text = scrub(f"{type(exc).__name__}: {exc}", [target.api_key])
+    text = " ".join(text.split())
     return text if len(text) < 500 else text[:497] + "..."
 
 
@@ -136,7 +140,7 @@ class Gateway:
                 max_tokens=max_tokens,
             )
         except Exception as exc:  # every provider error is a failed attempt, never a crash
-            outcome.error = _short(exc)
+            outcome.error = _short(exc, target)
             outcome.latency_ms = (time.perf_counter() - started) * 1000
             return outcome
         outcome.latency_ms = (time.perf_counter() - started) * 1000

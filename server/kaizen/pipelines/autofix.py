@@ -21,6 +21,7 @@ from .findings import (
     edit_is_valid,
     line_replacement,
     locate_snippet,
+    touches_redacted,
 )
 from .run import RunStatus
 
@@ -84,6 +85,8 @@ def attach_fixes(report: prompts.FixReport, findings: list[Finding], doc: Docume
         old = "\n".join(doc.lines[fix.start_line - 1 : fix.end_line])
         if not edit_is_valid(edit, doc.lines) or old.strip() == fix.replacement.strip():
             continue
+        if touches_redacted(edit, doc.redacted):
+            continue
         finding.edits = [edit]
         finding.fix_title = fix.explanation.strip() or f"Fix: {finding.message}"
         kept += 1
@@ -140,14 +143,19 @@ async def run_autofix(doc: Document, ctx: RunContext) -> RunResult:
 async def _detect_and_fix(
     doc: Document, ctx: RunContext, scope: RunScope, static: list[Finding]
 ) -> list[Finding]:
+    if doc.not_sent_reason:
+        scope.result.notices.append(
+            f"{doc.relpath} is not sent to any model ({doc.not_sent_reason})"
+        )
+        return []
     detect_choice = ctx.router.choose("issue_detector", doc.relpath)
     scope.result.notices.extend(detect_choice.notices)
     if not detect_choice.targets:
         return []
     await scope.status(RunStatus.DETECTING, detect_choice.targets[0].model)
-    learned = await ctx.learnings(doc, "issue_detector", doc.text[:4000])
+    learned = await ctx.learnings(doc, "issue_detector", "\n".join(doc.safe_lines)[:4000])
     scope.result.insight_ids.extend(learned.insight_ids)
-    code = prompts.numbered(doc.lines)
+    code = prompts.numbered(doc.safe_lines)
     message = prompts.render(
         "issue_detector",
         language=doc.language,

@@ -36,6 +36,29 @@ class Document:
         return split_lines(self.text)
 
     @cached_property
+    def _redaction(self) -> tuple[list[str], set[int]]:
+        from ..security.redact import redact_lines
+
+        return redact_lines(self.lines)
+
+    @property
+    def safe_lines(self) -> list[str]:
+        """The lines with secrets redacted: the only form of the code that leaves the machine."""
+        return self._redaction[0]
+
+    @property
+    def redacted(self) -> set[int]:
+        """0-based indexes of lines that had a secret: no model edit may touch them."""
+        return self._redaction[1]
+
+    @cached_property
+    def not_sent_reason(self) -> str | None:
+        """Why this document must not go to a model at all (.env, .gitignore, .kaizenignore)."""
+        from ..security.ignore import why_not_sent
+
+        return why_not_sent(self.path, self.root)
+
+    @cached_property
     def root(self) -> Path | None:
         return project_root(self.path.parent)
 

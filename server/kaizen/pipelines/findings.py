@@ -134,6 +134,20 @@ def edit_is_valid(edit: Edit, lines: list[str]) -> bool:
     return True
 
 
+def touches_redacted(edit: Edit, redacted: set[int]) -> bool:
+    """True when an edit covers a line whose secret was redacted from the prompt: the model
+    never saw that line, so its edit there cannot be trusted (and might write the
+    placeholder into the code)."""
+    last = (
+        edit.end_line - 1
+        if edit.end_col == 0 and edit.end_line > edit.start_line
+        else edit.end_line
+    )
+    return any(line in redacted for line in range(edit.start_line, last + 1)) or (
+        "[REDACTED:" in edit.new_text
+    )
+
+
 def edits_overlap(edits: list[Edit]) -> bool:
     ordered = sorted(edits, key=lambda e: (e.start_line, e.start_col))
     return any(

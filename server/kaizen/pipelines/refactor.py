@@ -16,7 +16,14 @@ import re
 from . import prompts
 from .base import RunResult, RunScope, SkipDocument, check_document
 from .context import Document, RunContext
-from .findings import Finding, assign_fingerprints, clamp_finding, edit_is_valid, line_replacement
+from .findings import (
+    Finding,
+    assign_fingerprints,
+    clamp_finding,
+    edit_is_valid,
+    line_replacement,
+    touches_redacted,
+)
 from .run import RunStatus
 
 log = logging.getLogger(__name__)
@@ -63,6 +70,8 @@ def attach_improvement(answer: prompts.Improvement, finding: Finding, doc: Docum
     old = "\n".join(doc.lines[answer.start_line - 1 : answer.end_line])
     if not edit_is_valid(edit, doc.lines) or old.strip() == answer.replacement.strip():
         return False
+    if touches_redacted(edit, doc.redacted):
+        return False
     finding.edits = [edit]
     finding.fix_title = answer.summary.strip() or finding.title
     if answer.rationale.strip():
@@ -108,14 +117,19 @@ async def run_refactor(doc: Document, ctx: RunContext) -> RunResult:
 
 
 async def _opportunities(doc: Document, ctx: RunContext, scope: RunScope) -> list[Finding]:
+    if doc.not_sent_reason:
+        scope.result.notices.append(
+            f"{doc.relpath} is not sent to any model ({doc.not_sent_reason})"
+        )
+        return []
     choice = ctx.router.choose("opportunity_detector", doc.relpath)
     scope.result.notices.extend(choice.notices)
     if not choice.targets:
         return []
     await scope.status(RunStatus.FINDING_OPPORTUNITIES, choice.targets[0].model)
-    learned = await ctx.learnings(doc, "opportunity_detector", doc.text[:4000])
+    learned = await ctx.learnings(doc, "opportunity_detector", "\n".join(doc.safe_lines)[:4000])
     scope.result.insight_ids.extend(learned.insight_ids)
-    code = prompts.numbered(doc.lines)
+    code = prompts.numbered(doc.safe_lines)
     message = prompts.render(
         "opportunity_detector",
         language=doc.language,

@@ -25,15 +25,34 @@ def render(name: str, **values: object) -> str:
     return template(name).safe_substitute({k: str(v) for k, v in values.items()})
 
 
+MAX_LINE_CHARS = 1000
+
+
+def _clip(line: str) -> str:
+    if len(line) <= MAX_LINE_CHARS:
+        return line
+    return f"{line[:MAX_LINE_CHARS]} … [{len(line) - MAX_LINE_CHARS} more characters]"
+
+
 def numbered(lines: list[str]) -> str:
-    """The code with 1-based line numbers, the coordinates every answer refers to."""
+    """The code with 1-based line numbers, the coordinates every answer refers to.
+
+    Very long lines (minified code, embedded data) are clipped so one line cannot eat the
+    context window; the numbering stays exact.
+    """
     width = len(str(len(lines)))
-    return "\n".join(f"{i:>{width}} | {line}" for i, line in enumerate(lines, 1))
+    return "\n".join(f"{i:>{width}} | {_clip(line)}" for i, line in enumerate(lines, 1))
 
 
 CATEGORIES = (
-    "bug", "security", "performance", "error-handling", "concurrency", "correctness",
-    "resource-leak", "api-misuse",
+    "bug",
+    "security",
+    "performance",
+    "error-handling",
+    "concurrency",
+    "correctness",
+    "resource-leak",
+    "api-misuse",
 )
 
 
@@ -45,7 +64,6 @@ class IssueItem(BaseModel):
     message: str = Field(min_length=1, max_length=2000)
     rationale: str = Field(default="", max_length=4000)
     snippet: str | None = Field(default=None, max_length=2000)
-
 
     @field_validator("category", mode="before")
     @classmethod

@@ -1,0 +1,105 @@
+"""Storage: migrations upgrade old databases in place; two processes writing lose nothing."""
+
+from __future__ import annotations
+
+import sqlite3
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+from kaizen.memory.migrate import SCHEMA_VERSION
+from kaizen.memory.store import Store
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# The v1 schema as Kaizen 0.0 created it: insights had no recorded_by / embedder columns
+# and findings no pr columns.
+V1_SCHEMA = """
+CREATE TABLE meta (key VARCHAR(64) PRIMARY KEY, value TEXT NOT NULL);
+INSERT INTO meta VALUES ('schema_version', '1');
+CREATE TABLE runs (
+    id INTEGER PRIMARY KEY, pipeline VARCHAR(16) NOT NULL, uri TEXT NOT NULL,
+    repository TEXT NOT NULL, language VARCHAR(32) NOT NULL, document_version INTEGER,
+    status VARCHAR(16) NOT NULL, provider VARCHAR(64), model VARCHAR(128),
+    prompt_tokens INTEGER NOT NULL, completion_tokens INTEGER NOT NULL, cost_usd FLOAT NOT NULL,
+    latency_ms FLOAT NOT NULL, findings_count INTEGER NOT NULL, insight_ids JSON NOT NULL,
+    error TEXT, pid INTEGER, started_at DATETIME NOT NULL, finished_at DATETIME);
+CREATE TABLE workflow_insights (
+    id INTEGER PRIMARY KEY, workflow_id INTEGER, repository TEXT NOT NULL,
+    language VARCHAR(32) NOT NULL, kind VARCHAR(32) NOT NULL, category VARCHAR(64) NOT NULL,
+    fingerprint VARCHAR(64), summary TEXT NOT NULL, detail TEXT NOT NULL,
+    content_hash VARCHAR(64) NOT NULL, occurrences INTEGER NOT NULL, source_run_id INTEGER,
+    created_at DATETIME NOT NULL, updated_at DATETIME NOT NULL,
+    UNIQUE (repository, content_hash));
+INSERT INTO runs VALUES (1, 'autofix', 'file:///a.py', 'github.com/acme/w', 'python', 1,
+    'running', 'openai', 'openai/gpt-4o', 10, 5, 0.01, 120.0, 1, '[]', NULL, 999999999,
+    '2025-01-01 00:00:00', NULL);
+INSERT INTO workflow_insights VALUES (1, NULL, 'github.com/acme/w', 'python', 'finding_rejected',
+    'bug', 'abc', '[bug] Division by zero (reason: guarded upstream)', '', 'h1', 3, 1,
+    '2025-01-01 00:00:00', '2025-01-01 00:00:00');
+"""
+
+
+def test_old_database_upgrades_in_place_without_loss(tmp_path: Path):
+    path = tmp_path / "old.db"
+    db = sqlite3.connect(path)
+    db.executescript(V1_SCHEMA)
+    db.commit()
+    db.close()
+
+    store = Store.open(path)
+    store.close()
+
+    db = sqlite3.connect(path)
+    assert db.execute("select value from meta where key='schema_version'").fetchone() == (
+        str(SCHEMA_VERSION),)
+    columns = {row[1] for row in db.execute("pragma table_info(workflow_insights)")}
+    assert {"recorded_by", "embedder"} <= columns
+    row = db.execute(
+        "select summary, occurrences, recorded_by from workflow_insights where id = 1").fetchone()
+    assert row == ("[bug] Division by zero (reason: guarded upstream)", 3, "")
+    assert {"pr_url", "pr_number"} <= {r[1] for r in db.execute("pragma table_info(findings)")}
+    # the run a dead process left 'running' is marked failed on the next start
+    status, error = db.execute("select status, error from runs where id = 1").fetchone()
+    assert status == "failed" and "interrupted" in error
+
+
+WRITER = textwrap.dedent("""
+    import sys
+    sys.path.insert(0, {server!r})
+    from kaizen.config import Settings
+    from kaizen.memory import insights
+    from kaizen.memory.loop import LearningLoop
+    from kaizen.memory.store import Store
+
+    store = Store.open({db!r})
+    loop = LearningLoop(store, Settings())
+    who = sys.argv[1]
+    for i in range({n}):
+        items = [
+            insights.InsightInput(kind="issue_found", category="bug", summary=f"shared lesson {{i}}",
+                                  detail="", repository="repo", language="python"),
+            insights.InsightInput(kind="issue_found", category="bug", summary=f"{{who}} lesson {{i}}",
+                                  detail="", repository="repo", language="python"),
+        ]
+        insights.record(store.engine, loop.embedder, items, who)
+    store.close()
+""")
+
+
+def test_two_processes_writing_lose_nothing(tmp_path: Path):
+    db = tmp_path / "shared.db"
+    Store.open(db).close()
+    n = 40
+    script = tmp_path / "writer.py"
+    script.write_text(WRITER.format(server=str(ROOT / "server"), db=str(db), n=n))
+    procs = [subprocess.Popen([sys.executable, str(script), who]) for who in ("alice", "bob")]
+    assert [p.wait(timeout=120) for p in procs] == [0, 0]
+    conn = sqlite3.connect(db)
+    rows = dict(conn.execute("select summary, occurrences from workflow_insights"))
+    assert len(rows) == 3 * n
+    assert all(rows[f"shared lesson {i}"] == 2 for i in range(n))
+    assert all(rows[f"{who} lesson {i}"] == 1 for who in ("alice", "bob") for i in range(n))
+    # every insight is searchable: FTS and vector rows kept in step
+    assert conn.execute("select count(*) from insights_fts").fetchone() == (3 * n,)
