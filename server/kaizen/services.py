@@ -26,6 +26,34 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
+CORRUPTION_SIGNS = ("file is not a database", "database disk image is malformed")
+
+
+def move_aside_if_corrupt(location: str | None, exc: Exception) -> str | None:
+    """Rename a damaged SQLite file (and its WAL) out of the way; None if not that case."""
+    import time
+    from pathlib import Path
+
+    from .memory.db import database_url
+
+    if not any(sign in str(exc) for sign in CORRUPTION_SIGNS):
+        return None
+    url = database_url(location)
+    if not url.startswith("sqlite:///"):
+        return None
+    path = Path(url.removeprefix("sqlite:///"))
+    if not path.exists():
+        return None
+    target = path.with_name(f"{path.name}.corrupt-{time.strftime('%Y%m%d-%H%M%S')}")
+    path.rename(target)
+    for suffix in ("-wal", "-shm"):
+        side = path.with_name(path.name + suffix)
+        if side.exists():
+            side.rename(target.with_name(target.name + suffix))
+    log.error("moved a damaged database aside to %s", target)
+    return str(target)
+
+
 class Services:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -42,24 +70,44 @@ class Services:
 
     def open_store(self) -> Store | None:
         """Open the database; on failure keep serving without memory and say why."""
-        from .memory.loop import LearningLoop
         from .memory.store import Store
 
         try:
             self.store = Store.open(self.settings.database_path)
             self.store_error = None
         except Exception as exc:
+            moved = move_aside_if_corrupt(self.settings.database_path, exc)
+            if moved is not None:
+                try:
+                    self.store = Store.open(self.settings.database_path)
+                except Exception as again:
+                    exc = again
+                else:
+                    self.store_error = (
+                        f"Kaizen's database was damaged; it was moved aside to {moved} "
+                        "(nothing deleted) and a fresh one was created"
+                    )
+                    return self._open_loop()
             log.exception("could not open the database")
             self.store = None
             self.store_error = f"Kaizen could not open its database ({exc}); running without memory"
             return None
+        return self._open_loop()
+
+    def _open_loop(self) -> Store | None:
+        from .memory.loop import LearningLoop
+
+        assert self.store is not None
+        self.router.store = self.store  # routing rules, model performance, today's spend
+        self.router.refresh()
         try:
             self.loop = LearningLoop(self.store, self.settings)
         except Exception as exc:
             log.exception("could not open the learning index")
-            self.store_error = (
+            problem = (
                 f"Kaizen's learning index is unavailable ({exc}); findings are not learned from"
             )
+            self.store_error = f"{self.store_error}; {problem}" if self.store_error else problem
         return self.store
 
     async def learnings(self, doc: Document, task: str, query: str) -> Learnings:
@@ -76,11 +124,15 @@ class Services:
         """Drop findings the user rejected before in this repository."""
         if not findings:
             return findings
-        if self.loop is not None:
-            return await asyncio.to_thread(self.loop.suppress, doc, findings)
-        if self.store is None:
+        try:
+            if self.loop is not None:
+                return await asyncio.to_thread(self.loop.suppress, doc, findings)
+            if self.store is None:
+                return findings
+            rejected = await asyncio.to_thread(self.store.rejected_fingerprints, doc.repository)
+        except Exception:  # memory unavailable: show everything rather than nothing
+            log.exception("could not check dismissed findings")
             return findings
-        rejected = await asyncio.to_thread(self.store.rejected_fingerprints, doc.repository)
         return [f for f in findings if f.fingerprint not in rejected]
 
     async def record_outcome(
@@ -100,6 +152,10 @@ class Services:
             await asyncio.to_thread(
                 self.store.set_outcome, doc.repository, finding.fingerprint, outcome, reason
             )
+        if self.store is not None:  # the model that found it gets the credit or the blame
+            from .improvement.record import record_finding_outcome
+
+            await asyncio.to_thread(record_finding_outcome, self.store, finding, outcome)
 
     async def learning_summaries(self, insight_ids: list[int]) -> list[str]:
         """One line per insight, for PR bodies and listings."""
@@ -108,9 +164,20 @@ class Services:
         return await asyncio.to_thread(self.store.insight_summaries, insight_ids)
 
     async def on_attempt(self, outcome: CallOutcome, run_id: int | None) -> None:
-        return None
+        """Every model attempt: model_performance, a bug pattern if it failed; then the
+        router re-reads its record (on this worker thread, not the event loop)."""
+        if self.store is None:
+            return
+        from .improvement.record import record_attempt
+
+        await asyncio.to_thread(record_attempt, self.store, outcome)
+        await asyncio.to_thread(self.router.refresh)
 
     async def after_run(self, result: RunResult, doc: Document) -> None:
+        if self.store is not None and result.status == RunStatus.FAILED:
+            from .improvement.record import record_runs  # pipeline errors -> bug patterns
+
+            await asyncio.to_thread(record_runs, self.store)
         if self.loop is not None and result.findings:
             try:
                 await asyncio.to_thread(self.loop.record_run, doc, result.run_id, result.findings)

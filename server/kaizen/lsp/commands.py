@@ -243,6 +243,25 @@ async def delete_learning_command(ls: KaizenServer, args: dict[str, Any]) -> Any
     return {"ok": True}
 
 
+@command("kaizen.documentInfo")
+async def document_info(ls: KaizenServer, args: dict[str, Any]) -> Any:
+    """What the server holds for a document (version, length, hash): for checking that the
+    server's text matches the editor's, and for bug reports."""
+    import hashlib
+
+    a: UriArgs = parse(UriArgs, args)
+    doc = ls.workspace.text_documents.get(a.uri)
+    if doc is None:
+        raise CommandError(f"{a.uri} is not open")
+    state = ls.published.get(a.uri)
+    return {
+        "version": doc.version,
+        "length": len(doc.source),
+        "sha256": hashlib.sha256(doc.source.encode("utf-8", "surrogatepass")).hexdigest(),
+        "diagnostics": len(state.findings) if state else 0,
+    }
+
+
 def register(server: KaizenServer) -> None:
     for name, handler in COMMANDS.items():
         server.command(name)(_wrap(name, handler))

@@ -89,6 +89,28 @@ class KaizenServer(LanguageServer):
         self.window_show_message(types.ShowMessageParams(type=kind, message=message))
         self.window_log_message(types.LogMessageParams(type=kind, message=message))
 
+    def report_failure(self, pipeline: str, doc: Document, result: RunResult) -> None:
+        """Tell the user once per kind of failure, not once per file or per save."""
+        error = result.error or ""
+        kind = error.split(":", 1)[0] if ":" in error else error
+        key = f"{pipeline}:{result.totals.model}:{kind[:80]}"
+        self.window_log_message(
+            types.LogMessageParams(
+                type=types.MessageType.Warning,
+                message=f"Kaizen {pipeline} failed on {doc.relpath}: {error}",
+            )
+        )
+        if key in self.notified:
+            return
+        self.notified.add(key)
+        self.window_show_message(
+            types.ShowMessageParams(
+                type=types.MessageType.Warning,
+                message=f"Kaizen {pipeline} failed on {doc.relpath}: {error}. Kaizen keeps "
+                "serving; further failures of this kind go to the log only.",
+            )
+        )
+
     def spawn(self, coro: Any) -> asyncio.Task[Any]:
         task = asyncio.ensure_future(coro)
         self.background.add(task)
@@ -184,10 +206,7 @@ class KaizenServer(LanguageServer):
         for notice in result.notices:
             self.notify_once(notice, types.MessageType.Warning)
         if result.status == RunStatus.FAILED and result.error:
-            self.notify_once(
-                f"Kaizen {pipeline} failed on {doc.relpath}: {result.error}",
-                types.MessageType.Warning,
-            )
+            self.report_failure(pipeline, doc, result)
         current = self.workspace.text_documents.get(uri)
         if current is None or current.version != doc.version:
             if result.run_id is not None and self.services.store is not None:
@@ -199,7 +218,10 @@ class KaizenServer(LanguageServer):
         return result
 
     async def run_pipeline(self, pipeline: str, doc: Document, on_status: Any) -> RunResult:
-        ctx = self.services.context(on_status=on_status)
+        ctx = self.services.context(
+            on_status=on_status,
+            on_notice=lambda message: self.notify_once(message, types.MessageType.Warning),
+        )
         if pipeline == "refactor":
             from ..pipelines.refactor import run_refactor
 

@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.pool import NullPool
 
-BUSY_TIMEOUT_MS = 10_000
+BUSY_TIMEOUT_MS = int(os.environ.get("KAIZEN_DB_BUSY_TIMEOUT_MS", "10000"))
 
 
 def sqlite_module() -> ModuleType:
@@ -89,9 +89,17 @@ def create_sqlite_engine(url: str) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # Writers take the write lock up front (no dead-locking lock upgrade between two
+        # processes); readers start deferred, so WAL lets them read while another writes.
+        immediate = conn.get_execution_options().get("kaizen_write", False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
     return engine
+
+
+def writer(engine: Engine) -> Engine:
+    """The same engine (and pool) whose transactions start as writes."""
+    return engine.execution_options(kaizen_write=True)
 
 
 def create_db_engine(path_or_url: str | Path | None) -> Engine:

@@ -18,6 +18,7 @@ from sqlalchemy import Connection, Engine, func, select, text
 
 from ..pipelines.findings import Finding
 from ..security.redact import scrub
+from .db import writer
 from .embed import Embedder, insight_text
 from .index import index_insight, remove_insight
 from .schema import WorkflowInsight, utcnow
@@ -155,7 +156,7 @@ def record(
         item.summary, item.detail = scrub(item.summary), scrub(item.detail)
     vectors = embedder.embed([insight_text(i.summary, i.detail) for i in items])
     ids: list[int] = []
-    with engine.begin() as conn:
+    with writer(engine).begin() as conn:
         for item, vector in zip(items, vectors, strict=True):
             insight_id, created = _upsert(conn, item, embedder.name, recorded_by)
             if created:
@@ -205,7 +206,7 @@ def _upsert(
 
 def delete(engine: Engine, insight_id: int) -> bool:
     """Forget one insight (a wrong learning); its index rows go with it."""
-    with engine.begin() as conn:
+    with writer(engine).begin() as conn:
         remove_insight(conn, insight_id)
         result = conn.execute(
             text("DELETE FROM workflow_insights WHERE id = :id"), {"id": insight_id}

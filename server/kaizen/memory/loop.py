@@ -58,7 +58,7 @@ class LearningLoop:
         learn = settings.learnings
         self.embedder = embedder or make_embedder(learn.embedding_model)
         self.recorded_by = _user()
-        with store.engine.begin() as conn:
+        with store.write_engine.begin() as conn:
             ensure_index(conn, self.embedder)
 
     def learnings(self, doc: Document, task: str, query: str) -> Learnings:

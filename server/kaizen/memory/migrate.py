@@ -61,7 +61,9 @@ def current_version(conn: Connection) -> int:
 
 def migrate(engine: Engine) -> int:
     """Upgrade ``engine``'s database to SCHEMA_VERSION; returns the version it started at."""
-    with engine.begin() as conn:
+    from .db import writer
+
+    with writer(engine).begin() as conn:
         start = current_version(conn)
         Base.metadata.create_all(conn)
         added = _add_missing_columns(conn)

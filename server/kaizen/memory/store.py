@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from ..pipelines.findings import Finding
 from ..pipelines.run import FINAL, RunStatus, RunTotals
-from .db import create_db_engine
+from .db import create_db_engine, writer
 from .migrate import migrate
 from .schema import FindingRow, Meta, ModelCall, Run, WorkflowInsight, utcnow
 
@@ -39,7 +39,10 @@ def _pid_alive(pid: int | None) -> bool:
 class Store:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        self.sessions = sessionmaker(engine, expire_on_commit=False)
+        # ``sessions.begin()`` is for writes (BEGIN IMMEDIATE); ``session()`` for reads.
+        self.write_engine = writer(engine)
+        self.sessions = sessionmaker(self.write_engine, expire_on_commit=False)
+        self.readers = sessionmaker(engine, expire_on_commit=False)
 
     @classmethod
     def open(cls, location: str | Path | None) -> Store:
@@ -54,7 +57,8 @@ class Store:
         self.engine.dispose()
 
     def session(self) -> Session:
-        return self.sessions()
+        """A read session (deferred transaction: never waits for a writer under WAL)."""
+        return self.readers()
 
     # runs -------------------------------------------------------------------------------
 
@@ -127,11 +131,11 @@ class Store:
             return len(dead)
 
     def get_run(self, run_id: int) -> Run | None:
-        with self.sessions() as s:
+        with self.readers() as s:
             return s.get(Run, run_id)
 
     def recent_runs(self, limit: int = 20) -> list[Run]:
-        with self.sessions() as s:
+        with self.readers() as s:
             return list(s.scalars(select(Run).order_by(Run.id.desc()).limit(limit)))
 
     def record_call(self, run_id: int | None, outcome: Any) -> None:
@@ -153,11 +157,11 @@ class Store:
             )
 
     def calls(self, run_id: int) -> list[ModelCall]:
-        with self.sessions() as s:
+        with self.readers() as s:
             return list(s.scalars(select(ModelCall).where(ModelCall.run_id == run_id)))
 
     def spend_since(self, since: Any) -> float:
-        with self.sessions() as s:
+        with self.readers() as s:
             total = s.scalar(
                 select(func.coalesce(func.sum(ModelCall.cost_usd), 0.0)).where(
                     ModelCall.created_at >= since
@@ -226,7 +230,7 @@ class Store:
             return row
 
     def finding(self, repository: str, fingerprint: str) -> FindingRow | None:
-        with self.sessions() as s:
+        with self.readers() as s:
             return s.scalar(
                 select(FindingRow).where(
                     FindingRow.repository == repository, FindingRow.fingerprint == fingerprint
@@ -234,7 +238,7 @@ class Store:
             )
 
     def rejected_fingerprints(self, repository: str) -> set[str]:
-        with self.sessions() as s:
+        with self.readers() as s:
             return set(
                 s.scalars(
                     select(FindingRow.fingerprint).where(
@@ -244,7 +248,7 @@ class Store:
             )
 
     def insight_summaries(self, insight_ids: list[int]) -> list[str]:
-        with self.sessions() as s:
+        with self.readers() as s:
             rows = s.scalars(select(WorkflowInsight).where(WorkflowInsight.id.in_(insight_ids)))
             return [row.summary for row in rows]
 
@@ -260,7 +264,7 @@ class Store:
 
     def load_choices(self, workspace: str) -> dict[str, dict[str, Any]]:
         keys = {self._choice_key(workspace, p): p for p in ("autofix", "refactor")}
-        with self.sessions() as s:
+        with self.readers() as s:
             rows = s.scalars(select(Meta).where(Meta.key.in_(list(keys))))
             return {keys[row.key]: json.loads(row.value) for row in rows}
 

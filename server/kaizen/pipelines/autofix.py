@@ -19,6 +19,7 @@ from .findings import (
     assign_fingerprints,
     clamp_finding,
     edit_is_valid,
+    line_ending,
     line_replacement,
     locate_snippet,
     touches_redacted,
@@ -81,7 +82,9 @@ def attach_fixes(report: prompts.FixReport, findings: list[Finding], doc: Docume
         finding = findings[fix.issue - 1]
         if finding.edits or not (1 <= fix.start_line <= fix.end_line <= len(doc.lines)):
             continue
-        edit = line_replacement(doc.lines, fix.start_line, fix.end_line, fix.replacement)
+        edit = line_replacement(
+            doc.lines, fix.start_line, fix.end_line, fix.replacement, line_ending(doc.text)
+        )
         old = "\n".join(doc.lines[fix.start_line - 1 : fix.end_line])
         if not edit_is_valid(edit, doc.lines) or old.strip() == fix.replacement.strip():
             continue

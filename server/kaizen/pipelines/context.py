@@ -7,6 +7,7 @@ open their own database and never read settings from globals.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -19,6 +20,8 @@ from ..models.router import ModelRouter
 from ..workspace import language_of, project_root, relative_path, repository_id
 from .findings import Finding, split_lines
 from .run import RunStatus
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -115,7 +118,20 @@ class RunContext:
     after_run: Callable[[Any, Document], Awaitable[None]] | None = None
 
     async def db(self, method: str, *args: Any, **kwargs: Any) -> Any:
-        """Run a store method on a thread; without a store, do nothing."""
+        """Run a store method on a thread; without a store, do nothing.
+
+        A storage fault (locked, read-only, disk full) costs the record, never the review:
+        it is logged, reported once through ``on_notice`` and the run goes on.
+        """
         if self.store is None:
             return None
-        return await asyncio.to_thread(getattr(self.store, method), *args, **kwargs)
+        try:
+            return await asyncio.to_thread(getattr(self.store, method), *args, **kwargs)
+        except Exception as exc:
+            log.warning("storage %s failed: %s", method, exc)
+            reason = str(getattr(exc, "orig", None) or exc).splitlines()[0][:200]
+            self.on_notice(
+                f"Kaizen could not write to its database ({reason}); results are shown but "
+                "this run is not remembered"
+            )
+            return None

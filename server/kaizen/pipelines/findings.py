@@ -87,6 +87,12 @@ def split_lines(text: str) -> list[str]:
     return _EOL.split(text)
 
 
+def line_ending(text: str) -> str:
+    """The document's line ending: the first one it uses, LF for a one-line document."""
+    m = _EOL.search(text)
+    return m.group(0) if m else "\n"
+
+
 def line_offsets(text: str) -> list[int]:
     """Offset of the start of every line, in code points, with the same line rules."""
     return [0, *(m.end() for m in _EOL.finditer(text))]
@@ -156,16 +162,20 @@ def edits_overlap(edits: list[Edit]) -> bool:
     )
 
 
-def line_replacement(lines: list[str], start_line: int, end_line: int, text: str) -> Edit:
+def line_replacement(
+    lines: list[str], start_line: int, end_line: int, text: str, eol: str = "\n"
+) -> Edit:
     """An edit replacing whole lines ``start_line..end_line`` (1-based) with ``text``.
 
     The edit ends at the start of the next line so the line break is kept exactly once; on
-    the last line (no next line) it ends at the end of that line instead.
+    the last line (no next line) it ends at the end of that line instead. Line breaks in
+    ``text`` become the document's own (``eol``), so a CRLF file stays CRLF.
     """
-    body = text if text.endswith("\n") or not text else text + "\n"
+    text = eol.join(split_lines(text))
+    body = text if text.endswith(eol) or not text else text + eol
     if end_line < len(lines):
         return Edit(start_line - 1, 0, end_line, 0, body)
-    return Edit(start_line - 1, 0, end_line - 1, len(lines[end_line - 1]), body.rstrip("\n"))
+    return Edit(start_line - 1, 0, end_line - 1, len(lines[end_line - 1]), body.removesuffix(eol))
 
 
 def apply_edits(text: str, edits: list[Edit]) -> str:

@@ -21,6 +21,7 @@ from .findings import (
     assign_fingerprints,
     clamp_finding,
     edit_is_valid,
+    line_ending,
     line_replacement,
     touches_redacted,
 )
@@ -66,7 +67,9 @@ def opportunities_to_findings(
 def attach_improvement(answer: prompts.Improvement, finding: Finding, doc: Document) -> bool:
     if not 1 <= answer.start_line <= answer.end_line <= len(doc.lines):
         return False
-    edit = line_replacement(doc.lines, answer.start_line, answer.end_line, answer.replacement)
+    edit = line_replacement(
+        doc.lines, answer.start_line, answer.end_line, answer.replacement, line_ending(doc.text)
+    )
     old = "\n".join(doc.lines[answer.start_line - 1 : answer.end_line])
     if not edit_is_valid(edit, doc.lines) or old.strip() == answer.replacement.strip():
         return False

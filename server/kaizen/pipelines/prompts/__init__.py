@@ -75,7 +75,7 @@ class IssueItem(BaseModel):
 
 
 class IssueReport(BaseModel):
-    issues: list[IssueItem] = Field(default_factory=list)
+    issues: list[IssueItem]
 
 
 class FixItem(BaseModel):
@@ -87,7 +87,7 @@ class FixItem(BaseModel):
 
 
 class FixReport(BaseModel):
-    fixes: list[FixItem] = Field(default_factory=list)
+    fixes: list[FixItem]
 
 
 class OpportunityItem(BaseModel):
@@ -101,7 +101,7 @@ class OpportunityItem(BaseModel):
 
 
 class OpportunityReport(BaseModel):
-    opportunities: list[OpportunityItem] = Field(default_factory=list)
+    opportunities: list[OpportunityItem]
 
 
 class Improvement(BaseModel):
