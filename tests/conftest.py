@@ -155,3 +155,10 @@ def open_document(client: LanguageClient, path: Path, text: str, version: int = 
         )
     )
     return uri
+
+
+@pytest_asyncio.fixture
+async def fuzz_client(start_client: StartClient, scripted: ScriptedModel, project: Path):
+    """One server for every hypothesis example: surviving all of them is the point."""
+    client = await start_client(model_options(scripted, requestTimeoutS=5))
+    return client, scripted, project
