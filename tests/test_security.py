@@ -28,7 +28,8 @@ def connect():
 def test_redaction_shapes():
     text = (
         f'key = "{OPENAI_KEY}"\nAWS = "AKIAIOSFODNN7EXAMPLE"\n'
-        "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n-----END OPENSSH PRIVATE KEY-----\n"
+        "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n"
+        "-----END OPENSSH PRIVATE KEY-----\n"
         'url = "https://user:pa55word@example.com"\nslack = "xoxb-1234567890-abcdefghij"\n'
         "export STRIPE_SECRET_KEY=sk_live_abcdefghijklmnop1234\n"
     )
