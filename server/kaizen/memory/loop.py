@@ -111,11 +111,14 @@ class LearningLoop:
         return out
 
     def record_run(self, doc: Document, run_id: int | None, findings: list[Finding]) -> list[int]:
+        # Insights carry redacted code, and none at all when only the open document may be
+        # sent (learnings flow into prompts for other files).
+        lines = [] if self.settings.send_only_open_document else doc.safe_lines
         items = [
             item
             for f in findings
             for item in insights.from_finding(
-                f, doc.lines, doc.repository, doc.language, doc.relpath, run_id
+                f, lines, doc.repository, doc.language, doc.relpath, run_id
             )
         ]
         items += self._ignored(doc, findings)
@@ -153,4 +156,6 @@ class LearningLoop:
         """accepted | rejected | fixed_by_hand: the finding's status and a new insight."""
         self.store.set_outcome(doc.repository, finding.fingerprint, outcome, reason)
         item = insights.from_outcome(finding, outcome, lines, doc.repository, doc.language, reason)
+        if self.settings.send_only_open_document:
+            item.detail = ""  # no code from this file may reach prompts for other files
         return insights.record(self.store.engine, self.embedder, [item], self.recorded_by)

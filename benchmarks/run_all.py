@@ -1,0 +1,32 @@
+"""Run every benchmark in turn (``make bench``); each writes benchmarks/results/<name>.json."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+BENCHES = ["bench_lsp.py", "bench_static.py", "bench_search.py", "bench_router.py"]
+
+
+def main() -> int:
+    failed = []
+    for name in BENCHES:
+        path = HERE / name
+        if not path.exists():
+            continue
+        print(f"== {name}", flush=True)
+        started = time.perf_counter()
+        code = subprocess.call([sys.executable, str(path)], cwd=HERE.parent)
+        print(f"== {name}: exit {code} in {time.perf_counter() - started:.0f} s\n", flush=True)
+        if code:
+            failed.append(name)
+    if failed:
+        print("failed:", ", ".join(failed))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
