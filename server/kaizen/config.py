@@ -45,9 +45,22 @@ class ModelChoice(_Model):
         """``provider/model`` as litellm names it, or None when no model was chosen."""
         if not self.model:
             return None
-        if not self.provider or self.model.startswith(f"{self.provider}/"):
+        if not self.provider:
+            # A bare model name with a base URL means an OpenAI-compatible server.
+            if self.api_base and "/" not in self.model:
+                return f"openai/{self.model}"
+            return self.model
+        if self.model.startswith(f"{self.provider}/"):
             return self.model
         return f"{self.provider}/{self.model}"
+
+
+class LayerModel(_Model):
+    """A layer entry with its own endpoint; a plain string entry is just the model."""
+
+    model: str
+    api_base: str | None = None
+    api_key: str | None = Field(default=None, repr=False)
 
 
 class Trigger(_Model):
@@ -88,7 +101,7 @@ class Gateway(_Model):
 class Settings(_Model):
     autofix: ModelChoice = ModelChoice()
     refactor: ModelChoice = ModelChoice()
-    layers: dict[str, list[str]] = Field(
+    layers: dict[str, list[str | LayerModel]] = Field(
         default_factory=lambda: {"fast": [], "balanced": [], "deep": []}
     )
     trigger: Trigger = Trigger()
@@ -110,11 +123,11 @@ class Settings(_Model):
         return self.refactor if pipeline == "refactor" else self.autofix
 
 
-def _deep_merge(base: dict[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
+def deep_merge(base: dict[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
     out = dict(base)
     for key, value in extra.items():
         if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
-            out[key] = _deep_merge(dict(out[key]), value)
+            out[key] = deep_merge(dict(out[key]), value)
         elif value is not None:
             out[key] = value
     return out
@@ -202,8 +215,8 @@ def load_settings(
     """Merge the layers and validate; returns the settings and the problems found."""
     merged: dict[str, Any] = {}
     for layer in (file_settings(root), env_settings(os.environ if env is None else env)):
-        merged = _deep_merge(merged, layer)
+        merged = deep_merge(merged, layer)
     if editor:
-        merged = _deep_merge(merged, _camel_keys(dict(editor)))
+        merged = deep_merge(merged, _camel_keys(dict(editor)))
     problems: list[str] = []
     return _validated(merged, problems), problems

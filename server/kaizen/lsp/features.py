@@ -8,6 +8,7 @@ from typing import Any
 
 from lsprotocol import types
 
+from ..config import deep_merge
 from ..pipelines.findings import Finding
 from . import commands, convert
 from .server import KaizenServer, root_of
@@ -33,7 +34,7 @@ def register(server: KaizenServer) -> None:
     ) -> None:
         settings = params.settings
         if isinstance(settings, dict) and isinstance(settings.get("kaizen"), dict):
-            ls.apply_settings({**ls.editor_options, **settings["kaizen"]})
+            ls.apply_settings(deep_merge(ls.editor_options, settings["kaizen"]))
         elif ls.supports("workspace", "configuration"):
             await ls.pull_configuration()
 

@@ -21,7 +21,7 @@ from pygls.lsp.server import LanguageServer
 from pygls.uris import to_fs_path
 
 from .. import __version__
-from ..config import Settings, load_settings
+from ..config import Settings, deep_merge, load_settings
 from ..models.llm import warm_up_in_background
 from ..pipelines.autofix import run_autofix
 from ..pipelines.base import RunResult
@@ -151,7 +151,7 @@ class KaizenServer(LanguageServer):
             log.info("workspace/configuration failed: %s", exc)
             return
         if result and isinstance(result[0], dict) and result[0]:
-            self.apply_settings({**self.editor_options, **result[0]})
+            self.apply_settings(deep_merge(self.editor_options, result[0]))
 
     # runs -------------------------------------------------------------------------------
 
