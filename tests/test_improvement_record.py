@@ -247,10 +247,53 @@ def test_cli_writes_regression_tests(store: Store, tmp_path: Path, capsys):
     record_attempt(store, failed(A, NOT_JSON, "invalid"))
     tools.record_bug_pattern(store, {"category": "pipeline-error", "pattern": "autofix: KeyError"})
     out = tmp_path / "regressions"
-    assert cli("regression-tests", "--database", str(tmp_path / "kaizen.db"), "--generate",
-               "--write", str(out)) == 0
+    assert (
+        cli(
+            "regression-tests",
+            "--database",
+            str(tmp_path / "kaizen.db"),
+            "--generate",
+            "--write",
+            str(out),
+        )
+        == 0
+    )
     captured = capsys.readouterr()
     [path] = sorted(out.glob("test_*.py"))
     assert str(path) in captured.out and "no automatic regression test" in captured.err
     db = sqlite3.connect(tmp_path / "kaizen.db")
     assert db.execute("select test_code from regression_tests").fetchone()[0] == path.read_text()
+
+
+def test_the_record_on_postgresql(pg_url: str):
+    """The same increments, patterns, sweep and learned rule on PostgreSQL (ON CONFLICT
+    there too), with concurrent writers."""
+    store = Store.open(pg_url)
+    try:
+
+        def work() -> None:
+            for _ in range(10):
+                record_attempt(store, failed(A, NOT_JSON, "invalid"))
+                record_attempt(store, CallOutcome("issue_detector", B, "ok", latency_ms=5.0))
+
+        threads = [threading.Thread(target=work) for _ in range(3)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        rows = {r["model"]: r for r in performance.rows(store, "issue_detector")}
+        assert (rows[A.model]["calls"], rows[A.model]["invalid"]) == (30, 30)
+        assert rows[B.model]["successes"] == 30.0
+        [bug] = bugs.list_patterns(store)
+        assert (bug["category"], bug["occurrences"]) == ("model-invalid-json", 30)
+        assert len(heuristics.list_rules(store)) == 1  # learned once, not once per thread
+
+        run_id = store.start_run("autofix", "file:///a.py", "repo", "python", 1)
+        store.finish_run(run_id, RunStatus.FAILED, RunTotals(), error="KeyError: 'x'")
+        assert bugs.sweep_failed_runs(store) == 1 and bugs.sweep_failed_runs(store) == 0
+        made = tools.generate_regression_test(store, {"all": True})
+        assert len(made["regressionTests"]) == 1 and len(made["skipped"]) == 1
+        report = tools.analyze_metrics(store)
+        assert [m["model"] for m in report["models"]["issue_detector"]] == [B.model, A.model]
+    finally:
+        store.close()

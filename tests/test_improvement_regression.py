@@ -23,7 +23,7 @@ FAILING = ModelTarget("openai/model-a", "http://a/v1")
 # a lenient parser that turns any answer into an empty report ("no issues": silently wrong),
 # and a gateway that lets a
 # provider error escape as an exception instead of a failed attempt.
-BUG_RETURNS = '''
+BUG_RETURNS = """
 import kaizen.models.gateway as gateway
 
 gateway.extract_json = lambda text: {"issues": [], "fixes": [], "opportunities": []}
@@ -38,7 +38,7 @@ async def complete(self, *args, **kwargs):
 
 
 gateway.Gateway.complete = complete
-'''
+"""
 
 
 def run_pytest(directory: Path) -> subprocess.CompletedProcess[str]:
@@ -61,23 +61,43 @@ def store(tmp_path: Path):
 
 
 def test_generated_tests_pass_now_and_fail_when_the_bug_returns(store: Store, tmp_path: Path):
-    invalid = CallOutcome("issue_detector", FAILING, "invalid", error="invalid answer: answer "
-                          "is not JSON (Expecting value: line 1 column 1 (char 0))")
+    invalid = CallOutcome(
+        "issue_detector",
+        FAILING,
+        "invalid",
+        error="invalid answer: answer is not JSON (Expecting value: line 1 column 1 (char 0))",
+    )
     invalid.raw = "Here is my review of parse_config(): it looks fine!"  # type: ignore[attr-defined]
     record_attempt(store, invalid)
-    schema = CallOutcome("fix_generator", FAILING, "invalid", error="invalid answer: 1 validation "
-                         "error for FixReport fixes.0.issue Field required [type=missing]")
+    schema = CallOutcome(
+        "fix_generator",
+        FAILING,
+        "invalid",
+        error="invalid answer: 1 validation "
+        "error for FixReport fixes.0.issue Field required [type=missing]",
+    )
     schema.raw = '{"fixes": [{"start_line": 3, "end_line": 3, "replacement": "x = 1"}]}'  # type: ignore[attr-defined]
     record_attempt(store, schema)
-    record_attempt(store, CallOutcome("issue_detector", FAILING, "error", error=(
-        "InternalServerError: litellm.InternalServerError: InternalServerError: "
-        "OpenAIException - upstream exploded. Received Model Group=openai/model-a")))
+    record_attempt(
+        store,
+        CallOutcome(
+            "issue_detector",
+            FAILING,
+            "error",
+            error=(
+                "InternalServerError: litellm.InternalServerError: InternalServerError: "
+                "OpenAIException - upstream exploded. Received Model Group=openai/model-a"
+            ),
+        ),
+    )
 
     made = tools.generate_regression_test(store, {"all": True})
     assert made["skipped"] == []
     tests = tools.get_regression_tests(store)["regressionTests"]
     assert {t["category"] for t in tests} == {
-        "model-invalid-json", "model-invalid-schema", "model-http-500"
+        "model-invalid-json",
+        "model-invalid-schema",
+        "model-http-500",
     }
     shapes = {b["category"]: b["example"] for b in bugs.list_patterns(store)}
     assert "parse_config" not in tests[0]["testCode"] and shapes["model-invalid-json"] in (
@@ -97,8 +117,12 @@ def test_generated_tests_pass_now_and_fail_when_the_bug_returns(store: Store, tm
 
 
 def test_generating_again_refreshes_the_same_test(store: Store):
-    outcome = CallOutcome("issue_detector", FAILING, "invalid", error="invalid answer: answer "
-                          "is not JSON (Expecting value)")
+    outcome = CallOutcome(
+        "issue_detector",
+        FAILING,
+        "invalid",
+        error="invalid answer: answer is not JSON (Expecting value)",
+    )
     record_attempt(store, outcome)
     [bug] = bugs.list_patterns(store)
     first = tools.generate_regression_test(store, {"bugPatternId": bug["id"]})

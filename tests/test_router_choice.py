@@ -51,7 +51,9 @@ def test_layers_give_candidates_with_their_endpoints(store: Store):
     assert choice.source == "learned"
     assert [t.model for t in choice.targets] == [A, B, FAST]
     assert choice.targets[0] == ModelTarget(A, "http://a.invalid/v1", "sk-a")
-    assert choice.targets[0].api_key == "sk-a" and choice.targets[1].api_base == "http://b.invalid/v1"
+    assert (
+        choice.targets[0].api_key == "sk-a" and choice.targets[1].api_base == "http://b.invalid/v1"
+    )
 
 
 def test_learned_policy_follows_the_record(store: Store):

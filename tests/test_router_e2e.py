@@ -67,7 +67,7 @@ async def review(client, project: Path, name: str, expect: str) -> None:
     except TimeoutError:
         seen = [x.message for x in client.diagnostics.get(uri, [])]
         shown = [m.message for m in client.messages]
-        raise AssertionError(f"{name}: wanted [{expect!r}], got {seen}; messages {shown}")
+        raise AssertionError(f"{name}: wanted [{expect!r}], got {seen}; messages {shown}") from None
 
 
 def db_rows(home: Path, sql: str) -> list[tuple]:
@@ -157,7 +157,7 @@ async def test_a_model_that_keeps_returning_invalid_json_stops_being_chosen(
     assert result.returncode == 0 and "1 passed" in result.stdout, result.stdout + result.stderr
 
 
-async def command(client, name: str, **args: Any) -> Any:
+async def command(client, name: str, /, **args: Any) -> Any:
     try:
         return await client.workspace_execute_command_async(
             types.ExecuteCommandParams(command=name, arguments=[args])
@@ -191,8 +191,14 @@ async def test_routing_rule_beats_the_policy_and_explicit_choice_beats_both(
     await review(client, project, "legacy/old.py", "from B")  # the rule wins
     await review(client, project, "core.py", "from A")  # elsewhere the policy still rules
 
-    await command(client, "kaizen.setModel", pipeline="autofix", provider="openai",
-                  model="model-a", apiBase=a.url)
+    await command(
+        client,
+        "kaizen.setModel",
+        pipeline="autofix",
+        provider="openai",
+        model="model-a",
+        apiBase=a.url,
+    )
     await review(client, project, "legacy/older.py", "from A")  # the user's choice wins
 
     listed = await command(client, "kaizen.getRoutingHeuristics")
@@ -201,16 +207,28 @@ async def test_routing_rule_beats_the_policy_and_explicit_choice_beats_both(
     assert {m["model"] for m in report["models"]["issue_detector"]} == {A, B}
     metric = await command(client, "kaizen.recordMetric", name="review_s", value=1.25, unit="s")
     assert metric["metric"]["name"] == "review_s"
-    bug = await command(client, "kaizen.recordBugPattern", category="model-invalid-json",
-                        pattern="issue_detector via openai/x: answer is not JSON",
-                        metadata={"task": "issue_detector"}, example="Xxxx, xx XXXX.")
-    generated = await command(client, "kaizen.generateRegressionTest",
-                              bugPatternId=bug["bugPattern"]["id"])
+    bug = await command(
+        client,
+        "kaizen.recordBugPattern",
+        category="model-invalid-json",
+        pattern="issue_detector via openai/x: answer is not JSON",
+        metadata={"task": "issue_detector"},
+        example="Xxxx, xx XXXX.",
+    )
+    generated = await command(
+        client, "kaizen.generateRegressionTest", bugPatternId=bug["bugPattern"]["id"]
+    )
     assert "validate_answer" in generated["regressionTests"][0]["testCode"]
     tests = await command(client, "kaizen.getRegressionTests", includeCode=False)
     assert len(tests["regressionTests"]) == 1 and "testCode" not in tests["regressionTests"][0]
-    perf = await command(client, "kaizen.updateModelPerformance", model=B,
-                         taskType="issue_detector", calls=2, accepted=2)
+    perf = await command(
+        client,
+        "kaizen.updateModelPerformance",
+        model=B,
+        taskType="issue_detector",
+        calls=2,
+        accepted=2,
+    )
     assert perf["modelPerformance"]["accepted"] == 2
     bugs = await command(client, "kaizen.getBugPatterns", category="model-invalid-json")
     assert bugs["bugPatterns"][0]["occurrences"] == 1

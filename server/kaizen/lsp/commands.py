@@ -263,6 +263,8 @@ async def document_info(ls: KaizenServer, args: dict[str, Any]) -> Any:
 
 
 def register(server: KaizenServer) -> None:
+    from . import record_commands  # noqa: F401 - registers the self-improvement commands
+
     for name, handler in COMMANDS.items():
         server.command(name)(_wrap(name, handler))
 

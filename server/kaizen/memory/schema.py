@@ -176,6 +176,8 @@ class ModelPerformance(Base):
     total_cost_usd: Mapped[float] = mapped_column(Float, default=0.0)
     accepted: Mapped[int] = mapped_column(Integer, default=0)
     rejected: Mapped[int] = mapped_column(Integer, default=0)
+    invalid: Mapped[int] = mapped_column(Integer, default=0)  # answers that did not validate
+    errors: Mapped[int] = mapped_column(Integer, default=0)  # calls that raised
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
@@ -191,6 +193,8 @@ class BugPattern(Base):
     solution: Mapped[str] = mapped_column(Text, default="")
     occurrences: Mapped[int] = mapped_column(Integer, default=1)
     severity: Mapped[str] = mapped_column(String(16), default="medium")
+    example: Mapped[str | None] = mapped_column(Text, nullable=True)  # redacted answer shape
+    meta: Mapped[dict[str, Any]] = mapped_column("metadata", default=dict)  # task, model, ...
     first_seen: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     last_seen: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 

@@ -51,6 +51,7 @@ class CallOutcome:
     completion_tokens: int = 0
     cost_usd: float = 0.0
     latency_ms: float = 0.0
+    raw: str | None = field(default=None, repr=False)  # an invalid answer, for bug patterns
 
     @property
     def ok(self) -> bool:
@@ -150,6 +151,8 @@ class Gateway:
         outcome.cost_usd = self._cost(response)
         content = response.choices[0].message.content or ""
         outcome.status, outcome.value, outcome.error = validate_answer(content, answer_type)
+        if outcome.status == "invalid":
+            outcome.raw = content[:20_000]
         return outcome
 
     @staticmethod

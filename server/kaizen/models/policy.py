@@ -1,25 +1,29 @@
 """The learned routing policy: from recorded outcomes, the cheapest model that is good enough.
 
-Pure: no database, no litellm, no clock. The router feeds it the ``model_performance`` rows of
-one task type and the candidate models; the benchmark feeds it simulated and replayed
-outcomes through exactly the same code.
+Pure: no database, no litellm, no clock. The router feeds it the ``model_performance`` rows
+of one task type; ``benchmarks/bench_router.py`` feeds it simulated and replayed outcomes
+through exactly the same code.
 
 Quality of a model on a task type is the chance that a call is useful:
 
-    quality = P(answer validates) x P(findings accepted | shown)
+    quality = P(the answer validates) x P(its findings are accepted | shown)
 
-Each factor is a posterior mean whose prior is the pooled rate of all candidates on that task
-type (empirical Bayes, strength ``prior_strength``), so a model with one lucky call sits near
-the pool average rather than at 100%, and the acceptance factor only appears once some
-outcome (accept / dismiss) is known for the task type. Wilson bounds give the uncertainty.
+Each factor is a Beta posterior mean. Its prior is the pooled rate of all candidates on the
+task type (strength ``prior_strength`` pseudo-calls), lifted or lowered by how the model
+does against the pool on the *other* task types (``others``), so one lucky call leaves a
+model near the pool rather than at 100%, and a model that is weak everywhere starts weak on
+a new task type. The acceptance factor appears once some accept / dismiss is on record for
+the task type. The posterior standard deviation gives the uncertainty.
 
-The choice: among models with at least ``min_calls`` calls, take the best quality; every
-model within ``tolerance`` (relative) of it qualifies, and the cheapest qualifying one wins
-(ties: better quality, then the configured order). With probability ``epsilon`` the policy
-explores instead: a model not measured yet, or a cheaper one whose upper bound says it
-might qualify. Before any model is measured, or when the best measured one is poor, it
-measures the next unmeasured model in the configured order. A seeded ``random.Random``
-makes every decision reproducible.
+The choice, among models with at least ``min_calls`` calls: the best quality sets a
+threshold ``best * (1 - tolerance)``; a model qualifies when its quality clears it by
+``confidence`` standard deviations; the cheapest qualifying one wins (ties: better quality,
+then the configured order). With probability ``epsilon`` (``warmup_epsilon`` while some
+candidate is unmeasured) the policy explores instead: the most promising model (highest
+upper bound) among the unmeasured, the cheaper ones that might qualify, and the dearer ones
+that might be better than the best. Before anything is measured, or when the best measured
+model is poor, it measures the next unmeasured model in the configured order. A seeded
+``random.Random`` makes every decision reproducible.
 """
 
 from __future__ import annotations
@@ -28,6 +32,8 @@ import math
 import random
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+
+LAYERS = ("fast", "balanced", "deep")  # cheapest first
 
 
 @dataclass(frozen=True)
@@ -62,27 +68,38 @@ class Stats:
     def acceptance(self) -> float | None:
         return self.accepted / self.feedback if self.feedback else None
 
+    def __add__(self, other: Stats) -> Stats:
+        return Stats(
+            self.model,
+            self.calls + other.calls,
+            self.successes + other.successes,
+            self.accepted + other.accepted,
+            self.rejected + other.rejected,
+            self.total_latency_ms + other.total_latency_ms,
+            self.total_cost_usd + other.total_cost_usd,
+        )
+
 
 @dataclass(frozen=True)
 class PolicyConfig:
-    tolerance: float = 0.05  # relative: qualify with quality >= best * (1 - tolerance)
-    epsilon: float = 0.1  # share of decisions spent exploring
-    warmup_epsilon: float = 0.3  # the share while some candidate is still unmeasured
-    decay: float = 0.0
+    tolerance: float = 0.05  # relative: a model within 5% of the best qualifies
+    epsilon: float = 0.05  # share of decisions spent exploring
+    warmup_epsilon: float = 0.2  # the share while some candidate is still unmeasured
     min_calls: int = 3  # calls before a model's record is trusted
-    prior_strength: float = 2.0  # pseudo-calls of the pooled rate in each estimate
-    z: float = 1.0  # width of the bounds, in posterior standard deviations
+    prior_strength: float = 2.0  # pseudo-calls of the prior in each posterior
+    cross_strength: float = 5.0  # pseudo-calls pulling a model's lift elsewhere toward 1
     confidence: float = 0.5  # standard deviations a cheaper model must clear to qualify
-    floor: float = 0.5  # a best model below this keeps the policy measuring others
+    z: float = 1.0  # width of the exploration bounds, in standard deviations
+    floor: float = 0.5  # below this, the best model is poor: keep measuring others
 
 
 @dataclass(frozen=True)
 class Estimate:
     model: str
     quality: float
+    sd: float
     lower: float
     upper: float
-    sd: float
     calls: int
     cost_usd: float  # per call: measured, else the price hint, else 0
     latency_ms: float
@@ -115,20 +132,45 @@ class Decision:
         """The chosen model, then the others by estimated quality (the fallback order)."""
         rest = sorted(
             (e for e in self.estimates if e.model != self.model),
-            key=lambda e: (-e.quality if e.calls else -0.5, e.order),
+            key=lambda e: (-e.quality, e.order),
         )
         return ([self.model] if self.model else []) + [e.model for e in rest]
 
 
-def wilson(successes: float, n: float, z: float) -> tuple[float, float]:
-    """Wilson score interval of a rate; (0, 1) with no observations."""
-    if n <= 0:
-        return 0.0, 1.0
-    p = min(max(successes / n, 0.0), 1.0)
-    z2 = z * z
-    centre = (p + z2 / (2 * n)) / (1 + z2 / n)
-    half = z * math.sqrt(p * (1 - p) / n + z2 / (4 * n * n)) / (1 + z2 / n)
-    return max(0.0, centre - half), min(1.0, centre + half)
+def elsewhere(stats: Mapping[str, Mapping[str, Stats]], task_type: str) -> dict[str, Stats]:
+    """Each model's sums over the task types other than ``task_type`` (the cross-task prior)."""
+    out: dict[str, Stats] = {}
+    for task, rows in stats.items():
+        if task != task_type:
+            for model, row in rows.items():
+                out[model] = out[model] + row if model in out else row
+    return out
+
+
+def layer_order(layers: Mapping[str, Sequence[str]], layer: str) -> list[str]:
+    """Candidate models for a task of ``layer``: that layer's models (its first is the
+    default), then the cheaper layers nearest first, then the dearer ones nearest first."""
+    at = LAYERS.index(layer) if layer in LAYERS else 1
+    order = [LAYERS[at], *reversed(LAYERS[:at]), *LAYERS[at + 1 :]]
+    order += [name for name in layers if name not in order]
+    out: list[str] = []
+    for name in order:
+        out += [m for m in layers.get(name, ()) if m not in out]
+    return out
+
+
+def _lifts(counts: Sequence[tuple[float, float]], strength: float) -> list[float]:
+    """Each model's rate relative to the pool's, shrunk toward 1 when it has little data."""
+    total = sum(n for _, n in counts)
+    if not total:
+        return [1.0] * len(counts)
+    pooled = (sum(s for s, _ in counts) + 1) / (total + 2)
+    return [((s + strength * pooled) / (n + strength)) / pooled for s, n in counts]
+
+
+def _posterior(hits: float, n: float, prior: float, k: float) -> tuple[float, float]:
+    mean = (hits + k * prior) / (n + k)
+    return mean, mean * (1 - mean) / (n + k + 1)
 
 
 def estimates(
@@ -136,50 +178,55 @@ def estimates(
     stats: Mapping[str, Stats],
     prices: Mapping[str, float] | None = None,
     config: PolicyConfig | None = None,
+    others: Mapping[str, Stats] | None = None,
 ) -> list[Estimate]:
-    """Quality, bounds, cost and latency of each candidate, in candidate order."""
-    config = config or PolicyConfig()
+    """Quality, uncertainty, cost and latency of each candidate, in candidate order.
+
+    ``others``: each model's sums on the other task types (the cross-task prior)."""
+    cfg = config or PolicyConfig()
     prices = prices or {}
     rows = [stats.get(m) or Stats(m) for m in candidates]
+    away = [(others or {}).get(m) or Stats(m) for m in candidates]
     calls = sum(r.calls for r in rows)
-    pooled_valid = (sum(r.successes for r in rows) + 1) / (calls + 2)
     feedback = sum(r.feedback for r in rows)
-    pooled_accept = (sum(r.accepted for r in rows) + 1) / (feedback + 2)
-    k = config.prior_strength
+    pool_valid = (sum(r.successes for r in rows) + 1) / (calls + 2)
+    pool_accept = (sum(r.accepted for r in rows) + 1) / (feedback + 2)
+    lift_valid = _lifts([(o.successes, o.calls) for o in away], cfg.cross_strength)
+    lift_accept = _lifts([(o.accepted, o.feedback) for o in away], cfg.cross_strength)
+    k = cfg.prior_strength
     out: list[Estimate] = []
-    for order, r in enumerate(rows):
-        valid = (r.successes + k * pooled_valid) / (r.calls + k)
-        v_var = valid * (1 - valid) / (r.calls + k + 1)
+    for i, r in enumerate(rows):
+        valid, v_var = _posterior(r.successes, r.calls, min(0.99, pool_valid * lift_valid[i]), k)
         accept, a_var = 1.0, 0.0
         if feedback:
-            accept = (r.accepted + k * pooled_accept) / (r.feedback + k)
-            a_var = accept * (1 - accept) / (r.feedback + k + 1)
+            prior = min(0.99, pool_accept * lift_accept[i])
+            accept, a_var = _posterior(r.accepted, r.feedback, prior, k)
         quality = valid * accept
         sd = math.sqrt(accept * accept * v_var + valid * valid * a_var)
-        cost = r.avg_cost_usd if r.calls and r.total_cost_usd > 0 else prices.get(r.model, 0.0)
+        measured_cost = r.calls > 0 and r.total_cost_usd > 0
         out.append(
             Estimate(
                 model=r.model,
                 quality=quality,
-                lower=max(0.0, quality - config.z * sd),
-                upper=min(1.0, quality + config.z * sd),
                 sd=sd,
+                lower=max(0.0, quality - cfg.z * sd),
+                upper=min(1.0, quality + cfg.z * sd),
                 calls=r.calls,
-                cost_usd=cost,
+                cost_usd=r.avg_cost_usd if measured_cost else prices.get(r.model, 0.0),
                 latency_ms=r.avg_latency_ms,
                 success_rate=r.success_rate,
                 acceptance=r.acceptance,
-                order=order,
+                order=i,
             )
         )
     return out
 
 
-def _preference(e: Estimate) -> tuple[float, float, int]:
+def _cheapest(e: Estimate) -> tuple[float, float, int]:
     return (e.cost_usd, -e.quality, e.order)
 
 
-def _least_measured(e: Estimate) -> tuple[int, float, int]:
+def _fewest_calls(e: Estimate) -> tuple[int, float, int]:
     return (e.calls, e.cost_usd, e.order)
 
 
@@ -191,24 +238,41 @@ def _describe(e: Estimate) -> str:
     return f"quality {e.quality:.2f} over {e.calls} calls, ${e.cost_usd:.5f}/call"
 
 
+@dataclass
+class _Standing:
+    """Where the candidates stand before any exploration."""
+
+    ests: list[Estimate]
+    measured: list[Estimate]
+    unmeasured: list[Estimate]
+    best: Estimate | None
+    threshold: float
+    eligible: list[Estimate]
+
+
+def _standing(ests: list[Estimate], cfg: PolicyConfig) -> _Standing:
+    measured = [e for e in ests if e.calls >= cfg.min_calls]
+    unmeasured = [e for e in ests if e.calls < cfg.min_calls]
+    best = max(measured, key=lambda e: (e.quality, -e.order)) if measured else None
+    threshold = best.quality * (1 - cfg.tolerance) if best else 1.0
+    eligible = [e for e in measured if e is best or e.quality - cfg.confidence * e.sd >= threshold]
+    return _Standing(ests, measured, unmeasured, best, threshold, eligible)
+
+
 def rank(
     candidates: Sequence[str],
     stats: Mapping[str, Stats],
     prices: Mapping[str, float] | None = None,
     config: PolicyConfig | None = None,
+    others: Mapping[str, Stats] | None = None,
 ) -> list[Estimate]:
-    """Candidates in the order the policy prefers them, without exploration (for reports):
-    qualifying models cheapest first, then the rest by quality, unmeasured last."""
-    config = config or PolicyConfig()
-    ests = estimates(candidates, stats, prices, config)
-    measured = [e for e in ests if e.calls >= config.min_calls]
-    if not measured:
-        return sorted(ests, key=lambda e: (-e.calls, e.order))
-    threshold = max(e.quality for e in measured) * (1 - config.tolerance)
-    good = sorted((e for e in measured if e.quality >= threshold), key=_preference)
-    weak = sorted((e for e in measured if e.quality < threshold), key=lambda e: -e.quality)
-    new = [e for e in ests if e.calls < config.min_calls]
-    return good + weak + new
+    """The candidates in the policy's order of preference, without exploration (for
+    reports): qualifying models cheapest first, then the others by quality, unmeasured last."""
+    cfg = config or PolicyConfig()
+    st = _standing(estimates(candidates, stats, prices, cfg, others), cfg)
+    good = sorted(st.eligible, key=_cheapest)
+    rest = sorted((e for e in st.measured if e not in good), key=lambda e: -e.quality)
+    return good + rest + st.unmeasured
 
 
 class LearnedPolicy:
@@ -221,57 +285,47 @@ class LearnedPolicy:
         candidates: Sequence[str],
         stats: Mapping[str, Stats],
         prices: Mapping[str, float] | None = None,
+        others: Mapping[str, Stats] | None = None,
     ) -> Decision:
         if not candidates:
             return Decision(None, "no candidate models")
         cfg = self.config
-        ests = estimates(candidates, stats, prices, cfg)
-        measured = [e for e in ests if e.calls >= cfg.min_calls]
-        unmeasured = [e for e in ests if e.calls < cfg.min_calls]
-        total = sum(e.calls for e in ests)
-        rate = cfg.warmup_epsilon if unmeasured else cfg.epsilon
-        if cfg.decay:
-            rate *= math.sqrt(cfg.decay / (cfg.decay + total))
-        explore = self.rng.random() < rate
-        best = max(measured, key=lambda e: (e.quality, -e.order)) if measured else None
+        st = _standing(estimates(candidates, stats, prices, cfg, others), cfg)
+        explore = self.rng.random() < (cfg.warmup_epsilon if st.unmeasured else cfg.epsilon)
+        best = st.best
 
         if best is None or best.quality < cfg.floor:
-            if not unmeasured:  # everything measured and everything poor: the least bad
+            if not st.unmeasured:  # everything measured and everything poor: the least bad
                 assert best is not None
-                return Decision(best.model, f"best available, {_describe(best)}", False, ests)
-            pick = min(unmeasured, key=_least_measured) if explore else unmeasured[0]
-            why = "no model measured yet" if best is None else "measured models are poor"
-            return Decision(pick.model, f"measuring ({why}; {pick.calls} calls so far)", explore, ests)
+                return Decision(best.model, f"least bad: {_describe(best)}", False, st.ests)
+            new = min(st.unmeasured, key=_fewest_calls) if explore else st.unmeasured[0]
+            why = "no model measured yet" if best is None else "the measured models are poor"
+            reason = f"measuring {new.model} ({why}; {new.calls} calls so far)"
+            return Decision(new.model, reason, explore, st.ests)
 
-        threshold = best.quality * (1 - cfg.tolerance)
-        eligible = [
-            e for e in measured if e is best or e.quality - cfg.confidence * e.sd >= threshold
-        ]
-        pick = min(eligible, key=_preference)
+        pick = min(st.eligible, key=_cheapest)
         if explore:
             pool = [
                 e
-                for e in ests
-                if e not in eligible
+                for e in st.ests
+                if e not in st.eligible
                 and (
                     e.calls < cfg.min_calls
-                    or (e.cost_usd < pick.cost_usd and e.upper >= threshold)
+                    or (e.cost_usd < pick.cost_usd and e.upper >= st.threshold)
                     or e.upper >= best.quality
                 )
             ]
             if pool:
-                chosen = max(pool, key=_promise)
-                return Decision(
-                    chosen.model,
-                    f"exploring ({chosen.calls} calls so far; would otherwise pick {pick.model})",
-                    True,
-                    ests,
+                other = max(pool, key=_promise)
+                reason = (
+                    f"exploring {other.model} ({other.calls} calls so far; otherwise {pick.model})"
                 )
+                return Decision(other.model, reason, True, st.ests)
         if pick is best:
             reason = f"best on record: {_describe(pick)}"
         else:
             reason = (
-                f"cheapest within {cfg.tolerance:.0%} of the best ({best.model} "
+                f"cheapest within {cfg.tolerance:.0%} of the best ({best.model}, quality "
                 f"{best.quality:.2f}): {_describe(pick)}"
             )
-        return Decision(pick.model, reason, False, ests)
+        return Decision(pick.model, reason, False, st.ests)

@@ -1,0 +1,111 @@
+"""``kaizen metrics`` (the analysis report) and ``kaizen regression-tests`` (list, generate
+and write the tests Kaizen made from its bug patterns), over the same operations the LSP
+commands use (``tools.records``)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from .config import load_settings
+
+
+def add_record_commands(sub: Any) -> None:
+    metrics = sub.add_parser("metrics", help="the self-improvement report: models, bugs, tests")
+    metrics.add_argument("--format", choices=("text", "json"), default="text")
+    metrics.add_argument("--task-type", help="only this task type (e.g. issue_detector)")
+    metrics.add_argument("--recent", type=int, default=10, help="how many recent bugs to list")
+    metrics.add_argument("--database", help="database path or URL")
+    metrics.set_defaults(func=run_metrics)
+
+    tests = sub.add_parser(
+        "regression-tests", help="list the generated regression tests, or write them as files"
+    )
+    tests.add_argument("--write", metavar="DIR", type=Path, help="write each test to DIR")
+    tests.add_argument(
+        "--generate",
+        action="store_true",
+        help="first generate a test for every bug pattern that has none",
+    )
+    tests.add_argument("--category", help="only tests of this bug category")
+    tests.add_argument("--format", choices=("text", "json"), default="text")
+    tests.add_argument("--database", help="database path or URL")
+    tests.set_defaults(func=run_regression_tests)
+
+
+def _open(args: argparse.Namespace) -> tuple[Any, Any]:
+    from .memory.store import Store
+
+    editor = {"databasePath": args.database} if args.database else {}
+    settings, _ = load_settings(Path.cwd(), editor)
+    return Store.open(settings.database_path), settings
+
+
+def run_metrics(args: argparse.Namespace) -> int:
+    from .improvement.report import render_text
+    from .tools.records import analyze_metrics
+
+    try:
+        store, settings = _open(args)
+    except Exception as exc:
+        print(f"kaizen: cannot open the database: {exc}", file=sys.stderr)
+        return 2
+    try:
+        report = analyze_metrics(
+            store,
+            {
+                "taskType": args.task_type,
+                "recent": args.recent,
+                "dailyBudgetUsd": settings.budget.daily_usd,
+            },
+        )
+    finally:
+        store.close()
+    if args.format == "json":
+        print(json.dumps(report, indent=2, default=str))
+    else:
+        sys.stdout.write(render_text(report))
+    return 0
+
+
+def run_regression_tests(args: argparse.Namespace) -> int:
+    from .improvement.regression import write
+    from .tools.records import generate_regression_test, get_regression_tests
+
+    try:
+        store, _settings = _open(args)
+    except Exception as exc:
+        print(f"kaizen: cannot open the database: {exc}", file=sys.stderr)
+        return 2
+    try:
+        skipped: list[dict[str, Any]] = []
+        if args.generate:
+            skipped = generate_regression_test(store, {"all": True})["skipped"]
+        tests = get_regression_tests(store, {"category": args.category})["regressionTests"]
+    finally:
+        store.close()
+    for item in skipped:
+        print(f"kaizen: bug pattern #{item['bugPatternId']}: {item['reason']}", file=sys.stderr)
+    if args.write:
+        paths = write(tests, args.write)
+        for path in paths:
+            print(path)
+        print(
+            f"Wrote {len(paths)} test file{'s' if len(paths) != 1 else ''} to {args.write}; "
+            f"run them with: python -m pytest {args.write}",
+            file=sys.stderr,
+        )
+        return 0
+    if args.format == "json":
+        print(json.dumps(tests, indent=2))
+        return 0
+    if not tests:
+        print("No regression tests yet (kaizen regression-tests --generate makes them from bugs).")
+    for test in tests:
+        print(f"#{test['id']} {test['testName']} [{test['category']}]")
+        print(f"    {test['expectedBehavior']}")
+        print(f"    from {test['discoveredFrom']}")
+    return 0

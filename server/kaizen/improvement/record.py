@@ -1,0 +1,44 @@
+"""What Services calls as things happen: after every model attempt, every accepted or
+dismissed finding, and every run. Each entry point is synchronous (run it on a thread) and
+never raises into the caller's run: a broken record is logged, not a failed review."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from . import bugs, heuristics, performance
+
+log = logging.getLogger(__name__)
+
+
+def record_attempt(store: Any, outcome: Any) -> None:
+    """A model attempt: model_performance always; a bug pattern (and maybe a learned
+    heuristic) when it failed."""
+    try:
+        performance.record_outcome(store, outcome)
+        if (report := bugs.classify_attempt(outcome)) is not None:
+            bugs.record(store, report)
+            heuristics.learn(store, outcome.task, performance.task_stats(store, outcome.task))
+    except Exception:
+        log.exception("could not record the attempt of %s", outcome.target.model)
+
+
+def record_finding_outcome(store: Any, finding: Any, outcome: str) -> None:
+    """An accepted / fixed-by-hand or dismissed model finding counts for (or against) the
+    model that found it, on the task that found it."""
+    task = performance.PIPELINE_TASK.get(finding.pipeline)
+    if getattr(finding, "origin", "model") != "model" or not finding.model or task is None:
+        return
+    try:
+        performance.record_feedback(store, finding.model, task, outcome)
+    except Exception:
+        log.exception("could not record the outcome of a finding by %s", finding.model)
+
+
+def record_runs(store: Any) -> None:
+    """Failed runs not yet looked at become bug patterns (see ``bugs.sweep_failed_runs``)."""
+    try:
+        bugs.sweep_failed_runs(store)
+    except Exception:
+        log.exception("could not record failed runs")

@@ -1,0 +1,150 @@
+"""The analysis report behind ``kaizen metrics`` and ``kaizen.analyzeMetrics``.
+
+Per task type, the models in the order the learned policy prefers them (the same
+``models.policy.rank`` the router uses), with success rate, acceptance, latency, cost and
+calls; counts of regression tests, bug patterns and routing heuristics; the most recent bugs;
+today's spend; and the recorded metrics. Failed runs not yet looked at are recorded as bug
+patterns first, so the report is complete.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import func, select
+
+from ..memory.schema import BugPattern, RegressionTest, RoutingRule, Run
+from ..models import budget
+from ..models.policy import elsewhere, rank
+from . import bugs, heuristics, metrics, performance
+
+
+def analyze(
+    store: Any,
+    task_type: str | None = None,
+    recent: int = 10,
+    daily_budget_usd: float | None = None,
+) -> dict[str, Any]:
+    bugs.sweep_failed_runs(store)
+    stats = performance.load_stats(store)
+    raw = {(r["taskType"], r["model"]): r for r in performance.rows(store)}
+    models: dict[str, list[dict[str, Any]]] = {}
+    for task in sorted(stats):
+        if task_type and task != task_type:
+            continue
+        rows = stats[task]
+        prices = {m: p for m in rows if (p := budget.price_hint(m)) is not None}
+        ranking = rank(list(rows), rows, prices, others=elsewhere(stats, task))
+        models[task] = [
+            {
+                "rank": i,
+                **e.as_dict(),
+                "invalid": raw.get((task, e.model), {}).get("invalid", 0),
+                "errors": raw.get((task, e.model), {}).get("errors", 0),
+                "accepted": rows[e.model].accepted,
+                "rejected": rows[e.model].rejected,
+            }
+            for i, e in enumerate(ranking, 1)
+        ]
+    with store.session() as s:
+        pattern_count, occurrences = s.execute(
+            select(func.count(), func.coalesce(func.sum(BugPattern.occurrences), 0))
+        ).one()
+        tests = s.scalar(select(func.count()).select_from(RegressionTest)) or 0
+        rule_rows = list(s.scalars(select(RoutingRule)))
+        runs = dict(s.execute(select(Run.status, func.count()).group_by(Run.status)).all())
+    spent = store.spend_since(budget.day_start())
+    return {
+        "models": models,
+        "counts": {
+            "regressionTests": tests,
+            "bugPatterns": pattern_count,
+            "bugOccurrences": int(occurrences or 0),
+            "heuristics": len(rule_rows),
+            "activeHeuristics": sum(1 for r in rule_rows if r.active),
+            "learnedHeuristics": sum(
+                1 for r in rule_rows if (r.meta or {}).get("source") == "learned"
+            ),
+            "runs": runs,
+        },
+        "recentBugs": bugs.list_patterns(store, limit=recent),
+        "heuristics": heuristics.list_rules(store),
+        "metrics": metrics.summary(store),
+        "spend": {"todayUsd": round(spent, 6), "dailyBudgetUsd": daily_budget_usd},
+    }
+
+
+def _money(value: float) -> str:
+    return f"${value:.4f}" if value < 1 else f"${value:.2f}"
+
+
+def render_text(report: dict[str, Any]) -> str:
+    lines: list[str] = []
+    add = lines.append
+    if not report["models"]:
+        add("Models: no calls recorded yet.")
+    for task, ranking in report["models"].items():
+        add(f"Models for {task} (the router's order of preference):")
+        add(
+            f"  {'#':>2} {'model':<36} {'quality':>7} {'success':>7} {'accept':>6} "
+            f"{'latency':>9} {'cost/call':>10} {'calls':>6}"
+        )
+        for row in ranking:
+            accept = "-" if row["acceptance"] is None else f"{row['acceptance']:.0%}"
+            add(
+                f"  {row['rank']:>2} {row['model'][:36]:<36} {row['quality']:>7.2f} "
+                f"{row['successRate']:>7.0%} {accept:>6} {row['avgLatencyMs']:>7.0f}ms "
+                f"{_money(row['avgCostUsd']):>10} {row['calls']:>6}"
+            )
+            failures = []
+            if row["invalid"]:
+                failures.append(f"{row['invalid']} invalid answers")
+            if row["errors"]:
+                failures.append(f"{row['errors']} errors")
+            if failures:
+                add(f"     {'':<36} {', '.join(failures)}")
+        add("")
+    c = report["counts"]
+    add(
+        f"Regression tests: {c['regressionTests']}   Bug patterns: {c['bugPatterns']} "
+        f"({c['bugOccurrences']} occurrences)   Routing heuristics: {c['heuristics']} "
+        f"({c['activeHeuristics']} active, {c['learnedHeuristics']} learned)"
+    )
+    runs = ", ".join(f"{n} {status}" for status, n in sorted(c["runs"].items())) or "none"
+    add(f"Runs: {runs}")
+    spend = report["spend"]
+    limit = spend["dailyBudgetUsd"]
+    add(
+        f"Spent today: {_money(spend['todayUsd'])}"
+        + (f" of a {_money(limit)} daily budget" if limit is not None else " (no daily budget)")
+    )
+    if report["heuristics"]:
+        add("")
+        add("Routing heuristics:")
+        for rule in report["heuristics"]:
+            target = rule["preferredModel"] or f"layer {rule['preferredLayer']}"
+            state = "active" if rule["active"] else "inactive"
+            why = (rule["metadata"] or {}).get("why")
+            add(
+                f"  #{rule['id']} /{rule['pattern']}/ -> {target} (priority {rule['priority']}, "
+                f"{state}, {(rule['metadata'] or {}).get('source', 'user')})"
+                + (f": {why}" if why else "")
+            )
+    add("")
+    if report["recentBugs"]:
+        add("Recent bugs:")
+        for bug in report["recentBugs"]:
+            seen = (bug["lastSeen"] or "")[:19].replace("T", " ")
+            add(f"  #{bug['id']} [{bug['category']}] x{bug['occurrences']} {bug['pattern']}")
+            add(f"      last {seen}, {bug['severity']}: {bug['solution']}")
+    else:
+        add("Recent bugs: none.")
+    if report["metrics"]:
+        add("")
+        add("Metrics:")
+        for m in report["metrics"]:
+            add(
+                f"  {m['name']}: latest {m['latest']:g}{m['unit']} (mean {m['mean']:g}, "
+                f"min {m['min']:g}, max {m['max']:g}, n={m['count']})"
+            )
+    return "\n".join(lines).rstrip() + "\n"
