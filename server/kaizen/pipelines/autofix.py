@@ -8,15 +8,13 @@ become a quick fix.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 
 from . import prompts
-from .base import RunResult, RunScope, SkipDocument, check_document
+from .base import RunResult, RunScope, run_pipeline
 from .context import Document, RunContext
 from .findings import (
     Finding,
-    assign_fingerprints,
     clamp_finding,
     edit_is_valid,
     line_ending,
@@ -104,43 +102,13 @@ def _issue_list(findings: list[Finding]) -> str:
 
 
 async def run_autofix(doc: Document, ctx: RunContext) -> RunResult:
-    scope = RunScope(PIPELINE, doc, ctx)
-    await scope.start()
-    try:
-        await scope.status(RunStatus.SCANNING)
-        check_document(doc, ctx.settings.max_file_bytes)
+    async def phases(scope: RunScope) -> list[Finding]:
         static = await ctx.static(doc) if ctx.settings.static_prepass.enabled else []
-        findings = list(static)
-        model_findings: list[Finding] = []
-        if doc.text.strip() and not ctx.settings.static_prepass.only:
-            model_findings = await _detect_and_fix(doc, ctx, scope, static)
-            findings.extend(model_findings)
-        assign_fingerprints(findings, doc.lines)
-        findings = await ctx.suppress(doc, findings)
-        scope.result.findings = findings
-        if scope.result.run_id is not None:
-            await ctx.db(
-                "save_findings",
-                scope.result.run_id,
-                doc.repository,
-                doc.uri,
-                doc.language,
-                findings,
-            )
-        failed = scope.result.error is not None and not model_findings
-        result = await scope.finish(RunStatus.FAILED if failed else RunStatus.SUCCEEDED)
-        if ctx.after_run is not None:
-            await ctx.after_run(result, doc)
-        return result
-    except SkipDocument as skip:
-        scope.result.notices.append(str(skip))
-        return await scope.finish(RunStatus.FAILED, str(skip))
-    except asyncio.CancelledError:
-        await scope.finish(RunStatus.CANCELLED, "cancelled: a newer edit or close")
-        raise
-    except Exception as exc:  # the run fails; the server keeps serving
-        log.exception("auto-fix run failed")
-        return await scope.finish(RunStatus.FAILED, f"{type(exc).__name__}: {exc}")
+        if not doc.text.strip() or ctx.settings.static_prepass.only:
+            return list(static)
+        return [*static, *await _detect_and_fix(doc, ctx, scope, static)]
+
+    return await run_pipeline(PIPELINE, doc, ctx, phases)
 
 
 async def _detect_and_fix(

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,7 +16,7 @@ from pydantic import BaseModel
 from ..models.gateway import CallOutcome
 from ..models.router import Choice
 from .context import Document, RunContext
-from .findings import Finding
+from .findings import Finding, assign_fingerprints
 from .run import RunStatus, RunTotals
 
 log = logging.getLogger(__name__)
@@ -128,3 +129,48 @@ class RunScope:
             )
         self.ctx.on_status(status, self.result.totals.model)
         return self.result
+
+
+Phases = Callable[[RunScope], Awaitable[list[Finding]]]
+
+
+async def run_pipeline(pipeline: str, doc: Document, ctx: RunContext, phases: Phases) -> RunResult:
+    """One run: scan, the pipeline's own phases, then fingerprint, suppress, record, learn.
+
+    Whatever happens it ends with a recorded status: a document that cannot be analysed, a
+    cancellation by a newer edit, or an exception (the run fails; the server keeps serving).
+    """
+    scope = RunScope(pipeline, doc, ctx)
+    await scope.start()
+    try:
+        await scope.status(RunStatus.SCANNING)
+        check_document(doc, ctx.settings.max_file_bytes)
+        findings = await phases(scope)
+        assign_fingerprints(findings, doc.lines)
+        findings = await ctx.suppress(doc, findings)
+        scope.result.findings = findings
+        if scope.result.run_id is not None:
+            await ctx.db(
+                "save_findings",
+                scope.result.run_id,
+                doc.repository,
+                doc.uri,
+                doc.language,
+                findings,
+            )
+        # A model that failed only fails the run when it left nothing to show.
+        answered = any(f.origin == "model" for f in findings)
+        failed = scope.result.error is not None and not answered
+        result = await scope.finish(RunStatus.FAILED if failed else RunStatus.SUCCEEDED)
+        if ctx.after_run is not None:
+            await ctx.after_run(result, doc)
+        return result
+    except SkipDocument as skip:
+        scope.result.notices.append(str(skip))
+        return await scope.finish(RunStatus.FAILED, str(skip))
+    except asyncio.CancelledError:
+        await scope.finish(RunStatus.CANCELLED, "cancelled: a newer edit or close")
+        raise
+    except Exception as exc:
+        log.exception("%s run failed", pipeline)
+        return await scope.finish(RunStatus.FAILED, f"{type(exc).__name__}: {exc}")

@@ -9,16 +9,14 @@ request. A pull request is only ever opened by an explicit user action or the us
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
 
 from . import prompts
-from .base import RunResult, RunScope, SkipDocument, check_document
+from .base import RunResult, RunScope, run_pipeline
 from .context import Document, RunContext
 from .findings import (
     Finding,
-    assign_fingerprints,
     clamp_finding,
     edit_is_valid,
     line_ending,
@@ -83,40 +81,12 @@ def attach_improvement(answer: prompts.Improvement, finding: Finding, doc: Docum
 
 
 async def run_refactor(doc: Document, ctx: RunContext) -> RunResult:
-    scope = RunScope(PIPELINE, doc, ctx)
-    await scope.start()
-    try:
-        await scope.status(RunStatus.SCANNING)
-        check_document(doc, ctx.settings.max_file_bytes)
-        findings: list[Finding] = []
-        if doc.text.strip() and not ctx.settings.static_prepass.only:
-            findings = await _opportunities(doc, ctx, scope)
-        assign_fingerprints(findings, doc.lines)
-        findings = await ctx.suppress(doc, findings)
-        scope.result.findings = findings
-        if scope.result.run_id is not None:
-            await ctx.db(
-                "save_findings",
-                scope.result.run_id,
-                doc.repository,
-                doc.uri,
-                doc.language,
-                findings,
-            )
-        failed = scope.result.error is not None and not findings
-        result = await scope.finish(RunStatus.FAILED if failed else RunStatus.SUCCEEDED)
-        if ctx.after_run is not None:
-            await ctx.after_run(result, doc)
-        return result
-    except SkipDocument as skip:
-        scope.result.notices.append(str(skip))
-        return await scope.finish(RunStatus.FAILED, str(skip))
-    except asyncio.CancelledError:
-        await scope.finish(RunStatus.CANCELLED, "cancelled: a newer edit or close")
-        raise
-    except Exception as exc:
-        log.exception("refactor run failed")
-        return await scope.finish(RunStatus.FAILED, f"{type(exc).__name__}: {exc}")
+    async def phases(scope: RunScope) -> list[Finding]:
+        if not doc.text.strip() or ctx.settings.static_prepass.only:
+            return []
+        return await _opportunities(doc, ctx, scope)
+
+    return await run_pipeline(PIPELINE, doc, ctx, phases)
 
 
 async def _opportunities(doc: Document, ctx: RunContext, scope: RunScope) -> list[Finding]:
