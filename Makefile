@@ -34,7 +34,7 @@ test-python: install
 test-extension:
 	cd $(EXT) && npm ci --no-audit --no-fund && npm run compile && npm run lint && npm test && npm run package
 
-test: test-python test-extension
+test: test-extension test-python
 
 bench: install
 	$(PY) benchmarks/run_all.py

@@ -230,7 +230,7 @@ def test_metrics_report_text_and_json(store: Store, tmp_path: Path, capsys):
     database = str(tmp_path / "kaizen.db")
     assert cli("metrics", "--database", database, "--format", "json") == 0
     report = json.loads(capsys.readouterr().out)
-    ranking = report["models"]["issue_detector"]
+    ranking = report["rankings"]["issue_detector"]
     assert [m["model"] for m in ranking] == [B.model, A.model]
     assert ranking[0]["successRate"] == 1.0 and ranking[1]["invalid"] == 4
     assert report["counts"]["bugPatterns"] == 1 and report["counts"]["bugOccurrences"] == 4
@@ -294,6 +294,6 @@ def test_the_record_on_postgresql(pg_url: str):
         made = tools.generate_regression_test(store, {"all": True})
         assert len(made["regressionTests"]) == 1 and len(made["skipped"]) == 1
         report = tools.analyze_metrics(store)
-        assert [m["model"] for m in report["models"]["issue_detector"]] == [B.model, A.model]
+        assert [m["model"] for m in report["rankings"]["issue_detector"]] == [B.model, A.model]
     finally:
         store.close()

@@ -138,7 +138,7 @@ async def test_a_model_that_keeps_returning_invalid_json_stops_being_chosen(
     store = Store.open(kaizen_home / "kaizen.db")
     try:
         report = tools.analyze_metrics(store)
-        assert [m["model"] for m in report["models"]["issue_detector"]] == [B, A]
+        assert [m["model"] for m in report["rankings"]["issue_detector"]] == [B, A]
         made = tools.generate_regression_test(store, {"all": True})
         [test] = made["regressionTests"]
     finally:
@@ -204,7 +204,7 @@ async def test_routing_rule_beats_the_policy_and_explicit_choice_beats_both(
     listed = await command(client, "kaizen.getRoutingHeuristics")
     assert [r["pattern"] for r in listed["heuristics"]] == [r"(^|/)legacy/"]
     report = await command(client, "kaizen.analyzeMetrics")
-    assert {m["model"] for m in report["models"]["issue_detector"]} == {A, B}
+    assert {m["model"] for m in report["rankings"]["issue_detector"]} == {A, B}
     metric = await command(client, "kaizen.recordMetric", name="review_s", value=1.25, unit="s")
     assert metric["metric"]["name"] == "review_s"
     bug = await command(

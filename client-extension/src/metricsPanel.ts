@@ -38,10 +38,22 @@ export class MetricsPanel implements vscode.Disposable {
   }
 
   private async render(): Promise<void> {
-    const metrics = parseMetrics(await this.server.execute('kaizen.analyzeMetrics', {}));
+    let metrics;
+    try {
+      metrics = parseMetrics(await this.server.execute('kaizen.analyzeMetrics', {}));
+    } catch (err: unknown) {
+      // Never leave an empty panel: say what went wrong where the metrics would be.
+      if (this.panel) this.panel.webview.html = errorHtml(String(err));
+      throw err;
+    }
     if (this.panel) {
       const nonce = randomBytes(16).toString('hex');
       this.panel.webview.html = metricsHtml(metricsView(metrics), metrics.report, nonce, this.panel.webview.cspSource);
     }
   }
+}
+
+function errorHtml(message: string): string {
+  const text = message.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+  return `<!DOCTYPE html><html><head><meta charset="utf-8"><meta http-equiv="Content-Security-Policy" content="default-src 'none';"></head><body><h2>Kaizen Metrics</h2><p>The server could not report metrics: ${text}</p></body></html>`;
 }

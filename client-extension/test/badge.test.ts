@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { badgeView, INITIAL_BADGE, withNotification, withStatus } from '../src/core/badge';
+import { badgeView, INITIAL_BADGE, modelLabel, withNotification, withStatus } from '../src/core/badge';
 
 const status = {
   autofix: { provider: 'openai', model: 'gpt-4o-mini', source: 'user' },
@@ -27,4 +27,9 @@ test('shows the phase of a running pipeline until idle', () => {
   assert.equal(badgeView(state).text, '$(sync~spin) Kaizen: autofix detect (ollama/qwen)');
   state = withNotification(state, { uri: 'file:///a.py', pipeline: 'autofix', phase: 'idle', provider: null, model: null });
   assert.match(badgeView(state).text, /^\$\(sparkle\)/);
+});
+
+test('a litellm model name that already carries its provider is shown once', () => {
+  assert.equal(modelLabel({ provider: 'openai', model: 'openai/gpt-4o-mini' }), 'openai/gpt-4o-mini');
+  assert.equal(modelLabel({ provider: 'ollama', model: 'llama3' }), 'ollama/llama3');
 });

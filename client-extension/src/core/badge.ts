@@ -34,6 +34,8 @@ export function withNotification(state: BadgeState, note: StatusNotification): B
 
 export function modelLabel(m: { provider: string | null; model: string | null } | undefined): string {
   if (!m || (!m.provider && !m.model)) return 'auto';
+  // The server names models as litellm does ("openai/gpt-4o"): don't repeat the provider.
+  if (m.provider && m.model?.startsWith(`${m.provider}/`)) return m.model;
   return [m.provider, m.model].filter(Boolean).join('/');
 }
 

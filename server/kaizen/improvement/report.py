@@ -55,7 +55,13 @@ def analyze(
         runs = dict(s.execute(select(Run.status, func.count()).group_by(Run.status)).all())
     spent = store.spend_since(budget.day_start())
     return {
-        "models": models,
+        # the editor protocol's flat rows (docs/protocol.md), and the same rows per task type
+        "models": [
+            {**row, "taskType": task, "avgCost": row.get("avgCostUsd")}
+            for task, ranking in models.items()
+            for row in ranking
+        ],
+        "rankings": models,
         "counts": {
             "regressionTests": tests,
             "bugPatterns": pattern_count,
@@ -70,7 +76,11 @@ def analyze(
         "recentBugs": bugs.list_patterns(store, limit=recent),
         "heuristics": heuristics.list_rules(store),
         "metrics": metrics.summary(store),
-        "spend": {"todayUsd": round(spent, 6), "dailyBudgetUsd": daily_budget_usd},
+        "spend": {
+            "todayUsd": round(spent, 6),
+            "budgetUsd": daily_budget_usd,
+            "dailyBudgetUsd": daily_budget_usd,
+        },
     }
 
 
@@ -81,9 +91,9 @@ def _money(value: float) -> str:
 def render_text(report: dict[str, Any]) -> str:
     lines: list[str] = []
     add = lines.append
-    if not report["models"]:
+    if not report["rankings"]:
         add("Models: no calls recorded yet.")
-    for task, ranking in report["models"].items():
+    for task, ranking in report["rankings"].items():
         add(f"Models for {task} (the router's order of preference):")
         add(
             f"  {'#':>2} {'model':<36} {'quality':>7} {'success':>7} {'accept':>6} "

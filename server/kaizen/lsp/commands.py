@@ -192,7 +192,8 @@ async def create_pull_request_command(ls: KaizenServer, args: dict[str, Any]) ->
         outcome = await create_pull_request(ls.services, analysed, finding)
     except PullRequestError as exc:
         raise CommandError(str(exc)) from None
-    ls.notify_once(f"Kaizen opened pull request #{outcome.number}: {outcome.url}")
+    if not ls.settings.status_notifications:  # Kaizen's own client shows it with an Open button
+        ls.notify_once(f"Kaizen opened pull request #{outcome.number}: {outcome.url}")
     return outcome.as_json()
 
 
