@@ -15,6 +15,7 @@ from types import ModuleType
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import text as sql_text
 from sqlalchemy.pool import NullPool
 
 BUSY_TIMEOUT_MS = int(os.environ.get("KAIZEN_DB_BUSY_TIMEOUT_MS", "10000"))
@@ -50,6 +51,9 @@ def database_url(path_or_url: str | Path | None) -> str:
     if path_or_url is None or str(path_or_url) == "":
         path_or_url = default_database_path()
     text = str(path_or_url)
+    for scheme in ("postgres://", "postgresql://"):  # plain URLs mean the psycopg 3 driver
+        if text.startswith(scheme):
+            return "postgresql+psycopg://" + text.removeprefix(scheme)
     if "://" in text:
         return text
     return f"sqlite:///{Path(text).expanduser()}"
@@ -102,9 +106,37 @@ def writer(engine: Engine) -> Engine:
     return engine.execution_options(kaizen_write=True)
 
 
+def write_lock(conn: Any, name: str) -> None:
+    """Hold the lock ``name`` until this write transaction ends (``conn``: a Connection or
+    a Session). For a read-then-write (a watermark, a check-then-insert, a schema change).
+
+    SQLite needs nothing: ``writer()``'s BEGIN IMMEDIATE already lets one writer in at a
+    time. PostgreSQL runs writers concurrently, so this takes a transaction-level
+    advisory lock; the other servers wait for the commit, then see its result.
+    """
+    bind = conn.get_bind() if hasattr(conn, "get_bind") else conn
+    if bind.dialect.name == "postgresql":
+        conn.execute(sql_text("SELECT pg_advisory_xact_lock(hashtext(:name))"), {"name": name})
+
+
 def create_db_engine(path_or_url: str | Path | None) -> Engine:
     """The engine for a setting value; SQLite gets the pragmas above."""
     url = database_url(path_or_url)
     if url.startswith("sqlite"):
         return create_sqlite_engine(url)
+    if url.startswith("postgresql"):
+        return create_postgresql_engine(url)
     return create_engine(url, pool_pre_ping=True)
+
+
+def create_postgresql_engine(url: str) -> Engine:
+    """A team database: a small pool per server process (a team runs many processes
+    against one ``max_connections``), checked before use, named in ``pg_stat_activity``."""
+    return create_engine(
+        url,
+        pool_pre_ping=True,
+        pool_size=int(os.environ.get("KAIZEN_DB_POOL_SIZE", "2")),
+        max_overflow=int(os.environ.get("KAIZEN_DB_MAX_OVERFLOW", "4")),
+        pool_recycle=1800,
+        connect_args={"application_name": "kaizen", "connect_timeout": 10},
+    )
