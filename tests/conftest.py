@@ -19,6 +19,7 @@ from lsprotocol import types
 from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
 
 from tests.fixtures.scripted_model import ScriptedModel
+from tests.pg_fixtures import pg_server, pg_url  # noqa: F401 - PostgreSQL fixtures
 
 ROOT = Path(__file__).resolve().parent.parent
 SERVER = [sys.executable, "-m", "kaizen", "serve"]
@@ -48,6 +49,19 @@ def project(tmp_path: Path) -> Path:
         check=True,
     )
     return root
+
+
+@pytest.fixture
+def database_url(request: pytest.FixtureRequest, kaizen_home: Path) -> str | None:
+    """The memory the server under test uses: None is the default SQLite file in
+    KAIZEN_HOME. Parametrize indirectly with "sqlite" or "postgresql" to run a test on
+    both backends (PostgreSQL: a fresh database on the session's pgserver)."""
+    backend = getattr(request, "param", None)
+    if backend == "postgresql":
+        return str(request.getfixturevalue("pg_url"))
+    if backend == "sqlite":
+        return f"sqlite:///{kaizen_home / 'kaizen.db'}"
+    return None
 
 
 def server_env(home: Path, **extra: str) -> dict[str, str]:
@@ -90,7 +104,9 @@ StartClient = Callable[..., Awaitable[LanguageClient]]
 
 
 @pytest_asyncio.fixture
-async def start_client(kaizen_home: Path, project: Path) -> AsyncIterator[StartClient]:
+async def start_client(
+    kaizen_home: Path, project: Path, database_url: str | None
+) -> AsyncIterator[StartClient]:
     """Start the real server; ``await start_client(options)`` returns an initialized client."""
     clients: list[LanguageClient] = []
 
@@ -101,9 +117,10 @@ async def start_client(kaizen_home: Path, project: Path) -> AsyncIterator[StartC
         capabilities: str = "visual-studio-code",
         env: dict[str, str] | None = None,
     ) -> LanguageClient:
-        config = ClientServerConfig(
-            server_command=SERVER, server_env=env or server_env(kaizen_home)
-        )
+        if not env:
+            extra = {"KAIZEN_DATABASE": database_url} if database_url else {}
+            env = server_env(kaizen_home, **extra)
+        config = ClientServerConfig(server_command=SERVER, server_env=env)
         client = await config.start()
         _fix_code_action_union(client)
         clients.append(client)

@@ -2,12 +2,29 @@
 
 from __future__ import annotations
 
-import sqlite3
+import json
 from pathlib import Path
+from typing import Any
 
+import pytest
 from lsprotocol import types
+from sqlalchemy import text
 
+from kaizen.memory.db import create_db_engine
 from tests.conftest import model_options, open_document, wait_for_diagnostics
+
+# Every test runs on the per-user SQLite file and on a team PostgreSQL (pgvector) database.
+pytestmark = pytest.mark.parametrize("database_url", ["sqlite", "postgresql"], indirect=True)
+
+
+def query(database_url: str, sql: str) -> list[tuple[Any, ...]]:
+    """Read what the server stored, on either backend."""
+    engine = create_db_engine(database_url)
+    try:
+        with engine.connect() as conn:
+            return [tuple(row) for row in conn.execute(text(sql))]
+    finally:
+        engine.dispose()
 
 A = "Mutable default argument is shared between calls"
 FILE_1 = "def add(item, bucket=[]):\n    bucket.append(item)\n    return bucket\n"
@@ -31,7 +48,7 @@ async def execute(client, command: types.Command):
 
 
 async def test_dismissed_finding_is_learned_and_not_shown_again(
-    start_client, scripted, project: Path, kaizen_home: Path
+    start_client, scripted, project: Path, database_url: str
 ):
     scripted.enqueue("issue_detector", {"issues": [issue(1, A)]})
     client = await start_client(model_options(scripted))
@@ -60,11 +77,10 @@ async def test_dismissed_finding_is_learned_and_not_shown_again(
     assert "Historical learnings" in prompt
     assert f"Dismissed by the user: [bug] {A} (reason: shared on purpose)" in prompt
 
-    db = sqlite3.connect(kaizen_home / "kaizen.db")
-    used = db.execute("select insight_ids from runs order by id desc limit 1").fetchone()[0]
-    rejected_id = db.execute(
-        "select id from workflow_insights where kind = 'finding_rejected'").fetchone()[0]
-    assert str(rejected_id) in used
+    [(used,)] = query(database_url, "select insight_ids from runs order by id desc limit 1")
+    [(rejected_id,)] = query(
+        database_url, "select id from workflow_insights where kind = 'finding_rejected'")
+    assert rejected_id in (json.loads(used) if isinstance(used, str) else used)
 
 
 async def test_accepted_fix_reaches_the_fix_prompt_for_another_file(
@@ -91,7 +107,7 @@ async def test_accepted_fix_reaches_the_fix_prompt_for_another_file(
     assert "bucket = [] if bucket is None else bucket" in fix_prompt
 
 
-async def test_repeated_insights_are_merged(start_client, scripted, project: Path, kaizen_home: Path):
+async def test_repeated_insights_are_merged(start_client, scripted, project: Path, database_url: str):
     scripted.set_default("issue_detector", {"issues": [issue(1, A)]})
     client = await start_client(model_options(scripted))
     uri = open_document(client, project / "bucket.py", FILE_1)
@@ -101,8 +117,7 @@ async def test_repeated_insights_are_merged(start_client, scripted, project: Pat
         client.text_document_did_save(types.DidSaveTextDocumentParams(
             text_document=types.TextDocumentIdentifier(uri=uri)))
         await wait_for_diagnostics(client, uri, lambda d: len(d) == 1)
-    db = sqlite3.connect(kaizen_home / "kaizen.db")
-    rows = db.execute("select kind, occurrences from workflow_insights order by id").fetchall()
+    rows = query(database_url, "select kind, occurrences from workflow_insights order by id")
     assert ("issue_found", 4) in rows
     assert ("ignored", 1) in rows  # shown three times with no reaction
-    assert db.execute("select times_shown from findings").fetchone() == (4,)
+    assert query(database_url, "select times_shown from findings") == [(4,)]

@@ -54,6 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--output", "-o", help="write the report here instead of stdout")
     check.set_defaults(func=_check)
     from .cli_agents import add_agent_commands
+    from .cli_db import add_db_command
     from .cli_learnings import add_learnings_command
     from .cli_pr import add_pr_command
     from .cli_records import add_record_commands
@@ -62,6 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_learnings_command(sub)
     add_record_commands(sub)
     add_agent_commands(sub)
+    add_db_command(sub)
     return parser
 
 

@@ -13,8 +13,9 @@ import hashlib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import Connection, Engine, func, select, text
+from sqlalchemy import Connection, Engine, func, literal_column, select, text
 
 from ..pipelines.findings import Finding
 from ..security.redact import scrub
@@ -155,19 +156,25 @@ def record(
     for item in items:  # nothing secret is ever stored, whatever the caller passed
         item.summary, item.detail = scrub(item.summary), scrub(item.detail)
     vectors = embedder.embed([insight_text(i.summary, i.detail) for i in items])
-    ids: list[int] = []
+    ids = [0] * len(items)
+    # One lock order for every writer (PostgreSQL locks each merged row until commit), so
+    # two servers recording overlapping insights cannot dead-lock.
+    order = sorted(range(len(items)), key=lambda i: (items[i].repository, items[i].content_hash))
     with writer(engine).begin() as conn:
-        for item, vector in zip(items, vectors, strict=True):
+        for i in order:
+            item = items[i]
             insight_id, created = _upsert(conn, item, embedder.name, recorded_by)
             if created:
-                index_insight(conn, insight_id, item.repository, item.language, vector)
-            ids.append(insight_id)
+                index_insight(conn, insight_id, item.repository, item.language, vectors[i])
+            ids[i] = insight_id
     return ids
 
 
 def _upsert(
     conn: Connection, item: InsightInput, embedder: str, recorded_by: str
 ) -> tuple[int, bool]:
+    if conn.dialect.name == "postgresql":
+        return _upsert_postgresql(conn, item, embedder, recorded_by)
     now = utcnow()
     updated = conn.execute(
         text(
@@ -179,29 +186,58 @@ def _upsert(
     ).first()
     if updated is not None:
         return int(updated[0]), False
+    values = _insert_values(item, embedder, recorded_by)
+    values["created_at"] = values["updated_at"] = now
     row = conn.execute(
         WorkflowInsight.__table__.insert()
-        .values(
-            workflow_id=item.workflow_id,
-            repository=item.repository,
-            language=item.language,
-            kind=item.kind,
-            category=item.category,
-            fingerprint=item.fingerprint,
-            summary=item.summary,
-            detail=item.detail,
-            content_hash=item.content_hash,
-            occurrences=1,
-            source_run_id=item.run_id,
-            recorded_by=recorded_by,
-            embedder=embedder,
-            created_at=now,
-            updated_at=now,
-        )
+        .values(**values)
         .returning(WorkflowInsight.__table__.c.id)
     ).first()
     assert row is not None
     return int(row[0]), True
+
+
+def _insert_values(item: InsightInput, embedder: str, recorded_by: str) -> dict[str, object]:
+    now = utcnow()
+    return dict(
+        workflow_id=item.workflow_id,
+        repository=item.repository,
+        language=item.language,
+        kind=item.kind,
+        category=item.category,
+        fingerprint=item.fingerprint,
+        summary=item.summary,
+        detail=item.detail,
+        content_hash=item.content_hash,
+        occurrences=1,
+        source_run_id=item.run_id,
+        recorded_by=recorded_by,
+        embedder=embedder,
+        created_at=now,
+        updated_at=now,
+    )
+
+
+def _upsert_postgresql(
+    conn: Connection, item: InsightInput, embedder: str, recorded_by: str
+) -> tuple[int, bool]:
+    """One statement, race-free between servers: a concurrent insert of the same lesson
+    waits on the unique index, then counts as an occurrence instead of failing. ``xmax``
+    is 0 only on a freshly inserted row version."""
+    from sqlalchemy.dialects.postgresql import insert
+
+    table: Any = WorkflowInsight.__table__
+    new = insert(table).values(**_insert_values(item, embedder, recorded_by))
+    upsert = new.on_conflict_do_update(
+        index_elements=["repository", "content_hash"],
+        set_={
+            "occurrences": table.c.occurrences + 1,
+            "updated_at": new.excluded.updated_at,
+            "source_run_id": func.coalesce(new.excluded.source_run_id, table.c.source_run_id),
+        },
+    ).returning(table.c.id, literal_column("(xmax = 0)").label("inserted"))
+    row = conn.execute(upsert).one()
+    return int(row.id), bool(row.inserted)
 
 
 def delete(engine: Engine, insight_id: int) -> bool:

@@ -61,9 +61,10 @@ def current_version(conn: Connection) -> int:
 
 def migrate(engine: Engine) -> int:
     """Upgrade ``engine``'s database to SCHEMA_VERSION; returns the version it started at."""
-    from .db import writer
+    from .db import write_lock, writer
 
     with writer(engine).begin() as conn:
+        write_lock(conn, "kaizen:migrate")  # PostgreSQL: servers starting together queue
         start = current_version(conn)
         Base.metadata.create_all(conn)
         added = _add_missing_columns(conn)
