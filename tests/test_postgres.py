@@ -357,13 +357,6 @@ SWEEPER = textwrap.dedent("""
 """)
 
 
-@pytest.mark.xfail(
-    reason="improvement.bugs.sweep_failed_runs advances an id watermark, but PostgreSQL "
-    "commits ids out of order: a run inserted with a lower id that commits after a higher "
-    "one is passed over (measured: 73 of 80 failed runs recorded). Claiming runs with an "
-    "atomic UPDATE ... RETURNING on a per-run flag would count each exactly once.",
-    strict=False,
-)
 def test_concurrent_sweeps_count_each_failed_run_once(tmp_path: Path, pg_url: str):
     Store.open(pg_url).close()
     per_process = 20

@@ -19,12 +19,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import select
+from sqlalchemy import select, update
 
-from ..memory.db import write_lock
-from ..memory.schema import BugPattern, Meta, Run, utcnow
+from ..memory.schema import BugPattern, Run, utcnow
 from ..models.gateway import extract_json, validate_answer
-from ..pipelines.run import FINAL, RunStatus
+from ..pipelines.run import RunStatus
 from .sql import upsert_increment
 
 SHAPE_LIMIT = 4000  # characters of a recorded answer shape
@@ -328,36 +327,27 @@ def record(store: Any, report: BugReport) -> dict[str, Any]:
         return as_json(row)
 
 
-SWEEP_KEY = "improvement:runs_swept"
 
 
 def sweep_failed_runs(store: Any) -> int:
-    """Record failed runs not seen yet (pipeline exceptions end a run without a hook: the
-    runs table is the source). Idempotent: a watermark in ``meta`` remembers the last run
-    looked at, never passing a run that is still going. Returns how many were recorded."""
-    final = [s.value for s in FINAL]
+    """Record failed runs not recorded yet (pipeline exceptions end a run without a hook: the
+    runs table is the source). Each failed run is claimed with one ``UPDATE … RETURNING``, so
+    however many servers sweep at once, each run is counted exactly once. Returns how many
+    this call recorded."""
     with store.sessions.begin() as s:
-        write_lock(s, SWEEP_KEY)  # read the watermark, write it back: one sweeper at a time
-        mark_row = s.get(Meta, SWEEP_KEY)
-        mark = int(mark_row.value) if mark_row else 0
-        pending = s.scalar(
-            select(Run.id).where(Run.id > mark, Run.status.not_in(final)).order_by(Run.id).limit(1)
-        )
-        query = select(Run.id, Run.pipeline, Run.error, Run.status).where(Run.id > mark)
-        if pending is not None:
-            query = query.where(Run.id < pending)
-        rows = s.execute(query.order_by(Run.id)).all()
+        claimed = s.execute(
+            update(Run)
+            .where(Run.status == RunStatus.FAILED.value, Run.swept.is_(False))
+            .values(swept=True)
+            .returning(Run.id, Run.pipeline, Run.error)
+        ).all()
         recorded = 0
-        for row in rows:
-            if row.status != RunStatus.FAILED.value:
-                continue
+        for row in sorted(claimed, key=lambda r: r.id):
             report = classify_run_error(row.pipeline, row.error or "")
             if report is not None:
                 report.meta["runId"] = row.id
                 _upsert(s, report)
                 recorded += 1
-        if rows:
-            s.merge(Meta(key=SWEEP_KEY, value=str(rows[-1].id)))
         return recorded
 
 

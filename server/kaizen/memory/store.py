@@ -10,11 +10,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import socket
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, func, select, update
+from sqlalchemy import Engine, func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from ..pipelines.findings import Finding
@@ -22,6 +23,8 @@ from ..pipelines.run import FINAL, RunStatus, RunTotals
 from .db import create_db_engine, writer
 from .migrate import migrate
 from .schema import FindingRow, Meta, ModelCall, Run, WorkflowInsight, utcnow
+
+HOST = socket.gethostname()
 
 
 def _pid_alive(pid: int | None) -> bool:
@@ -74,6 +77,7 @@ class Store:
                 document_version=version,
                 status=RunStatus.QUEUED.value,
                 pid=os.getpid(),
+                host=HOST,
             )
             s.add(run)
             s.flush()
@@ -116,7 +120,12 @@ class Store:
         """Runs left unfinished by a process that is gone are marked failed, not 'running'."""
         final = [s.value for s in FINAL]
         with self.sessions.begin() as s:
-            rows = s.execute(select(Run.id, Run.pid).where(Run.status.not_in(final))).all()
+            # Only this machine's runs: a pid means nothing on another host sharing the database.
+            rows = s.execute(
+                select(Run.id, Run.pid).where(
+                    Run.status.not_in(final), or_(Run.host == HOST, Run.host.is_(None))
+                )
+            ).all()
             dead = [r.id for r in rows if r.pid != os.getpid() and not _pid_alive(r.pid)]
             if dead:
                 s.execute(
