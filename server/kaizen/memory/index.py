@@ -28,7 +28,7 @@ from __future__ import annotations
 import logging
 import math
 from array import array
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from sqlalchemy import Connection, bindparam, text
 
@@ -104,9 +104,7 @@ def _set_meta(conn: Connection, key: str, value: str) -> None:
 
 
 def _has_table(conn: Connection, name: str) -> bool:
-    row = conn.execute(
-        text("SELECT 1 FROM sqlite_master WHERE name = :n"), {"n": name}
-    ).first()
+    row = conn.execute(text("SELECT 1 FROM sqlite_master WHERE name = :n"), {"n": name}).first()
     return row is not None
 
 
@@ -181,7 +179,13 @@ def _drop_vec(conn: Connection) -> None:
         conn.exec_driver_sql(f"DROP TABLE IF EXISTS {name}")
 
 
-def _embed_insights(conn: Connection, embedder: Embedder, where: str) -> int:
+def embed_insights(
+    conn: Connection,
+    embedder: Embedder,
+    where: str,
+    file: Callable[[Connection, Sequence[tuple[int, str, str, Sequence[float]]]], None]
+    | None = None,
+) -> int:
     """Embed and file every insight matching ``where`` (SQL over alias ``w``), in batches.
 
     Callers guarantee these insights have no rows in the vector tables yet.
@@ -199,7 +203,7 @@ def _embed_insights(conn: Connection, embedder: Embedder, where: str) -> int:
         if not rows:
             return done
         vectors = embedder.embed([insight_text(r.summary, r.detail or "") for r in rows])
-        _file(
+        (file or _file)(
             conn,
             [
                 (r.id, r.repository or "", r.language or "", v)
@@ -248,8 +252,9 @@ def ensure_index(conn: Connection, embedder: Embedder) -> None:
         and (known is None or str(known) == dim)
     ):
         _sweep_orphans(conn)
-        backfilled = _embed_insights(
-            conn, embedder,
+        backfilled = embed_insights(
+            conn,
+            embedder,
             f"NOT EXISTS (SELECT 1 FROM {FLOAT_TABLE} f WHERE f.insight_id = w.id)",
         )
         if backfilled:
@@ -257,14 +262,21 @@ def ensure_index(conn: Connection, embedder: Embedder) -> None:
         return
     new_dim = embedder.dim
     if name is not None:
-        log.info("index built for %s/%s/v%s, now %s/%s/v%s: re-embedding insights",
-                 name, dim, layout, embedder.name, new_dim, LAYOUT_VERSION)
+        log.info(
+            "index built for %s/%s/v%s, now %s/%s/v%s: re-embedding insights",
+            name,
+            dim,
+            layout,
+            embedder.name,
+            new_dim,
+            LAYOUT_VERSION,
+        )
     _drop_vec(conn)
     _create_vec(conn, new_dim)
     _set_meta(conn, "embedder", embedder.name)
     _set_meta(conn, "embedding_dim", str(new_dim))
     _set_meta(conn, "vec_layout", LAYOUT_VERSION)
-    count = _embed_insights(conn, embedder, "1 = 1")
+    count = embed_insights(conn, embedder, "1 = 1")
     log.info("indexed %d insights with %s", count, embedder.name)
 
 
@@ -297,13 +309,15 @@ def _file(conn: Connection, items: Sequence[tuple[int, str, str, Sequence[float]
         if len(vector) != dim:
             raise ValueError(f"vector has dimension {len(vector)}, the index has {dim}")
         unit = normalise(vector)
-        rows.append({
-            "id": insight_id,
-            "repo": repository,
-            "lang": language,
-            "vec": pack(unit),
-            "code": quantize(unit) if any(unit) else None,
-        })
+        rows.append(
+            {
+                "id": insight_id,
+                "repo": repository,
+                "lang": language,
+                "vec": pack(unit),
+                "code": quantize(unit) if any(unit) else None,
+            }
+        )
     if not rows:
         return
     conn.execute(

@@ -42,7 +42,7 @@ from sqlalchemy import Connection, bindparam, text
 
 from . import search as _search
 from .db import write_lock
-from .embed import Embedder, LiteLLMEmbedder, insight_text, normalise
+from .embed import Embedder, LiteLLMEmbedder, normalise
 
 log = logging.getLogger(__name__)
 
@@ -217,8 +217,12 @@ def file_vectors(conn: Connection, items: Sequence[tuple[int, str, str, Sequence
             raise ValueError(f"vector has dimension {len(vector)}, the index has {dim}")
         unit = normalise(vector)
         rows.append(
-            {"id": insight_id, "repo": repository, "lang": language,
-             "vec": unit if any(unit) else None}
+            {
+                "id": insight_id,
+                "repo": repository,
+                "lang": language,
+                "vec": unit if any(unit) else None,
+            }
         )
     conn.execute(
         text(
@@ -232,35 +236,10 @@ def file_vectors(conn: Connection, items: Sequence[tuple[int, str, str, Sequence
 
 
 def _embed_insights(conn: Connection, embedder: Embedder, where: str) -> int:
-    """Embed and file every insight matching ``where`` (SQL over alias ``w``), in batches."""
-    done, last = 0, 0
-    while True:
-        rows = conn.execute(
-            text(
-                "SELECT w.id, w.repository, w.language, w.summary, w.detail "
-                f"FROM workflow_insights w WHERE w.id > :last AND ({where}) "
-                "ORDER BY w.id LIMIT :n"
-            ),
-            {"last": last, "n": _REEMBED_BATCH},
-        ).all()
-        if not rows:
-            return done
-        vectors = embedder.embed([insight_text(r.summary, r.detail or "") for r in rows])
-        file_vectors(
-            conn,
-            [
-                (r.id, r.repository or "", r.language or "", v)
-                for r, v in zip(rows, vectors, strict=True)
-            ],
-        )
-        conn.execute(
-            text("UPDATE workflow_insights SET embedder = :e WHERE id IN :ids").bindparams(
-                bindparam("ids", expanding=True)
-            ),
-            {"e": embedder.name, "ids": [r.id for r in rows]},
-        )
-        done += len(rows)
-        last = rows[-1].id
+    """``index.embed_insights`` filing into the pgvector table."""
+    from .index import embed_insights
+
+    return embed_insights(conn, embedder, where, file_vectors)
 
 
 def _analyze_if_never(conn: Connection) -> None:
@@ -293,7 +272,8 @@ def ensure_index(conn: Connection, embedder: Embedder) -> None:
         and (known is None or str(known) == dim)
     ):
         backfilled = _embed_insights(
-            conn, embedder,
+            conn,
+            embedder,
             f"NOT EXISTS (SELECT 1 FROM {VEC_TABLE} v WHERE v.insight_id = w.id)",
         )
         if backfilled:
@@ -302,8 +282,15 @@ def ensure_index(conn: Connection, embedder: Embedder) -> None:
         return
     new_dim = embedder.dim
     if name is not None:
-        log.info("index built for %s/%s/%s, now %s/%s/%s: re-embedding insights",
-                 name, dim, layout, embedder.name, new_dim, LAYOUT_VERSION)
+        log.info(
+            "index built for %s/%s/%s, now %s/%s/%s: re-embedding insights",
+            name,
+            dim,
+            layout,
+            embedder.name,
+            new_dim,
+            LAYOUT_VERSION,
+        )
     _drop_vec(conn)
     _create_vec(conn, new_dim)
     _set_meta(conn, "embedder", embedder.name)
@@ -477,9 +464,7 @@ def _hnsw(
     k: int,
     ef_search: int,
 ) -> list[tuple[int, float]]:
-    conn.execute(
-        text("SELECT set_config('hnsw.ef_search', :ef, true)"), {"ef": str(ef_search)}
-    )
+    conn.execute(text("SELECT set_config('hnsw.ef_search', :ef, true)"), {"ef": str(ef_search)})
     sql = (
         f"SELECT insight_id AS id, embedding <=> :vec AS d FROM {VEC_TABLE} "
         f"WHERE embedding IS NOT NULL{_filters(repository, language)} "
@@ -548,29 +533,6 @@ def _near_duplicates(conn: Connection, ids: list[int]) -> set[tuple[int, int]]:
     return {(int(row.a), int(row.b)) for row in rows}
 
 
-def collapse_near_duplicates(
-    conn: Connection, hits: Sequence[_search.SearchHit], limit: int
-) -> list[_search.SearchHit]:
-    """As ``search.collapse_near_duplicates``: drop near-copies of a better hit."""
-    window = limit + 10
-    while True:
-        head = list(hits[:window])
-        duplicates = _near_duplicates(conn, [hit.insight_id for hit in head])
-        kept: list[_search.SearchHit] = []
-        for hit in head:
-            if not any(
-                (min(hit.insight_id, k.insight_id), max(hit.insight_id, k.insight_id))
-                in duplicates
-                for k in kept
-            ):
-                kept.append(hit)
-                if len(kept) == limit:
-                    return kept
-        if window >= len(hits):
-            return kept
-        window *= 2
-
-
 def hybrid_search(
     conn: Connection,
     *,
@@ -591,4 +553,6 @@ def hybrid_search(
         if len(vector)
         else []
     )
-    return collapse_near_duplicates(conn, _search.fuse(keyword_ids, vector_ids, rrf_k), limit)
+    return _search.collapse_near_duplicates(
+        conn, _search.fuse(keyword_ids, vector_ids, rrf_k), limit, _near_duplicates
+    )

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -155,8 +155,7 @@ def vector_search(
     }
     sample = conn.execute(
         text(
-            f"SELECT distance FROM {SAMPLE_TABLE} "
-            f"WHERE code MATCH vec_bit(:code) AND k = :r{where}"
+            f"SELECT distance FROM {SAMPLE_TABLE} WHERE code MATCH vec_bit(:code) AND k = :r{where}"
         ),
         params,
     ).all()
@@ -210,22 +209,29 @@ def _near_duplicates(conn: Connection, ids: list[int]) -> set[tuple[int, int]]:
     return {(int(row.a), int(row.b)) for row in rows}
 
 
+PairFinder = Callable[[Connection, list[int]], set[tuple[int, int]]]
+
+
 def collapse_near_duplicates(
-    conn: Connection, hits: Sequence[SearchHit], limit: int
+    conn: Connection,
+    hits: Sequence[SearchHit],
+    limit: int,
+    near_duplicates: PairFinder | None = None,
 ) -> list[SearchHit]:
     """The first ``limit`` hits, skipping any near-duplicate of a better hit already kept.
 
     Pairs are checked among the first ``limit + 10`` hits, more only if too many collapsed.
+    ``near_duplicates`` finds the close pairs (id_low, id_high); each backend has its own.
     """
+    find_pairs = near_duplicates or _near_duplicates
     window = limit + 10
     while True:
         head = list(hits[:window])
-        duplicates = _near_duplicates(conn, [hit.insight_id for hit in head])
+        duplicates = find_pairs(conn, [hit.insight_id for hit in head])
         kept: list[SearchHit] = []
         for hit in head:
             if not any(
-                (min(hit.insight_id, k.insight_id), max(hit.insight_id, k.insight_id))
-                in duplicates
+                (min(hit.insight_id, k.insight_id), max(hit.insight_id, k.insight_id)) in duplicates
                 for k in kept
             ):
                 kept.append(hit)
@@ -236,9 +242,7 @@ def collapse_near_duplicates(
         window *= 2
 
 
-def fuse(
-    keyword_ids: Sequence[int], vector_ids: Sequence[int], rrf_k: int = 60
-) -> list[SearchHit]:
+def fuse(keyword_ids: Sequence[int], vector_ids: Sequence[int], rrf_k: int = 60) -> list[SearchHit]:
     """Reciprocal rank fusion: score = sum of 1 / (rrf_k + rank) over the lists, best first."""
     hits: dict[int, SearchHit] = {}
     for rank, insight_id in enumerate(dict.fromkeys(keyword_ids), start=1):
@@ -275,8 +279,13 @@ def hybrid_search(
         from . import pg
 
         return pg.hybrid_search(
-            conn, query=query, vector=vector, repository=repository, language=language,
-            limit=limit, rrf_k=rrf_k,
+            conn,
+            query=query,
+            vector=vector,
+            repository=repository,
+            language=language,
+            limit=limit,
+            rrf_k=rrf_k,
         )
     require_sqlite(conn)
     if limit <= 0:
