@@ -22,7 +22,6 @@ from .findings import (
     locate_snippet,
     touches_redacted,
 )
-from .run import RunStatus
 
 log = logging.getLogger(__name__)
 PIPELINE = "autofix"
@@ -114,66 +113,24 @@ async def run_autofix(doc: Document, ctx: RunContext) -> RunResult:
 async def _detect_and_fix(
     doc: Document, ctx: RunContext, scope: RunScope, static: list[Finding]
 ) -> list[Finding]:
-    if doc.not_sent_reason:
-        scope.result.notices.append(
-            f"{doc.relpath} is not sent to any model ({doc.not_sent_reason})"
-        )
+    if not scope.may_send():
         return []
-    detect_choice = ctx.router.choose("issue_detector", doc.relpath)
-    scope.result.notices.extend(detect_choice.notices)
-    if not detect_choice.targets:
-        return []
-    await scope.status(RunStatus.DETECTING, detect_choice.targets[0].model)
-    learned = await ctx.learnings(doc, "issue_detector", "\n".join(doc.safe_lines)[:4000])
-    scope.result.insight_ids.extend(learned.insight_ids)
-    code = prompts.numbered(doc.safe_lines)
-    message = prompts.render(
+    report, learned = await scope.prompt(
         "issue_detector",
-        language=doc.language,
-        path=doc.relpath,
-        code=code,
-        learnings=learned.block,
+        "\n".join(doc.safe_lines)[:4000],
         already_reported=already_reported(static),
-    )
-    report = await scope.ask(
-        "issue_detector",
-        [{"role": "user", "content": message}],
-        prompts.IssueReport,
-        detect_choice,
     )
     if report is None:
         return []
-    model = scope.result.totals.model
-    findings, dropped = issues_to_findings(report, doc, model)
+    findings, dropped = issues_to_findings(report, doc, scope.result.totals.model)
     scope.result.dropped += dropped
     findings = drop_static_duplicates(findings, static)
     for f in findings:
         f.learnings, f.learnings_used = list(learned.insight_ids), bool(learned.insight_ids)
     if not findings:
         return findings
-
-    fix_choice = ctx.router.choose("fix_generator", doc.relpath)
-    await scope.status(
-        RunStatus.FIXING, fix_choice.targets[0].model if fix_choice.targets else None
-    )
-    fix_learned = await ctx.learnings(doc, "fix_generator", _issue_list(findings))
-    scope.result.insight_ids.extend(
-        i for i in fix_learned.insight_ids if i not in scope.result.insight_ids
-    )
-    fix_message = prompts.render(
-        "fix_generator",
-        language=doc.language,
-        path=doc.relpath,
-        code=code,
-        learnings=fix_learned.block,
-        issues=_issue_list(findings),
-    )
-    fixes = await scope.ask(
-        "fix_generator",
-        [{"role": "user", "content": fix_message}],
-        prompts.FixReport,
-        fix_choice,
-    )
+    issues = _issue_list(findings)
+    fixes, _ = await scope.prompt("fix_generator", issues, issues=issues)
     if fixes is not None:
         attach_fixes(fixes, findings, doc)
     scope.result.error = None  # a failed fix call does not fail the run: issues stand

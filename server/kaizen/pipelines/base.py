@@ -15,9 +15,10 @@ from pydantic import BaseModel
 
 from ..models.gateway import CallOutcome
 from ..models.router import Choice
-from .context import Document, RunContext
+from . import prompts
+from .context import Document, Learnings, RunContext
 from .findings import Finding, assign_fingerprints
-from .run import RunStatus, RunTotals
+from .run import TASK_STATUS, RunStatus, RunTotals
 
 log = logging.getLogger(__name__)
 
@@ -110,6 +111,39 @@ class RunScope:
             self.result.error = f"{task} failed ({errors})"
             return None
         return outcome.value
+
+    def may_send(self) -> bool:
+        """False (with a notice) when this document must never reach a model."""
+        if reason := self.doc.not_sent_reason:
+            self.result.notices.append(f"{self.doc.relpath} is not sent to any model ({reason})")
+            return False
+        return True
+
+    async def prompt(self, task: str, query: str, **values: Any) -> tuple[Any, Learnings]:
+        """One prompt, start to end: route it, find its learnings (by ``query``), render it
+        with the (redacted) code and ``values``, and ask. Returns the validated answer, or
+        None when no model could give one, and the learnings that went into the prompt."""
+        choice = self.ctx.router.choose(task, self.doc.relpath)
+        self.result.notices.extend(n for n in choice.notices if n not in self.result.notices)
+        if not choice.targets:
+            return None, Learnings()
+        if self.result.status != TASK_STATUS[task]:
+            await self.status(TASK_STATUS[task], choice.targets[0].model)
+        learned = await self.ctx.learnings(self.doc, task, query)
+        used = self.result.insight_ids
+        used.extend(i for i in learned.insight_ids if i not in used)
+        message = prompts.render(
+            task,
+            language=self.doc.language,
+            path=self.doc.relpath,
+            code=prompts.numbered(self.doc.safe_lines),
+            learnings=learned.block,
+            **values,
+        )
+        answer = await self.ask(
+            task, [{"role": "user", "content": message}], prompts.ANSWERS[task], choice
+        )
+        return answer, learned
 
     async def finish(self, status: RunStatus, error: str | None = None) -> RunResult:
         self.result.status = status

@@ -23,7 +23,6 @@ from .findings import (
     line_replacement,
     touches_redacted,
 )
-from .run import RunStatus
 
 log = logging.getLogger(__name__)
 PIPELINE = "refactor"
@@ -90,65 +89,23 @@ async def run_refactor(doc: Document, ctx: RunContext) -> RunResult:
 
 
 async def _opportunities(doc: Document, ctx: RunContext, scope: RunScope) -> list[Finding]:
-    if doc.not_sent_reason:
-        scope.result.notices.append(
-            f"{doc.relpath} is not sent to any model ({doc.not_sent_reason})"
-        )
+    if not scope.may_send():
         return []
-    choice = ctx.router.choose("opportunity_detector", doc.relpath)
-    scope.result.notices.extend(choice.notices)
-    if not choice.targets:
-        return []
-    await scope.status(RunStatus.FINDING_OPPORTUNITIES, choice.targets[0].model)
-    learned = await ctx.learnings(doc, "opportunity_detector", "\n".join(doc.safe_lines)[:4000])
-    scope.result.insight_ids.extend(learned.insight_ids)
-    code = prompts.numbered(doc.safe_lines)
-    message = prompts.render(
-        "opportunity_detector",
-        language=doc.language,
-        path=doc.relpath,
-        code=code,
-        learnings=learned.block,
-    )
-    report = await scope.ask(
-        "opportunity_detector",
-        [{"role": "user", "content": message}],
-        prompts.OpportunityReport,
-        choice,
-    )
+    report, learned = await scope.prompt("opportunity_detector", "\n".join(doc.safe_lines)[:4000])
     if report is None:
         return []
     findings, dropped = opportunities_to_findings(report, doc, scope.result.totals.model)
     scope.result.dropped += dropped
     for f in findings:
         f.learnings, f.learnings_used = list(learned.insight_ids), bool(learned.insight_ids)
-    if not findings:
-        return findings
-
-    improve = ctx.router.choose("improvement_generator", doc.relpath)
-    await scope.status(RunStatus.IMPROVING, improve.targets[0].model if improve.targets else None)
     for f in findings[:MAX_IMPROVEMENTS]:
-        query = f"{f.title}\n{f.message}"
-        learned_here = await ctx.learnings(doc, "improvement_generator", query)
-        for insight in learned_here.insight_ids:
-            if insight not in scope.result.insight_ids:
-                scope.result.insight_ids.append(insight)
-        prompt = prompts.render(
+        answer, _ = await scope.prompt(
             "improvement_generator",
-            language=doc.language,
-            path=doc.relpath,
-            code=code,
-            learnings=learned_here.block,
+            f"{f.title}\n{f.message}",
             title=f.title or f.category,
             message=f.message,
             start_line=f.start_line,
             end_line=f.end_line,
-        )
-        answer = await scope.ask(
-            "improvement_generator",
-            [{"role": "user", "content": prompt}],
-            prompts.Improvement,
-            improve,
         )
         if answer is not None:
             attach_improvement(answer, f, doc)
