@@ -179,3 +179,10 @@ async def fuzz_client(start_client: StartClient, scripted: ScriptedModel, projec
     """One server for every hypothesis example: surviving all of them is the point."""
     client = await start_client(model_options(scripted, requestTimeoutS=5))
     return client, scripted, project
+
+
+async def learned(client: LanguageClient) -> None:
+    """Wait until the server has recorded the insights of every finished run."""
+    await client.workspace_execute_command_async(
+        types.ExecuteCommandParams(command="kaizen.getStatus", arguments=[{"waitForLearning": True}])
+    )

@@ -11,7 +11,7 @@ from lsprotocol import types
 from sqlalchemy import text
 
 from kaizen.memory.db import create_db_engine
-from tests.conftest import model_options, open_document, wait_for_diagnostics
+from tests.conftest import learned, model_options, open_document, wait_for_diagnostics
 
 # Every test runs on the per-user SQLite file and on a team PostgreSQL (pgvector) database.
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite", "postgresql"], indirect=True)
@@ -117,6 +117,7 @@ async def test_repeated_insights_are_merged(start_client, scripted, project: Pat
         client.text_document_did_save(types.DidSaveTextDocumentParams(
             text_document=types.TextDocumentIdentifier(uri=uri)))
         await wait_for_diagnostics(client, uri, lambda d: len(d) == 1)
+    await learned(client)
     rows = query(database_url, "select kind, occurrences from workflow_insights order by id")
     assert ("issue_found", 4) in rows
     assert ("ignored", 1) in rows  # shown three times with no reaction

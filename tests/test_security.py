@@ -8,7 +8,7 @@ import subprocess
 from lsprotocol import types
 
 from kaizen.security.redact import redact
-from tests.conftest import model_options, open_document, wait_for_diagnostics
+from tests.conftest import learned, model_options, open_document, wait_for_diagnostics
 from tests.fixtures.fake_github import running_fake_github
 
 OPENAI_KEY = "sk-proj-" + "A1b2C3d4E5f6G7h8I9j0" * 2
@@ -85,7 +85,9 @@ async def test_secrets_never_reach_the_model_or_the_database(
     for secret in (OPENAI_KEY, "hunter2hunter2", "correct-horse-battery", GITHUB_TOKEN):
         assert secret not in sent
     assert "[REDACTED:" in sent
+    await learned(client)  # the run's insights (with their snippets) are on disk
     raw = b"".join(p.read_bytes() for p in kaizen_home.glob("kaizen.db*"))
+    assert b"Hard-coded API key" in raw
     for secret in (OPENAI_KEY, "hunter2hunter2", "correct-horse-battery", GITHUB_TOKEN):
         assert secret.encode() not in raw
 

@@ -180,7 +180,9 @@ class Services:
             await asyncio.to_thread(record_runs, self.store)
         if self.loop is not None and result.findings:
             try:
-                await asyncio.to_thread(self.loop.record_run, doc, result.run_id, result.findings)
+                await asyncio.to_thread(
+                    self.loop.record_run, doc, result.run_id, result.findings, result.ignored or ()
+                )
             except Exception:
                 log.exception("could not record insights for run %s", result.run_id)
         if result.pipeline == "refactor" and self.settings.auto_create_pr:

@@ -90,8 +90,12 @@ def status(ls: KaizenServer) -> dict[str, Any]:
 
 
 @command("kaizen.getStatus")
-async def get_status(ls: KaizenServer, _args: dict[str, Any]) -> Any:
-    return status(ls)
+async def get_status(ls: KaizenServer, args: dict[str, Any]) -> Any:
+    """``{"waitForLearning": true}`` first waits until every finished run has been learned
+    from (insights are recorded after diagnostics are published, off the critical path)."""
+    if args.get("waitForLearning") and ls.learning:
+        await asyncio.wait(list(ls.learning), timeout=30)
+    return {**status(ls), "learning": len(ls.learning)}
 
 
 @command("kaizen.setModel")

@@ -56,6 +56,7 @@ class KaizenServer(LanguageServer):
         self.store_ready = asyncio.Event()
         self.notified: set[str] = set()
         self.running: dict[tuple[str, str], str] = {}
+        self.learning: set[asyncio.Task[Any]] = set()  # insight recording after a publish
 
     @property
     def settings(self) -> Settings:
@@ -213,15 +214,26 @@ class KaizenServer(LanguageServer):
                 await asyncio.to_thread(
                     self.services.store.set_status, result.run_id, RunStatus.STALE
                 )
-            return result
-        self.publish(doc, pipeline, result.findings)
+        else:
+            self.publish(doc, pipeline, result.findings)
+        # Learning (insights, embeddings, auto PRs) happens after the user sees the result.
+        task = self.spawn(self.learn_from(result, doc))
+        self.learning.add(task)
+        task.add_done_callback(self.learning.discard)
         return result
+
+    async def learn_from(self, result: RunResult, doc: Document) -> None:
+        shown = len(result.notices)
+        await self.services.after_run(result, doc)
+        for notice in result.notices[shown:]:
+            self.notify_once(notice, types.MessageType.Info)
 
     async def run_pipeline(self, pipeline: str, doc: Document, on_status: Any) -> RunResult:
         ctx = self.services.context(
             on_status=on_status,
             on_notice=lambda message: self.notify_once(message, types.MessageType.Warning),
         )
+        ctx.after_run = None  # run by learn_from, once the result is published
         if pipeline == "refactor":
             from ..pipelines.refactor import run_refactor
 

@@ -23,12 +23,11 @@ from . import insights
 from .embed import Embedder, make_embedder
 from .index import ensure_index
 from .learnings import retrieve
-from .schema import FindingRow, WorkflowInsight
+from .schema import WorkflowInsight
 from .store import Store
 
 log = logging.getLogger(__name__)
 NEAR_DUPLICATE = 0.92  # cosine above which a finding repeats a dismissed one
-IGNORED_AFTER = 3  # showings without any reaction that make a finding "ignored"
 REJECTED_KINDS = ("finding_rejected", "refactor_rejected")
 
 
@@ -110,7 +109,13 @@ class LearningLoop:
             out.append(f)
         return out
 
-    def record_run(self, doc: Document, run_id: int | None, findings: list[Finding]) -> list[int]:
+    def record_run(
+        self,
+        doc: Document,
+        run_id: int | None,
+        findings: list[Finding],
+        ignored: Sequence[str] = (),
+    ) -> list[int]:
         # Insights carry redacted code, and none at all when only the open document may be
         # sent (learnings flow into prompts for other files).
         lines = [] if self.settings.send_only_open_document else doc.safe_lines
@@ -121,29 +126,12 @@ class LearningLoop:
                 f, lines, doc.repository, doc.language, doc.relpath, run_id
             )
         ]
-        items += self._ignored(doc, findings)
-        return insights.record(self.store.engine, self.embedder, items, self.recorded_by)
-
-    def _ignored(self, doc: Document, findings: list[Finding]) -> list[insights.InsightInput]:
-        """Findings shown IGNORED_AFTER times with no reaction become an 'ignored' lesson."""
-        if not findings:
-            return []
-        with self.store.session() as s:
-            stale = set(
-                s.scalars(
-                    select(FindingRow.fingerprint).where(
-                        FindingRow.repository == doc.repository,
-                        FindingRow.fingerprint.in_([f.fingerprint for f in findings]),
-                        FindingRow.status == "open",
-                        FindingRow.times_shown == IGNORED_AFTER,
-                    )
-                )
-            )
-        return [
-            insights.from_outcome(f, "ignored", doc.lines, doc.repository, doc.language)
+        items += [
+            insights.from_outcome(f, "ignored", lines, doc.repository, doc.language)
             for f in findings
-            if f.fingerprint in stale
+            if f.fingerprint in ignored
         ]
+        return insights.record(self.store.engine, self.embedder, items, self.recorded_by)
 
     def record_outcome(
         self,

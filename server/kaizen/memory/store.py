@@ -25,6 +25,7 @@ from .migrate import migrate
 from .schema import FindingRow, Meta, ModelCall, Run, WorkflowInsight, utcnow
 
 HOST = socket.gethostname()
+IGNORED_AFTER = 3  # showings without any reaction that make a finding "ignored"
 
 
 def _pid_alive(pid: int | None) -> bool:
@@ -182,10 +183,15 @@ class Store:
 
     def save_findings(
         self, run_id: int, repository: str, uri: str, language: str, findings: list[Finding]
-    ) -> None:
-        """Upsert by (repository, fingerprint); a finding shown again counts another showing."""
+    ) -> list[str]:
+        """Upsert by (repository, fingerprint); a finding shown again counts another showing.
+
+        Returns the fingerprints that have now been shown IGNORED_AFTER times with no
+        reaction (decided here, inside the write, so exactly one run reports each).
+        """
+        ignored: list[str] = []
         if not findings:
-            return
+            return ignored
         with self.sessions.begin() as s:
             existing = {
                 row.fingerprint: row
@@ -214,6 +220,8 @@ class Store:
                     "fix": _fix_json(f),
                 }
                 if (row := existing.get(f.fingerprint)) is not None:
+                    if row.status == "open" and row.times_shown + 1 == IGNORED_AFTER:
+                        ignored.append(f.fingerprint)
                     s.execute(
                         update(FindingRow)
                         .where(FindingRow.id == row.id)
@@ -221,6 +229,7 @@ class Store:
                     )
                 else:
                     s.add(FindingRow(fingerprint=f.fingerprint, repository=repository, **values))
+        return ignored
 
     def set_outcome(
         self, repository: str, fingerprint: str, status: str, reason: str | None = None

@@ -12,6 +12,7 @@ import json
 import re
 import time
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
@@ -78,10 +79,17 @@ def extract_json(text: str) -> Any:
     raise ValueError(f"answer is not JSON ({error})")
 
 
+@cache
+def _schema(answer_type: type[BaseModel]) -> str:
+    """The answer's JSON schema, generated once (pydantic's schema generation is slow)."""
+    return json.dumps(answer_type.model_json_schema())
+
+
 def response_format(task: str, answer_type: type[BaseModel]) -> dict[str, Any]:
+    """A fresh JSON-schema response format per call (litellm may adjust it in place)."""
     return {
         "type": "json_schema",
-        "json_schema": {"name": task, "schema": answer_type.model_json_schema(), "strict": False},
+        "json_schema": {"name": task, "schema": json.loads(_schema(answer_type)), "strict": False},
     }
 
 

@@ -38,6 +38,7 @@ class RunResult:
     totals: RunTotals = field(default_factory=RunTotals)
     insight_ids: list[int] = field(default_factory=list)
     dropped: int = 0  # findings the model gave that failed validation
+    ignored: list[str] | None = None  # fingerprints shown repeatedly with no reaction
 
 
 def check_document(doc: Document, max_bytes: int) -> None:
@@ -184,7 +185,7 @@ async def run_pipeline(pipeline: str, doc: Document, ctx: RunContext, phases: Ph
         findings = await ctx.suppress(doc, findings)
         scope.result.findings = findings
         if scope.result.run_id is not None:
-            await ctx.db(
+            scope.result.ignored = await ctx.db(
                 "save_findings",
                 scope.result.run_id,
                 doc.repository,

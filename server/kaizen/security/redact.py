@@ -66,6 +66,24 @@ class Redacted:
         return bool(self.kinds)
 
 
+# A pattern only runs when one of its literal markers occurs (case-folded): a substring test
+# costs microseconds where a regex scan of a large file costs about a millisecond.
+NEEDLES: dict[str, tuple[str, ...]] = {
+    "private-key": ("private key",),
+    "aws-access-key": ("akia", "asia"),
+    "github-token": ("gh", "github_pat_"),
+    "anthropic-key": ("sk-ant-",),
+    "openai-key": ("sk-",),
+    "google-api-key": ("aiza",),
+    "slack-token": ("xox",),
+    "stripe-key": ("_live_", "_test_"),
+    "jwt": ("eyj",),
+    "url-password": ("://",),
+    "assigned-secret": ("pass", "pwd", "secret", "key", "token"),
+    "env-secret": ("password", "secret", "token", "api_key", "apikey", "private_key"),
+}
+
+
 def redact(text: str, extra_secrets: Iterable[str | None] = ()) -> Redacted:
     """``text`` with known secret shapes (and the given literal secrets) replaced."""
     kinds: list[str] = []
@@ -73,7 +91,10 @@ def redact(text: str, extra_secrets: Iterable[str | None] = ()) -> Redacted:
         if secret and len(secret) >= 6 and secret in text:
             text = text.replace(secret, PLACEHOLDER.format(kind="configured-secret"))
             kinds.append("configured-secret")
+    folded = text.lower()
     for kind, pattern in PATTERNS:
+        if not any(needle in folded for needle in NEEDLES[kind]):
+            continue
         text, n = pattern.subn(lambda m, kind=kind: _replace(m, kind), text)
         kinds.extend([kind] * n)
     return Redacted(text, kinds)
