@@ -43,6 +43,7 @@ from sqlalchemy import Connection, bindparam, text
 from . import search as _search
 from .db import write_lock
 from .embed import Embedder, LiteLLMEmbedder, normalise
+from .index import _meta, _set_meta  # one meta table, the same on both backends
 
 log = logging.getLogger(__name__)
 
@@ -85,21 +86,6 @@ def _vec_param(name: str = "vec") -> Any:
 
 
 # meta and catalog ----------------------------------------------------------------------------
-
-
-def _meta(conn: Connection, key: str) -> str | None:
-    row = conn.execute(text("SELECT value FROM meta WHERE key = :k"), {"k": key}).first()
-    return None if row is None else str(row[0])
-
-
-def _set_meta(conn: Connection, key: str, value: str) -> None:
-    conn.execute(
-        text(
-            "INSERT INTO meta (key, value) VALUES (:k, :v) "
-            "ON CONFLICT (key) DO UPDATE SET value = excluded.value"
-        ),
-        {"k": key, "v": value},
-    )
 
 
 def _has_table(conn: Connection, name: str) -> bool:
