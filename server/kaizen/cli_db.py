@@ -407,6 +407,7 @@ def _merge_insight(conn: Any, entry: _Insight, embedder_name: str) -> tuple[int,
     concurrent insert, and the UPDATE then finds that row."""
     from sqlalchemy import case, update
 
+    from .memory.insights import insert_values
     from .memory.schema import WorkflowInsight
 
     table: Any = WorkflowInsight.__table__
@@ -430,20 +431,13 @@ def _merge_insight(conn: Any, entry: _Insight, embedder_name: str) -> tuple[int,
         inserted = conn.execute(
             _insert(conn, table)
             .values(
-                workflow_id=item.workflow_id,
-                repository=item.repository,
-                language=item.language,
-                kind=item.kind,
-                category=item.category,
-                fingerprint=item.fingerprint,
-                summary=item.summary,
-                detail=item.detail,
-                content_hash=item.content_hash,
-                occurrences=entry.occurrences,
-                recorded_by=entry.recorded_by,
-                embedder=embedder_name,
-                created_at=entry.created_at,
-                updated_at=entry.updated_at,
+                {
+                    **insert_values(item, embedder_name, entry.recorded_by),
+                    # the exported record keeps its own count and dates
+                    "occurrences": entry.occurrences,
+                    "created_at": entry.created_at,
+                    "updated_at": entry.updated_at,
+                }
             )
             .on_conflict_do_nothing(index_elements=["repository", "content_hash"])
             .returning(table.c.id)

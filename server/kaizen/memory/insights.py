@@ -186,7 +186,7 @@ def _upsert(
     ).first()
     if updated is not None:
         return int(updated[0]), False
-    values = _insert_values(item, embedder, recorded_by)
+    values = insert_values(item, embedder, recorded_by)
     values["created_at"] = values["updated_at"] = now
     row = conn.execute(
         WorkflowInsight.__table__.insert()
@@ -197,7 +197,7 @@ def _upsert(
     return int(row[0]), True
 
 
-def _insert_values(item: InsightInput, embedder: str, recorded_by: str) -> dict[str, object]:
+def insert_values(item: InsightInput, embedder: str, recorded_by: str) -> dict[str, object]:
     now = utcnow()
     return dict(
         workflow_id=item.workflow_id,
@@ -227,7 +227,7 @@ def _upsert_postgresql(
     from sqlalchemy.dialects.postgresql import insert
 
     table: Any = WorkflowInsight.__table__
-    new = insert(table).values(**_insert_values(item, embedder, recorded_by))
+    new = insert(table).values(**insert_values(item, embedder, recorded_by))
     upsert = new.on_conflict_do_update(
         index_elements=["repository", "content_hash"],
         set_={
