@@ -39,9 +39,9 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "server"))
 
-from kaizen.models.llm import litellm
+from kaizen.core.tasks import TASKS
+from kaizen.models.lazy_litellm import litellm
 from kaizen.models.policy import LearnedPolicy, PolicyConfig, Stats, elsewhere, layer_order
-from kaizen.models.router import TASK_LAYER
 
 ROOT = Path(__file__).resolve().parent
 MMLU = Path("/work/shared/data/routellm/mmlu")
@@ -138,7 +138,7 @@ def simulate(seed: int, tasks: int, config: PolicyConfig) -> dict[str, list[dict
     for n in range(1, tasks + 1):
         task = rng.choices(types, weights)[0]
         q = POOL[task]
-        candidates = layer_order(LAYERS, TASK_LAYER[task.split(":")[0]])
+        candidates = layer_order(LAYERS, TASKS[task.split(":")[0]].layer)
         chosen = {
             "router": MODELS.index(
                 policy.decide(candidates, stats[task], prices, elsewhere(stats, task)).model or ""

@@ -40,7 +40,9 @@ from benchmarks.common import percentile
 
 from kaizen.memory.db import create_db_engine, writer
 from kaizen.memory.embed import HashingEmbedder, insight_text, normalise
-from kaizen.memory.index import (
+from kaizen.memory.migrate import migrate
+from kaizen.memory.search import exact_knn, hybrid_search, vector_search
+from kaizen.memory.search.sqlite_index import (
     FLOAT_TABLE,
     SAMPLE_TABLE,
     VEC_TABLE,
@@ -49,8 +51,6 @@ from kaizen.memory.index import (
     pack,
     quantize,
 )
-from kaizen.memory.migrate import migrate
-from kaizen.memory.search import exact_knn, hybrid_search, vector_search
 
 DIM = 384
 REPO = "github.com/acme/widgets"

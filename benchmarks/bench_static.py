@@ -23,9 +23,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from benchmarks.bench_lsp import big_file
 from benchmarks.common import save, summary
 
+from kaizen.core.document import Document
 from kaizen.pipelines import prompts
 from kaizen.pipelines.autofix import already_reported
-from kaizen.pipelines.context import Document
 from kaizen.pipelines.static import ruff_command, ruff_findings
 
 ROOT = Path(__file__).resolve().parent.parent

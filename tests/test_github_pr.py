@@ -28,7 +28,9 @@ from kaizen.github import (
     parse_remote_url,
     render_pr_body,
     resolve_token,
-    scrub,
+)
+from kaizen.github import (
+    mask_secrets as scrub,
 )
 from tests.fixtures import fake_github as fakes
 

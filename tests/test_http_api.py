@@ -26,8 +26,8 @@ from sqlalchemy import inspect, text
 from kaizen.config import Settings
 from kaizen.http import StartError, make_server, openapi_document
 from kaizen.memory.store import Store
-from kaizen.tools import records
-from kaizen.tools.registry import TOOLS, Context
+from kaizen.tools import operations as records
+from kaizen.tools.table import TOOLS, Context
 
 ROOT = Path(__file__).resolve().parent.parent
 TOKEN = "s3cret-token-for-tests-0123456789"

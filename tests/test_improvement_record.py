@@ -11,16 +11,16 @@ from pathlib import Path
 
 import pytest
 
-from kaizen.cli_records import add_record_commands
+from kaizen.cli.metrics import add_record_commands
+from kaizen.core.findings import Finding
+from kaizen.core.runs import RunStatus, RunTotals
 from kaizen.improvement import bugs, heuristics, performance
-from kaizen.improvement.record import record_attempt, record_finding_outcome
+from kaizen.improvement.events import record_attempt, record_finding_outcome
 from kaizen.improvement.report import render_text
 from kaizen.memory.store import Store
 from kaizen.models.gateway import CallOutcome, ModelTarget, validate_answer
-from kaizen.pipelines.findings import Finding
 from kaizen.pipelines.prompts import IssueReport
-from kaizen.pipelines.run import RunStatus, RunTotals
-from kaizen.tools import records as tools
+from kaizen.tools import operations as tools
 
 A, B = ModelTarget("openai/model-a", "http://a/v1"), ModelTarget("openai/model-b")
 NOT_JSON = "invalid answer: answer is not JSON (Expecting value: line 1 column 1 (char 0))"

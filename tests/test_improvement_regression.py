@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 
 from kaizen.improvement import bugs, regression
-from kaizen.improvement.record import record_attempt
+from kaizen.improvement.events import record_attempt
 from kaizen.memory.store import Store
 from kaizen.models.gateway import CallOutcome, ModelTarget
-from kaizen.tools import records as tools
+from kaizen.tools import operations as tools
 
 ROOT = Path(__file__).resolve().parent.parent
 FAILING = ModelTarget("openai/model-a", "http://a/v1")

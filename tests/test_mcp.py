@@ -23,8 +23,8 @@ from kaizen.config import Settings
 from kaizen.memory import insights
 from kaizen.memory.loop import LearningLoop
 from kaizen.memory.store import Store
-from kaizen.tools import records
-from kaizen.tools.registry import TOOLS
+from kaizen.tools import operations as records
+from kaizen.tools.table import TOOLS
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -31,15 +31,17 @@ from kaizen.memory.embed import (
     insight_text,
     make_embedder,
 )
-from kaizen.memory.index import ensure_index, index_insight, remove_insight
 from kaizen.memory.migrate import migrate
 from kaizen.memory.schema import WorkflowInsight
 from kaizen.memory.search import (
     SearchHit,
+    ensure_index,
     exact_knn,
     fuse,
     hybrid_search,
+    index_insight,
     keyword_search,
+    remove_insight,
     vector_search,
 )
 from tests.fixtures.scripted_model import ScriptedModel

@@ -20,14 +20,14 @@ from lsprotocol import types
 from sqlalchemy import text
 
 from kaizen.config import Settings
-from kaizen.memory import insights, pg
-from kaizen.memory import search as sqlite_search
+from kaizen.memory import insights
 from kaizen.memory.db import create_db_engine, database_url, writer
 from kaizen.memory.embed import HashingEmbedder
-from kaizen.memory.index import ensure_index
 from kaizen.memory.loop import LearningLoop
 from kaizen.memory.migrate import SCHEMA_VERSION, migrate
-from kaizen.memory.search import hybrid_search
+from kaizen.memory.search import ensure_index, hybrid_search
+from kaizen.memory.search import postgres as pg
+from kaizen.memory.search import sqlite as sqlite_search
 from kaizen.memory.store import Store
 from tests.conftest import model_options, open_document, server_env, wait_for_diagnostics
 from tests.fixtures.scripted_model import ScriptedModel
@@ -248,8 +248,8 @@ WRITER = textwrap.dedent("""
     from kaizen.memory import insights
     from kaizen.memory.loop import LearningLoop
     from kaizen.memory.store import Store
-    from kaizen.pipelines.findings import Finding
-    from kaizen.pipelines.run import RunStatus, RunTotals
+    from kaizen.core.findings import Finding
+    from kaizen.core.runs import RunStatus, RunTotals
 
     url, who, n, go = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
     store = Store.open(url)             # every process migrates and indexes at once
@@ -341,7 +341,7 @@ SWEEPER = textwrap.dedent("""
     sys.path.insert(0, {server!r})
     from kaizen.improvement import bugs
     from kaizen.memory.store import Store
-    from kaizen.pipelines.run import RunStatus, RunTotals
+    from kaizen.core.runs import RunStatus, RunTotals
 
     url, who, go, n = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
     store = Store.open(url)
@@ -404,7 +404,7 @@ def test_concurrent_migrations_and_index_builds(pg_url: str):
 
 
 def db(*argv: str) -> int:
-    from kaizen.cli_db import add_db_command
+    from kaizen.cli.db import add_db_command
 
     parser = argparse.ArgumentParser()
     add_db_command(parser.add_subparsers(dest="command", required=True))
@@ -433,7 +433,7 @@ def test_export_from_sqlite_and_import_into_postgres(
         insights.record(store.engine, loop.embedder, [
             lesson("Dismissed: the cache is global on purpose", kind="finding_rejected",
                    repository="github.com/acme/other")], "alice")
-        from kaizen.pipelines.findings import Finding
+        from kaizen.core.findings import Finding
 
         f = Finding(pipeline="autofix", category="bug", severity="warning", start_line=1,
                     end_line=1, message="cache is global", fingerprint="fp-dismissed")

@@ -10,6 +10,7 @@ import pytest
 
 from kaizen.config import Settings
 from kaizen.improvement import heuristics, performance
+from kaizen.improvement.routing_record import record_reader
 from kaizen.memory.schema import RoutingRule
 from kaizen.memory.store import Store
 from kaizen.models.gateway import CallOutcome, ModelTarget
@@ -38,7 +39,9 @@ def make_router(store: Store, **settings: object) -> ModelRouter:
         **settings,
     }
     greedy = LearnedPolicy(PolicyConfig(epsilon=0.0, warmup_epsilon=0.0), random.Random(0))
-    return ModelRouter(Settings.model_validate(options), store=store, policy=greedy)
+    return ModelRouter(
+        Settings.model_validate(options), read_record=record_reader(store), policy=greedy
+    )
 
 
 def calls(store: Store, model: str, ok: int, failed: int = 0, task: str = "issue_detector"):

@@ -17,7 +17,7 @@ from lsprotocol import types
 from pygls.exceptions import JsonRpcException
 
 from kaizen.memory.store import Store
-from kaizen.tools import records as tools
+from kaizen.tools import operations as tools
 from tests.conftest import ROOT, open_document, server_env, wait_for_diagnostics
 from tests.fixtures.scripted_model import ScriptedModel
 

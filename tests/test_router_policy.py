@@ -5,14 +5,7 @@ from __future__ import annotations
 import random
 from collections import Counter
 
-from kaizen.models.policy import (
-    LearnedPolicy,
-    PolicyConfig,
-    Stats,
-    estimates,
-    layer_order,
-    rank,
-)
+from kaizen.models.policy import LearnedPolicy, PolicyConfig, Stats, estimates, layer_order, rank
 
 CHEAP, MID, STRONG = "openai/cheap", "openai/mid", "openai/strong"
 PRICES = {CHEAP: 0.0005, MID: 0.005, STRONG: 0.05}

@@ -16,6 +16,8 @@ from typing import Any, Literal
 from pydantic import AliasGenerator, BaseModel, ConfigDict, Field, ValidationError
 from pydantic.alias_generators import to_camel
 
+from .core.errors import validation_problems
+
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover
@@ -193,9 +195,8 @@ def _validated(data: dict[str, Any], problems: list[str]) -> Settings:
     try:
         return Settings.model_validate(data)
     except ValidationError as exc:
+        problems.extend(f"{p} (using the default)" for p in validation_problems(exc, "kaizen."))
         for error in exc.errors():
-            where = ".".join(str(p) for p in error["loc"])
-            problems.append(f"kaizen.{where}: {error['msg']} (using the default)")
             node: Any = data
             for key in error["loc"][:-1]:
                 node = node.get(key) if isinstance(node, dict) else None
@@ -220,3 +221,12 @@ def load_settings(
         merged = deep_merge(merged, _camel_keys(dict(editor)))
     problems: list[str] = []
     return _validated(merged, problems), problems
+
+
+def settings_for_database(
+    database: str | None, root: Path | None = None
+) -> tuple[Settings, list[str]]:
+    """Settings as every CLI command reads them (the project's files, the environment),
+    with ``--database`` (a path or URL) winning over both."""
+    editor = {"databasePath": database} if database else {}
+    return load_settings(root or Path.cwd(), editor)

@@ -24,7 +24,7 @@ from mcp.shared.exceptions import MCPError
 from mcp_types.jsonrpc import INVALID_PARAMS
 
 from . import __version__
-from .tools.registry import TOOLS, Context, ToolError
+from .tools.table import TOOLS, Context, ToolError
 
 log = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """Pull requests on GitHub (and GitHub Enterprise) for changes Kaizen proposes."""
 
-from kaizen.github.errors import PullRequestError, scrub
+from kaizen.github.errors import PullRequestError, mask_secrets
 from kaizen.github.pr import (
     FileChange,
     PullRequestResult,
@@ -21,9 +21,9 @@ __all__ = [
     "base_branch",
     "branch_name_for",
     "find_remote",
+    "mask_secrets",
     "open_pull_request",
     "parse_remote_url",
     "render_pr_body",
     "resolve_token",
-    "scrub",
 ]

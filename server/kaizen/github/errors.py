@@ -23,7 +23,7 @@ _MIN_SECRET_LENGTH = 4
 _URL_USERINFO = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)[^/@\s]+@")
 
 
-def scrub(text: str, secrets: Iterable[str | None]) -> str:
+def mask_secrets(text: str, secrets: Iterable[str | None]) -> str:
     """Replace every secret in ``text`` with ``***`` and drop credentials embedded in URLs.
 
     Longer secrets go first so that a secret containing another one is removed whole.

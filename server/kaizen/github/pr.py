@@ -25,7 +25,7 @@ from github.GitRef import GitRef
 from github.Repository import Repository
 
 from kaizen.github.body import branch_name_for, render_pr_body
-from kaizen.github.errors import PullRequestError, scrub
+from kaizen.github.errors import PullRequestError, mask_secrets
 from kaizen.github.gitcli import repo_root
 from kaizen.github.remote import base_branch, find_remote, host_of
 from kaizen.github.session import ApiSession
@@ -37,10 +37,10 @@ __all__ = [
     "PullRequestResult",
     "PullRequestSpec",
     "branch_name_for",
+    "mask_secrets",
     "open_pull_request",
     "render_pr_body",
     "resolve_token",
-    "scrub",
 ]
 
 log = logging.getLogger(__name__)
@@ -111,7 +111,7 @@ def _checked_api_url(base_url: str | None) -> str | None:
     if not base_url.startswith(("https://", "http://")):
         raise PullRequestError(
             "github_error",
-            f"The GitHub API URL {scrub(base_url, ())!r} must start with https:// "
+            f"The GitHub API URL {mask_secrets(base_url, ())!r} must start with https:// "
             "(for GitHub Enterprise: https://HOST/api/v3).",
         )
     return base_url.rstrip("/")
@@ -141,7 +141,7 @@ def _publish(
     tree = session.call(
         "creating the tree", lambda: repo.create_git_tree(elements, base_tree=base_commit.tree)
     )
-    title = session.scrub(spec.title.strip())
+    title = session.mask_secrets(spec.title.strip())
     commit = session.call(
         "creating the commit", lambda: repo.create_git_commit(title, tree, [base_commit])
     )
@@ -150,7 +150,7 @@ def _publish(
         pull = session.call(
             "opening the pull request",
             lambda: repo.create_pull(
-                base=base, head=spec.branch, title=title, body=session.scrub(spec.body)
+                base=base, head=spec.branch, title=title, body=session.mask_secrets(spec.body)
             ),
         )
     except BaseException as exc:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from kaizen.github.errors import PullRequestError, scrub
+from kaizen.github.errors import PullRequestError, mask_secrets
 from kaizen.github.gitcli import git_output, repo_root
 
 GITHUB_HOST = "github.com"
@@ -56,7 +56,7 @@ def host_of(url: str) -> str | None:
 
 def parse_remote_url(url: str, enterprise_hosts: Iterable[str] = ()) -> GitHubRemote:
     """Parse an https, ssh or scp-style remote URL into owner/name on a recognised GitHub host."""
-    shown = scrub(url, ())
+    shown = mask_secrets(url, ())
     host, path = _split(url.strip())
     if host is None:
         raise PullRequestError("not_github", f"The remote {shown!r} is not a GitHub URL.")

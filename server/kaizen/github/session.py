@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 import requests
 from github import GithubException
 
-from kaizen.github.errors import PullRequestError, scrub
+from kaizen.github.errors import PullRequestError, mask_secrets
 from kaizen.github.ratelimit import WaitBudget, describe_reset, is_rate_limited, seconds_to_wait
 
 log = logging.getLogger(__name__)
@@ -30,11 +30,11 @@ class ApiSession:
         self._secrets = (token,)
         self._budget = WaitBudget(max(0.0, max_rate_limit_wait))
 
-    def scrub(self, text: str) -> str:
-        return scrub(text, self._secrets)
+    def mask_secrets(self, text: str) -> str:
+        return mask_secrets(text, self._secrets)
 
     def fail(self, code: str, message: str, **extra: Any) -> PullRequestError:
-        return PullRequestError(code, self.scrub(message), **extra)
+        return PullRequestError(code, self.mask_secrets(message), **extra)
 
     def rescrub(self, err: PullRequestError) -> PullRequestError:
         """The same error with the token scrubbed from its message (for errors made elsewhere)."""

@@ -21,10 +21,11 @@ from typing import Any
 from pydantic import BaseModel
 from sqlalchemy import select, update
 
+from ..core.runs import RunStatus
+from ..core.tasks import TASKS
 from ..memory.schema import BugPattern, Run, utcnow
+from ..memory.sql import upsert_increment
 from ..models.gateway import extract_json, validate_answer
-from ..pipelines.run import RunStatus
-from .sql import upsert_increment
 
 SHAPE_LIMIT = 4000  # characters of a recorded answer shape
 
@@ -210,9 +211,8 @@ def canonical_shape(kind: str, answer_type: type[BaseModel]) -> str | None:
 
 
 def _answer_type(task: str) -> type[BaseModel] | None:
-    from ..pipelines.prompts import ANSWERS
-
-    return ANSWERS.get(task)
+    row = TASKS.get(task)
+    return row.answer if row else None
 
 
 def classify_attempt(outcome: Any) -> BugReport | None:

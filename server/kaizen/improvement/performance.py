@@ -13,11 +13,9 @@ from typing import Any
 from sqlalchemy import delete, select
 
 from ..memory.schema import ModelPerformance, utcnow
+from ..memory.sql import upsert_increment
 from ..models.policy import Stats
-from .sql import upsert_increment
 
-# Which model task an accepted / dismissed finding speaks for.
-PIPELINE_TASK = {"autofix": "issue_detector", "refactor": "opportunity_detector"}
 ACCEPTED = {"accepted", "fixed_by_hand", "fixed"}
 REJECTED = {"rejected", "dismissed"}
 

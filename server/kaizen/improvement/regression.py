@@ -31,8 +31,8 @@ from typing import Any
 from sqlalchemy import select
 
 from ..memory.schema import RegressionTest
+from ..memory.sql import upsert_increment
 from ..models.gateway import MAX_ANSWER_CHARS
-from .sql import upsert_increment
 
 INVALID_ANSWER = ("model-invalid-json", "model-invalid-schema", "model-answer-too-large")
 FAULTS: dict[str, dict[str, Any]] = {

@@ -13,8 +13,10 @@ from typing import Any, Literal
 from lsprotocol import types
 from pydantic import BaseModel, ValidationError
 
-from ..pipelines.context import Document
-from ..pipelines.run import RunStatus
+from ..core.document import Document
+from ..core.errors import validation_message
+from ..core.runs import RunStatus
+from ..core.tasks import PIPELINE_NAMES, detector_of
 from .server import KaizenServer
 
 Handler = Callable[[KaizenServer, dict[str, Any]], Awaitable[Any]]
@@ -37,10 +39,7 @@ def parse(model: type[BaseModel], args: dict[str, Any]) -> Any:
     try:
         return model.model_validate(args)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or 'argument'}: {e['msg']}" for e in exc.errors()
-        )
-        raise CommandError(problems) from None
+        raise CommandError(validation_message(exc)) from None
 
 
 class _Args(BaseModel):
@@ -73,19 +72,15 @@ class SetModelArgs(_Args):
 
 def status(ls: KaizenServer) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    for pipeline in ("autofix", "refactor"):
-        task = "issue_detector" if pipeline == "autofix" else "opportunity_detector"
-        choice = ls.services.router.choose(task)
+    for pipeline in PIPELINE_NAMES:
+        choice = ls.services.router.choose(detector_of(pipeline) or "issue_detector")
         target = choice.targets[0] if choice.targets else None
         out[pipeline] = {
             "provider": target.provider if target else None,
             "model": target.model if target else None,
             "source": choice.source,
         }
-    out["running"] = [
-        {"uri": uri, "pipeline": pipeline, "phase": phase}
-        for (uri, pipeline), phase in ls.running.items()
-    ]
+    out["running"] = ls.scheduler.running_list()
     return out
 
 
@@ -93,9 +88,9 @@ def status(ls: KaizenServer) -> dict[str, Any]:
 async def get_status(ls: KaizenServer, args: dict[str, Any]) -> Any:
     """``{"waitForLearning": true}`` first waits until every finished run has been learned
     from (insights are recorded after diagnostics are published, off the critical path)."""
-    if args.get("waitForLearning") and ls.learning:
-        await asyncio.wait(list(ls.learning), timeout=30)
-    return {**status(ls), "learning": len(ls.learning)}
+    if args.get("waitForLearning"):
+        await ls.scheduler.wait_for_learning()
+    return {**status(ls), "learning": len(ls.scheduler.learning)}
 
 
 @command("kaizen.setModel")
@@ -116,7 +111,7 @@ async def _run(ls: KaizenServer, args: dict[str, Any], pipeline: str) -> Any:
     a: UriArgs = parse(UriArgs, args)
     if a.uri not in ls.workspace.text_documents:
         raise CommandError(f"{a.uri} is not open")
-    result = await ls.schedule(a.uri, 0, pipeline)
+    result = await ls.scheduler.schedule(a.uri, 0, pipeline)
     if result is None:
         return {"runId": None, "findings": 0, "status": RunStatus.CANCELLED.value}
     return {"runId": result.run_id, "findings": len(result.findings), "status": result.status.value}
@@ -135,14 +130,14 @@ async def run_refactor_command(ls: KaizenServer, args: dict[str, Any]) -> Any:
 @command("kaizen.recordOutcome")
 async def record_outcome(ls: KaizenServer, args: dict[str, Any]) -> Any:
     a: OutcomeArgs = parse(OutcomeArgs, args)
-    await ls.record_outcome(a.uri, a.fingerprint, a.outcome, a.reason)
+    await ls.published.record_outcome(a.uri, a.fingerprint, a.outcome, a.reason)
     return {"ok": True}
 
 
 @command("kaizen.dismiss")
 async def dismiss(ls: KaizenServer, args: dict[str, Any]) -> Any:
     a: DismissArgs = parse(DismissArgs, args)
-    await ls.record_outcome(a.uri, a.fingerprint, "rejected", a.reason)
+    await ls.published.record_outcome(a.uri, a.fingerprint, "rejected", a.reason)
     return {"ok": True}
 
 
@@ -153,34 +148,17 @@ class PullRequestArgs(_Args):
 
 @command("kaizen.listRefactors")
 async def list_refactors(ls: KaizenServer, args: dict[str, Any]) -> Any:
-    wanted = args.get("uri")
-    out = []
-    for uri, state in ls.published.items():
-        if wanted and uri != wanted:
-            continue
-        for f in state.findings.values():
-            if f.pipeline != "refactor":
-                continue
-            out.append(
-                {
-                    "uri": uri,
-                    "fingerprint": f.fingerprint,
-                    "title": f.title or f.message,
-                    "hasChange": f.has_fix,
-                    "range": {"startLine": f.start_line - 1, "endLine": f.end_line - 1},
-                }
-            )
-    return out
+    return ls.published.refactors(args.get("uri"))
 
 
 @command("kaizen.createPullRequest")
 async def create_pull_request_command(ls: KaizenServer, args: dict[str, Any]) -> Any:
+    from ..app.pull_requests import create_pull_request
     from ..github import PullRequestError
-    from ..pullrequests import create_pull_request
 
     a: PullRequestArgs = parse(PullRequestArgs, args)
     state = ls.published.get(a.uri)
-    finding = state.findings.get(a.fingerprint) if state else None
+    finding = ls.published.finding(a.uri, a.fingerprint)
     doc = ls.snapshot(a.uri)
     if finding is None or finding.pipeline != "refactor" or doc is None or state is None:
         raise CommandError("no such refactor in this document; run the refactor pipeline first")
@@ -268,13 +246,12 @@ async def document_info(ls: KaizenServer, args: dict[str, Any]) -> Any:
 
 
 def register(server: KaizenServer) -> None:
-    from . import record_commands  # noqa: F401 - registers the self-improvement commands
-
+    """Register the editor's own commands (the tool table's come from ``tool_commands``)."""
     for name, handler in COMMANDS.items():
-        server.command(name)(_wrap(name, handler))
+        server.command(name)(wrap(name, handler))
 
 
-def _wrap(name: str, handler: Handler) -> Callable[..., Awaitable[Any]]:
+def wrap(name: str, handler: Handler) -> Callable[..., Awaitable[Any]]:
     async def run(ls: KaizenServer, *args: Any) -> Any:
         argument = args[0] if args else {}
         if argument is None or argument == []:  # Lua sends an empty table as []

@@ -12,7 +12,7 @@ from typing import Any
 from lsprotocol import types
 from pygls.workspace.position_codec import PositionCodec, ServerTextPosition
 
-from ..pipelines.findings import Edit, Finding
+from ..core.findings import Edit, Finding
 
 SOURCE = "kaizen"
 SEVERITY = {

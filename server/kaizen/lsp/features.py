@@ -9,8 +9,8 @@ from typing import Any
 from lsprotocol import types
 
 from ..config import deep_merge
-from ..pipelines.findings import Finding
-from . import commands, convert
+from ..core.findings import Finding, split_lines
+from . import commands, convert, tool_commands
 from .server import KaizenServer, root_of
 
 QUICKFIX = types.CodeActionKind.QuickFix
@@ -41,26 +41,23 @@ def register(server: KaizenServer) -> None:
     @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
     def did_open(ls: KaizenServer, params: types.DidOpenTextDocumentParams) -> None:
         if ls.settings.trigger.on_open:
-            ls.schedule(params.text_document.uri)
+            ls.scheduler.schedule(params.text_document.uri)
 
     @server.feature(types.TEXT_DOCUMENT_DID_SAVE)
     def did_save(ls: KaizenServer, params: types.DidSaveTextDocumentParams) -> None:
         if ls.settings.trigger.on_save:
-            ls.schedule(params.text_document.uri)
+            ls.scheduler.schedule(params.text_document.uri)
 
     @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
     def did_change(ls: KaizenServer, params: types.DidChangeTextDocumentParams) -> None:
         if ls.settings.trigger.on_change:
-            ls.schedule(params.text_document.uri, ls.settings.trigger.debounce_ms / 1000)
+            ls.scheduler.schedule(params.text_document.uri, ls.settings.trigger.debounce_ms / 1000)
 
     @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
     def did_close(ls: KaizenServer, params: types.DidCloseTextDocumentParams) -> None:
         uri = params.text_document.uri
-        ls.cancel(uri)
-        ls.published.pop(uri, None)
-        ls.text_document_publish_diagnostics(
-            types.PublishDiagnosticsParams(uri=uri, diagnostics=[])
-        )
+        ls.scheduler.cancel(uri)
+        ls.published.forget(uri)
 
     @server.feature(
         types.TEXT_DOCUMENT_CODE_ACTION,
@@ -70,6 +67,7 @@ def register(server: KaizenServer) -> None:
         return code_actions(ls, params)
 
     commands.register(server)
+    tool_commands.register(server)
 
 
 def _overlaps(a: types.Range, b: types.Range) -> bool:
@@ -84,8 +82,6 @@ def _still_applies(ls: KaizenServer, uri: str, lines_then: list[str], f: Finding
     doc = ls.workspace.text_documents.get(uri)
     if doc is None:
         return False
-    from ..pipelines.findings import split_lines
-
     now = split_lines(doc.source)
     for e in f.edits:
         span = slice(e.start_line, e.end_line + 1)

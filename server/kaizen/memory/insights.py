@@ -17,12 +17,12 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, func, literal_column, select, text
 
-from ..pipelines.findings import Finding
+from ..core.findings import Finding
 from ..security.redact import scrub
 from .db import writer
 from .embed import Embedder, insight_text
-from .index import index_insight, remove_insight
 from .schema import WorkflowInsight, utcnow
+from .search import index_insight, remove_insight
 
 # What each kind of insight tells the next prompt (and a person reading `kaizen learnings`).
 KIND_LABELS = {

@@ -11,7 +11,7 @@ from __future__ import annotations
 from sqlalchemy import Connection, Engine, select
 from sqlalchemy.orm import Session
 
-from ..pipelines.context import Learnings
+from ..core.document import Learnings
 from .embed import Embedder
 from .insights import KIND_LABELS
 from .schema import WorkflowInsight

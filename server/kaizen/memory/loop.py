@@ -17,13 +17,13 @@ from collections.abc import Sequence
 from sqlalchemy import select
 
 from ..config import Settings
-from ..pipelines.context import Document, Learnings
-from ..pipelines.findings import Finding
+from ..core.document import Document, Learnings
+from ..core.findings import Finding
 from . import insights
 from .embed import Embedder, make_embedder
-from .index import ensure_index
 from .learnings import retrieve
 from .schema import WorkflowInsight
+from .search import ensure_index
 from .store import Store
 
 log = logging.getLogger(__name__)

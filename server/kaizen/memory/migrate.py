@@ -13,6 +13,7 @@ from collections.abc import Callable
 from sqlalchemy import Connection, Engine, inspect, text
 from sqlalchemy.schema import CreateColumn
 
+from .meta import get_meta, has_meta_table, set_meta
 from .schema import Base
 
 log = logging.getLogger(__name__)
@@ -53,10 +54,10 @@ DATA_MIGRATIONS: dict[int, Callable[[Connection], None]] = {2: _v2_backfill_reco
 
 
 def current_version(conn: Connection) -> int:
-    if not inspect(conn).has_table("meta"):
+    if not has_meta_table(conn):
         return 0
-    row = conn.execute(text("SELECT value FROM meta WHERE key = 'schema_version'")).first()
-    return int(row[0]) if row else 0
+    value = get_meta(conn, "schema_version")
+    return int(value) if value else 0
 
 
 def migrate(engine: Engine) -> int:
@@ -74,9 +75,5 @@ def migrate(engine: Engine) -> int:
             if step := DATA_MIGRATIONS.get(version):
                 step(conn)
         if start < SCHEMA_VERSION:
-            conn.execute(text("DELETE FROM meta WHERE key = 'schema_version'"))
-            conn.execute(
-                text("INSERT INTO meta (key, value) VALUES ('schema_version', :v)"),
-                {"v": str(SCHEMA_VERSION)},
-            )
+            set_meta(conn, "schema_version", str(SCHEMA_VERSION))
     return start

@@ -18,11 +18,14 @@ from typing import Any
 from sqlalchemy import Engine, func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from ..pipelines.findings import Finding
-from ..pipelines.run import FINAL, RunStatus, RunTotals
+from ..config import Settings, settings_for_database
+from ..core.findings import Finding
+from ..core.runs import FINAL, RunStatus, RunTotals
+from ..core.tasks import PIPELINE_NAMES
 from .db import create_db_engine, writer
+from .meta import get_meta, set_meta
 from .migrate import migrate
-from .schema import FindingRow, Meta, ModelCall, Run, WorkflowInsight, utcnow
+from .schema import FindingRow, ModelCall, Run, WorkflowInsight, utcnow
 
 HOST = socket.gethostname()
 IGNORED_AFTER = 3  # showings without any reaction that make a finding "ignored"
@@ -278,13 +281,16 @@ class Store:
 
     def save_choice(self, workspace: str, pipeline: str, choice: dict[str, Any]) -> None:
         with self.sessions.begin() as s:
-            s.merge(Meta(key=self._choice_key(workspace, pipeline), value=json.dumps(choice)))
+            set_meta(s.connection(), self._choice_key(workspace, pipeline), json.dumps(choice))
 
     def load_choices(self, workspace: str) -> dict[str, dict[str, Any]]:
-        keys = {self._choice_key(workspace, p): p for p in ("autofix", "refactor")}
+        out = {}
         with self.readers() as s:
-            rows = s.scalars(select(Meta).where(Meta.key.in_(list(keys))))
-            return {keys[row.key]: json.loads(row.value) for row in rows}
+            for pipeline in PIPELINE_NAMES:
+                value = get_meta(s.connection(), self._choice_key(workspace, pipeline))
+                if value is not None:
+                    out[pipeline] = json.loads(value)
+        return out
 
     def set_pr(self, repository: str, fingerprint: str, url: str, number: int) -> None:
         with self.sessions.begin() as s:
@@ -302,3 +308,12 @@ def _fix_json(f: Finding) -> dict[str, Any] | None:
         "title": f.fix_title,
         "edits": [[e.start_line, e.start_col, e.end_line, e.end_col, e.new_text] for e in f.edits],
     }
+
+
+def open_configured(
+    database: str | None = None, root: Path | None = None
+) -> tuple[Settings, Store]:
+    """The settings for ``--database`` (see ``config.settings_for_database``) and the store
+    they name, opened: the one way the CLI, MCP and HTTP faces open their database."""
+    settings, _ = settings_for_database(database, root)
+    return settings, Store.open(settings.database_path)

@@ -17,7 +17,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from .llm import litellm
+from .lazy_litellm import litellm
 
 MAX_ANSWER_CHARS = 200_000
 

@@ -8,10 +8,11 @@ gateway (litellm's Router does the retries, cooldowns and timeouts of each), so 
 ``on_attempt`` so it is recorded (runs, model performance, bug patterns).
 
 What the router knows of the record (active rules, ``model_performance``, today's spend) is
-a snapshot read from ``store`` when the database opens and after each recorded attempt
-(``refresh``, on a worker thread), and re-read in the background when older than
-``SNAPSHOT_TTL_S`` (other processes write too): ``choose`` runs on the event loop and does
-not touch the database.
+a snapshot read through ``read_record`` (a callable the application injects once the
+database is open: the router never imports the record's package) when the database opens
+and after each recorded attempt (``refresh``, on a worker thread), and re-read in the
+background when older than ``SNAPSHOT_TTL_S`` (other processes write too): ``choose`` runs
+on the event loop and does not touch the database.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from ..config import Settings
+from ..core.tasks import task as task_row
 from . import budget, local
 from .gateway import CallOutcome, Gateway, ModelTarget
 from .policy import LAYERS, LearnedPolicy, Stats, elsewhere, layer_order
@@ -36,18 +38,6 @@ log = logging.getLogger(__name__)
 
 __all__ = ["LAYERS", "Choice", "ModelRouter"]
 
-TASK_LAYER = {
-    "issue_detector": "balanced",
-    "fix_generator": "balanced",
-    "opportunity_detector": "balanced",
-    "improvement_generator": "deep",
-}
-TASK_PIPELINE = {
-    "issue_detector": "autofix",
-    "fix_generator": "autofix",
-    "opportunity_detector": "refactor",
-    "improvement_generator": "refactor",
-}
 SNAPSHOT_TTL_S = 10.0
 
 NO_MODEL_MESSAGE = (
@@ -71,6 +61,19 @@ AttemptHook = Callable[[CallOutcome], Awaitable[None] | None]
 
 
 @dataclass
+class RoutingRecord:
+    """What the record tells routing: active rules, per-task model stats, today's spend."""
+
+    rules: list[Any] = field(default_factory=list)  # objects with .matches(task, path)
+    stats: dict[str, dict[str, Stats]] = field(default_factory=dict)
+    spent_today_usd: float = 0.0
+
+
+RecordReader = Callable[[bool], RoutingRecord]
+"""Reads the record (blocking); the flag says whether today's spend is wanted."""
+
+
+@dataclass
 class Snapshot:
     """The part of the record routing reads, as of ``loaded_at`` (monotonic seconds)."""
 
@@ -91,12 +94,12 @@ class ModelRouter:
         self,
         settings: Settings,
         gateway: Gateway | None = None,
-        store: Any = None,
+        read_record: RecordReader | None = None,
         policy: LearnedPolicy | None = None,
     ) -> None:
         self.settings = settings
         self.gateway = gateway or Gateway(timeout_s=settings.request_timeout_s)
-        self.store = store  # memory.store.Store, set by Services once the database is open
+        self.read_record = read_record  # set by Services once the database is open
         self.policy = policy or LearnedPolicy(rng=_seeded_rng())
         self._snapshot: Snapshot | None = None
         self._refreshing = threading.Lock()
@@ -110,15 +113,12 @@ class ModelRouter:
     def refresh(self) -> Snapshot:
         """Re-read rules, performance and today's spend (blocking: call it on a thread)."""
         snapshot = Snapshot(loaded_at=time.monotonic())
-        if self.store is not None:
-            from ..improvement.heuristics import active_rules
-            from ..improvement.performance import load_stats
-
+        if self.read_record is not None:
             try:
-                snapshot.rules = active_rules(self.store)
-                snapshot.stats = load_stats(self.store)
-                if self.settings.budget.daily_usd is not None:
-                    snapshot.spent_today_usd = self.store.spend_since(budget.day_start())
+                record = self.read_record(self.settings.budget.daily_usd is not None)
+                snapshot.rules = record.rules
+                snapshot.stats = record.stats
+                snapshot.spent_today_usd = record.spent_today_usd
             except Exception:  # routing without the record beats not routing
                 log.exception("could not read the routing record")
         self._snapshot = snapshot
@@ -131,7 +131,7 @@ class ModelRouter:
         """The current snapshot; a stale one is refreshed on a thread (the caller, often
         the event loop, keeps routing on what it has meanwhile)."""
         current = self._snapshot
-        if self.store is None:
+        if self.read_record is None:
             return current or Snapshot()
         if current is None:
             return self.refresh()
@@ -203,8 +203,8 @@ class ModelRouter:
     # choosing ----------------------------------------------------------------------------
 
     def choose(self, task: str, path: str = "") -> Choice:
-        pipeline = TASK_PIPELINE.get(task, "autofix")
-        layer = TASK_LAYER.get(task, "balanced")
+        row = task_row(task)
+        pipeline, layer = row.pipeline, row.layer
         explicit = self.settings.choice(pipeline)
         candidates = self.layer_models(layer)
         snap = self.snapshot()

@@ -10,10 +10,8 @@ from __future__ import annotations
 
 import logging
 
-from . import prompts
-from .base import RunResult, RunScope, run_pipeline
-from .context import Document, RunContext
-from .findings import (
+from ..core.document import Document
+from ..core.findings import (
     Finding,
     clamp_finding,
     edit_is_valid,
@@ -22,6 +20,9 @@ from .findings import (
     locate_snippet,
     touches_redacted,
 )
+from . import prompts
+from .base import RunResult, RunScope, run_pipeline
+from .context import RunContext
 
 log = logging.getLogger(__name__)
 PIPELINE = "autofix"

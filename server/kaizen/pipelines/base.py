@@ -13,12 +13,14 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from ..core.document import Document, Learnings
+from ..core.findings import Finding, assign_fingerprints
+from ..core.runs import RunStatus, RunTotals
+from ..core.tasks import task as task_row
 from ..models.gateway import CallOutcome
 from ..models.router import Choice
 from . import prompts
-from .context import Document, Learnings, RunContext
-from .findings import Finding, assign_fingerprints
-from .run import TASK_STATUS, RunStatus, RunTotals
+from .context import RunContext
 
 log = logging.getLogger(__name__)
 
@@ -128,8 +130,9 @@ class RunScope:
         self.result.notices.extend(n for n in choice.notices if n not in self.result.notices)
         if not choice.targets:
             return None, Learnings()
-        if self.result.status != TASK_STATUS[task]:
-            await self.status(TASK_STATUS[task], choice.targets[0].model)
+        status = task_row(task).status
+        if self.result.status != status:
+            await self.status(status, choice.targets[0].model)
         learned = await self.ctx.learnings(self.doc, task, query)
         used = self.result.insight_ids
         used.extend(i for i in learned.insight_ids if i not in used)

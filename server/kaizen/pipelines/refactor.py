@@ -12,10 +12,8 @@ from __future__ import annotations
 import logging
 import re
 
-from . import prompts
-from .base import RunResult, RunScope, run_pipeline
-from .context import Document, RunContext
-from .findings import (
+from ..core.document import Document
+from ..core.findings import (
     Finding,
     clamp_finding,
     edit_is_valid,
@@ -23,6 +21,9 @@ from .findings import (
     line_replacement,
     touches_redacted,
 )
+from . import prompts
+from .base import RunResult, RunScope, run_pipeline
+from .context import RunContext
 
 log = logging.getLogger(__name__)
 PIPELINE = "refactor"

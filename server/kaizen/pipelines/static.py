@@ -17,8 +17,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from .context import Document
-from .findings import Edit, Finding, Severity
+from ..core.document import Document
+from ..core.findings import Edit, Finding, Severity
 
 log = logging.getLogger(__name__)
 

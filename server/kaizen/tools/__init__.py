@@ -1,7 +1,3 @@
-"""The operations behind every face: one implementation that the LSP commands, the CLI and
-(later) the MCP server and the HTTP API all call. Plain functions over a Store, JSON in and
-out; see ``records.OPERATIONS``."""
-
-from .records import OPERATIONS, Operation, ToolError
-
-__all__ = ["OPERATIONS", "Operation", "ToolError"]
+"""The operations behind every face: ``operations`` (plain functions over a Store, one input
+model each) and ``table`` (the ONE tool table: MCP tool and HTTP route names, LSP command
+names, flags), plus ``openapi`` (the HTTP API's description, generated from the table)."""

@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from ..core.tasks import detector_of
 from . import bugs, heuristics, performance
 
 log = logging.getLogger(__name__)
@@ -27,7 +28,7 @@ def record_attempt(store: Any, outcome: Any) -> None:
 def record_finding_outcome(store: Any, finding: Any, outcome: str) -> None:
     """An accepted / fixed-by-hand or dismissed model finding counts for (or against) the
     model that found it, on the task that found it."""
-    task = performance.PIPELINE_TASK.get(finding.pipeline)
+    task = detector_of(finding.pipeline)
     if getattr(finding, "origin", "model") != "model" or not finding.model or task is None:
         return
     try:

@@ -46,13 +46,13 @@ def add_agent_commands(sub: Any) -> None:
 
 
 def _mcp(args: argparse.Namespace) -> int:
-    from .mcp import run
+    from ..mcp import run
 
     return run(args.database, args.http, args.port)
 
 
 def _serve_http(args: argparse.Namespace) -> int:
-    from .http import run
+    from ..http import run
 
     return run(
         host=args.host,

@@ -14,13 +14,14 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from . import __version__
-from .config import load_settings
-from .pipelines.base import RunResult
-from .pipelines.context import Document
-from .pipelines.findings import Finding
-from .services import Services
-from .workspace import LANGUAGES
+from .. import __version__
+from ..app.services import Services
+from ..config import load_settings
+from ..core.document import Document
+from ..core.findings import Finding
+from ..core.workspace import LANGUAGES
+from ..pipelines.base import RunResult
+from .common import editor_overrides, read_document
 
 SKIP_DIRS = {
     ".git",
@@ -57,37 +58,10 @@ def iter_files(paths: list[str]) -> Iterator[Path]:
             print(f"kaizen: {raw}: no such file or directory", file=sys.stderr)
 
 
-def read_document(path: Path) -> Document | str:
-    """The document, or why it cannot be read as text."""
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        return f"{path}: cannot read ({exc.strerror})"
-    if b"\x00" in data[:8192]:
-        return f"{path}: binary file, skipped"
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        return f"{path}: not valid UTF-8 (byte {exc.start}), skipped"
-    return Document(uri=path.resolve().as_uri(), path=path.resolve(), text=text)
-
-
-def editor_overrides(args: argparse.Namespace) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    choice = {"provider": args.provider, "model": args.model, "apiBase": args.api_base}
-    if any(choice.values()):
-        out["autofix"] = out["refactor"] = {k: v for k, v in choice.items() if v}
-    if args.static_only or args.no_static:
-        out["staticPrepass"] = {"enabled": not args.no_static, "only": bool(args.static_only)}
-    if args.database:
-        out["databasePath"] = args.database
-    return out
-
-
 async def check_files(
     services: Services, files: list[Path], pipelines: list[str]
 ) -> list[tuple[Document, RunResult]]:
-    from .pipelines.autofix import run_autofix
+    from ..pipelines import registry
 
     results: list[tuple[Document, RunResult]] = []
     notices: set[str] = set()
@@ -97,13 +71,7 @@ async def check_files(
             print(f"kaizen: {doc}", file=sys.stderr)
             continue
         for pipeline in pipelines:
-            ctx = services.context()
-            if pipeline == "refactor":
-                from .pipelines.refactor import run_refactor
-
-                result = await run_refactor(doc, ctx)
-            else:
-                result = await run_autofix(doc, ctx)
+            result = await registry.run(pipeline, doc, services.context())
             for notice in [*result.notices, *([result.error] if result.error else [])]:
                 if notice not in notices:
                     notices.add(notice)

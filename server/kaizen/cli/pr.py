@@ -13,10 +13,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .check import read_document
-from .config import load_settings
-from .pipelines.findings import Finding, apply_edits
-from .services import Services
+from ..app.services import Services
+from ..config import load_settings
+from ..core.findings import Finding, apply_edits
+from .common import editor_overrides, read_document
 
 
 def add_pr_command(sub: Any) -> None:
@@ -44,8 +44,6 @@ def pick(findings: list[Finding], fingerprint: str | None, line: int | None) -> 
 
 
 def run_pr(args: argparse.Namespace) -> int:
-    from .check import editor_overrides
-
     args.static_only = args.no_static = False
     settings, problems = load_settings(Path.cwd(), editor_overrides(args))
     for problem in problems:
@@ -64,11 +62,11 @@ def run_pr(args: argparse.Namespace) -> int:
 
 
 async def _pr(services: Services, doc: Any, args: argparse.Namespace) -> int:
-    from .github import PullRequestError
-    from .pipelines.refactor import run_refactor
-    from .pullrequests import create_pull_request
+    from ..app.pull_requests import create_pull_request
+    from ..github import PullRequestError
+    from ..pipelines import registry
 
-    result = await run_refactor(doc, services.context())
+    result = await registry.run("refactor", doc, services.context())
     for notice in [*result.notices, *([result.error] if result.error else [])]:
         print(f"kaizen: {notice}", file=sys.stderr)
     finding = pick(result.findings, args.fingerprint, args.line)

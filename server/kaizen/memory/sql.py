@@ -10,12 +10,14 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Table
+from sqlalchemy import Connection, Table
 from sqlalchemy.orm import Session
 
 
-def dialect_insert(session: Session, table: Table) -> Any:
-    name = session.get_bind().dialect.name
+def dialect_insert(bind: Session | Connection, table: Table) -> Any:
+    """``insert(table)`` of the bind's dialect, so ``on_conflict_do_update`` is available."""
+    dialect = bind.dialect if isinstance(bind, Connection) else bind.get_bind().dialect
+    name = dialect.name
     if name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
     elif name == "sqlite":

@@ -28,11 +28,13 @@ from __future__ import annotations
 import logging
 import math
 from array import array
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
-from sqlalchemy import Connection, bindparam, text
+from sqlalchemy import Connection, text
 
-from .embed import Embedder, LiteLLMEmbedder, insight_text, normalise
+from ..embed import Embedder, normalise
+from ..meta import get_meta, set_meta
+from .fusion import dim_without_network, embed_insights, index_dim
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +51,6 @@ LAYOUT_VERSION = "2"
 """Bump when the vector layout or code changes: ``ensure_index`` then rebuilds."""
 
 _CHUNK_SIZE = 256  # vec0 rows per chunk; small so that small repositories waste little
-_REEMBED_BATCH = 256
 
 
 def code_bits(dim: int) -> int:
@@ -86,21 +87,6 @@ def require_sqlite(conn: Connection) -> None:
         raise NotImplementedError(
             f"the search index needs SQLite (FTS5 + sqlite-vec); got {conn.dialect.name}"
         )
-
-
-def _meta(conn: Connection, key: str) -> str | None:
-    row = conn.execute(text("SELECT value FROM meta WHERE key = :k"), {"k": key}).first()
-    return None if row is None else str(row[0])
-
-
-def _set_meta(conn: Connection, key: str, value: str) -> None:
-    conn.execute(
-        text(
-            "INSERT INTO meta (key, value) VALUES (:k, :v) "
-            "ON CONFLICT(key) DO UPDATE SET value = excluded.value"
-        ),
-        {"k": key, "v": value},
-    )
 
 
 def _has_table(conn: Connection, name: str) -> bool:
@@ -179,54 +165,6 @@ def _drop_vec(conn: Connection) -> None:
         conn.exec_driver_sql(f"DROP TABLE IF EXISTS {name}")
 
 
-def embed_insights(
-    conn: Connection,
-    embedder: Embedder,
-    where: str,
-    file: Callable[[Connection, Sequence[tuple[int, str, str, Sequence[float]]]], None]
-    | None = None,
-) -> int:
-    """Embed and file every insight matching ``where`` (SQL over alias ``w``), in batches.
-
-    Callers guarantee these insights have no rows in the vector tables yet.
-    """
-    done, last = 0, 0
-    while True:
-        rows = conn.execute(
-            text(
-                "SELECT w.id, w.repository, w.language, w.summary, w.detail "
-                f"FROM workflow_insights w WHERE w.id > :last AND ({where}) "
-                "ORDER BY w.id LIMIT :n"
-            ),
-            {"last": last, "n": _REEMBED_BATCH},
-        ).all()
-        if not rows:
-            return done
-        vectors = embedder.embed([insight_text(r.summary, r.detail or "") for r in rows])
-        (file or _file)(
-            conn,
-            [
-                (r.id, r.repository or "", r.language or "", v)
-                for r, v in zip(rows, vectors, strict=True)
-            ],
-        )
-        conn.execute(
-            text("UPDATE workflow_insights SET embedder = :e WHERE id IN :ids").bindparams(
-                bindparam("ids", expanding=True)
-            ),
-            {"e": embedder.name, "ids": [r.id for r in rows]},
-        )
-        done += len(rows)
-        last = rows[-1].id
-
-
-def _dim_without_network(embedder: Embedder) -> int | None:
-    """The embedder's dimension if knowing it costs no provider call, else None."""
-    if isinstance(embedder, LiteLLMEmbedder):
-        return embedder.known_dim
-    return embedder.dim
-
-
 def ensure_index(conn: Connection, embedder: Embedder) -> None:
     """Create or repair the index; re-embed everything if the embedder or layout changed.
 
@@ -237,15 +175,11 @@ def ensure_index(conn: Connection, embedder: Embedder) -> None:
     Re-embedding happens inside that transaction, so a switch is all-or-nothing (and
     holds the write lock meanwhile: other writers wait up to the busy timeout).
     """
-    if conn.dialect.name == "postgresql":
-        from . import pg
-
-        return pg.ensure_index(conn, embedder)
     require_sqlite(conn)
     _create_fts(conn)
-    name, dim, layout = (_meta(conn, k) for k in ("embedder", "embedding_dim", "vec_layout"))
+    name, dim, layout = (get_meta(conn, k) for k in ("embedder", "embedding_dim", "vec_layout"))
     present = all(_has_table(conn, t) for t in (VEC_TABLE, SAMPLE_TABLE, FLOAT_TABLE))
-    known = _dim_without_network(embedder)
+    known = dim_without_network(embedder)
     if (
         present
         and (name, layout) == (embedder.name, LAYOUT_VERSION)
@@ -256,6 +190,7 @@ def ensure_index(conn: Connection, embedder: Embedder) -> None:
             conn,
             embedder,
             f"NOT EXISTS (SELECT 1 FROM {FLOAT_TABLE} f WHERE f.insight_id = w.id)",
+            _file,
         )
         if backfilled:
             log.info("indexed %d insights that had no vector", backfilled)
@@ -273,10 +208,10 @@ def ensure_index(conn: Connection, embedder: Embedder) -> None:
         )
     _drop_vec(conn)
     _create_vec(conn, new_dim)
-    _set_meta(conn, "embedder", embedder.name)
-    _set_meta(conn, "embedding_dim", str(new_dim))
-    _set_meta(conn, "vec_layout", LAYOUT_VERSION)
-    count = embed_insights(conn, embedder, "1 = 1")
+    set_meta(conn, "embedder", embedder.name)
+    set_meta(conn, "embedding_dim", str(new_dim))
+    set_meta(conn, "vec_layout", LAYOUT_VERSION)
+    count = embed_insights(conn, embedder, "1 = 1", _file)
     log.info("indexed %d insights with %s", count, embedder.name)
 
 
@@ -287,14 +222,6 @@ def _sweep_orphans(conn: Connection) -> None:
             f"DELETE FROM {name} WHERE insight_id IN (SELECT r.rowid FROM {name}_rowids r "
             f"WHERE NOT EXISTS (SELECT 1 FROM {FLOAT_TABLE} f WHERE f.insight_id = r.rowid))"
         )
-
-
-def index_dim(conn: Connection) -> int:
-    """The dimension the index was built for; raises if ensure_index never ran."""
-    dim = _meta(conn, "embedding_dim")
-    if dim is None:
-        raise RuntimeError("the search index does not exist yet: call ensure_index first")
-    return int(dim)
 
 
 def _file(conn: Connection, items: Sequence[tuple[int, str, str, Sequence[float]]]) -> None:
@@ -350,10 +277,6 @@ def index_insight(
     Call it in the ``writer(engine)`` transaction that wrote the insight, so the row and
     its vector commit together.
     """
-    if conn.dialect.name == "postgresql":
-        from . import pg
-
-        return pg.index_insight(conn, insight_id, repository, language, vector)
     require_sqlite(conn)
     remove_insight(conn, insight_id)
     _file(conn, [(insight_id, repository, language, vector)])
@@ -361,10 +284,6 @@ def index_insight(
 
 def remove_insight(conn: Connection, insight_id: int) -> None:
     """Forget the vector of one insight (its FTS row follows the base table by trigger)."""
-    if conn.dialect.name == "postgresql":
-        from . import pg
-
-        return pg.remove_insight(conn, insight_id)
     require_sqlite(conn)
     for name in (VEC_TABLE, SAMPLE_TABLE, FLOAT_TABLE):
         conn.execute(text(f"DELETE FROM {name} WHERE insight_id = :id"), {"id": insight_id})

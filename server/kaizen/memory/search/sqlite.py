@@ -11,60 +11,37 @@ Both sides are built to stay within a few milliseconds at 100k insights; see
 
 from __future__ import annotations
 
-import re
-import unicodedata
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, text
 
-from .embed import STOPWORDS, normalise
-from .index import (
+from ..embed import normalise
+from .fusion import (
+    NEAR_DUPLICATE_COSINE,
+    SearchHit,
+    collapse_near_duplicates,
+    fuse,
+    index_dim,
+    query_terms,
+)
+from .sqlite_index import (
     FLOAT_TABLE,
     FTS_TABLE,
     SAMPLE_EVERY,
     SAMPLE_TABLE,
     VEC_TABLE,
     VOCAB_TABLE,
-    index_dim,
     pack,
     quantize,
     require_sqlite,
 )
 
-NEAR_DUPLICATE_COSINE = 0.97
 _NEAR_DUPLICATE_L2 = (2.0 * (1.0 - NEAR_DUPLICATE_COSINE)) ** 0.5  # for unit vectors
 SAMPLE_RANK = 16
 """The sample's r-th nearest code bounds the full scan to ~SAMPLE_EVERY * r candidates."""
 KEYWORD_DOC_BUDGET = 1000
 """Most documents the keyword side may score: BM25 costs ~1 us per matching document."""
-MAX_QUERY_TERMS = 24
-
-
-@dataclass
-class SearchHit:
-    """One fused result; a rank is None when that side did not return the insight."""
-
-    insight_id: int
-    score: float
-    keyword_rank: int | None
-    vector_rank: int | None
-
-
-_TOKEN = re.compile(r"[^\W_]+")
-
-
-def query_terms(query: str) -> list[str]:
-    """Distinct, lower-cased, diacritic-free word tokens the way FTS5's unicode61 sees them.
-
-    Only letters and digits survive, so quotes, ``*``, ``NEAR(``, ``-`` and column filters
-    in user or model text can never reach the MATCH grammar.
-    """
-    folded = unicodedata.normalize("NFKD", query.lower())
-    folded = "".join(ch for ch in folded if not unicodedata.combining(ch))
-    terms = [t for t in dict.fromkeys(_TOKEN.findall(folded)) if t not in STOPWORDS]
-    return terms[:MAX_QUERY_TERMS]
 
 
 def _select_terms(conn: Connection, terms: list[str]) -> list[str]:
@@ -209,57 +186,6 @@ def _near_duplicates(conn: Connection, ids: list[int]) -> set[tuple[int, int]]:
     return {(int(row.a), int(row.b)) for row in rows}
 
 
-PairFinder = Callable[[Connection, list[int]], set[tuple[int, int]]]
-
-
-def collapse_near_duplicates(
-    conn: Connection,
-    hits: Sequence[SearchHit],
-    limit: int,
-    near_duplicates: PairFinder | None = None,
-) -> list[SearchHit]:
-    """The first ``limit`` hits, skipping any near-duplicate of a better hit already kept.
-
-    Pairs are checked among the first ``limit + 10`` hits, more only if too many collapsed.
-    ``near_duplicates`` finds the close pairs (id_low, id_high); each backend has its own.
-    """
-    find_pairs = near_duplicates or _near_duplicates
-    window = limit + 10
-    while True:
-        head = list(hits[:window])
-        duplicates = find_pairs(conn, [hit.insight_id for hit in head])
-        kept: list[SearchHit] = []
-        for hit in head:
-            if not any(
-                (min(hit.insight_id, k.insight_id), max(hit.insight_id, k.insight_id)) in duplicates
-                for k in kept
-            ):
-                kept.append(hit)
-                if len(kept) == limit:
-                    return kept
-        if window >= len(hits):
-            return kept
-        window *= 2
-
-
-def fuse(keyword_ids: Sequence[int], vector_ids: Sequence[int], rrf_k: int = 60) -> list[SearchHit]:
-    """Reciprocal rank fusion: score = sum of 1 / (rrf_k + rank) over the lists, best first."""
-    hits: dict[int, SearchHit] = {}
-    for rank, insight_id in enumerate(dict.fromkeys(keyword_ids), start=1):
-        hits[insight_id] = SearchHit(insight_id, 1.0 / (rrf_k + rank), rank, None)
-    for rank, insight_id in enumerate(dict.fromkeys(vector_ids), start=1):
-        hit = hits.setdefault(insight_id, SearchHit(insight_id, 0.0, None, None))
-        hit.score += 1.0 / (rrf_k + rank)
-        hit.vector_rank = rank
-    big = len(hits) + 1
-
-    def order(hit: SearchHit) -> tuple[float, int, int]:
-        best = min(hit.keyword_rank or big, hit.vector_rank or big)
-        return (-hit.score, best, hit.insight_id)
-
-    return sorted(hits.values(), key=order)
-
-
 def hybrid_search(
     conn: Connection,
     *,
@@ -275,18 +201,6 @@ def hybrid_search(
     ``None`` for repository or language means any. An empty ``vector`` searches keywords
     only. Each side contributes ``2 * limit`` (at least 20) candidates to the fusion.
     """
-    if conn.dialect.name == "postgresql":
-        from . import pg
-
-        return pg.hybrid_search(
-            conn,
-            query=query,
-            vector=vector,
-            repository=repository,
-            language=language,
-            limit=limit,
-            rrf_k=rrf_k,
-        )
     require_sqlite(conn)
     if limit <= 0:
         return []
@@ -297,4 +211,6 @@ def hybrid_search(
         if len(vector)
         else []
     )
-    return collapse_near_duplicates(conn, fuse(keyword_ids, vector_ids, rrf_k), limit)
+    return collapse_near_duplicates(
+        conn, fuse(keyword_ids, vector_ids, rrf_k), limit, _near_duplicates
+    )

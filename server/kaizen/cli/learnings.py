@@ -5,10 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
 from typing import Any
-
-from .config import load_settings
 
 
 def add_learnings_command(sub: Any) -> None:
@@ -42,13 +39,11 @@ def _print(rows: list[dict[str, Any]], fmt: str) -> None:
 
 
 def run_learnings(args: argparse.Namespace) -> int:
-    from .memory.catalog import delete_learnings, list_learnings, search_learnings
-    from .memory.loop import LearningLoop
-    from .memory.store import Store
+    from ..memory.catalog import delete_learnings, list_learnings, search_learnings
+    from ..memory.loop import LearningLoop
+    from ..memory.store import open_configured
 
-    editor = {"databasePath": args.database} if args.database else {}
-    settings, _ = load_settings(Path.cwd(), editor)
-    store = Store.open(settings.database_path)
+    settings, store = open_configured(args.database)
     try:
         action = args.action or "list"
         if action == "delete":

@@ -40,14 +40,6 @@ PHASES: dict[RunStatus, str] = {
     RunStatus.STALE: "done",
 }
 
-# The status a run is in while it waits for each prompt's answer.
-TASK_STATUS: dict[str, RunStatus] = {
-    "issue_detector": RunStatus.DETECTING,
-    "fix_generator": RunStatus.FIXING,
-    "opportunity_detector": RunStatus.FINDING_OPPORTUNITIES,
-    "improvement_generator": RunStatus.IMPROVING,
-}
-
 FINAL = frozenset({RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.CANCELLED, RunStatus.STALE})
 
 

@@ -1,31 +1,26 @@
-"""``kaizen db``: migrate a database, export its learnings, import them into another.
+"""Learnings between databases: the JSON lines export and the merging import behind
+``kaizen db export`` / ``kaizen db import``.
 
-The way a developer's personal learnings reach the team database::
-
-    kaizen db export -o mine.jsonl                          # from the per-user SQLite file
-    kaizen db import mine.jsonl --database postgresql://...  # into the team's PostgreSQL
-
-The export is JSON lines, one object a line: a header, the insights (without embeddings:
-the target re-embeds with its own embedder, so vectors always match its index) and the
-outcomes of findings (accepted, dismissed, fixed by hand: what suppresses a finding the
-user already dismissed). Import merges by content hash, as the server does: a lesson the
-target already knows gets the imported occurrences added, a new one is inserted with its
-author (``recordedBy``) kept. Importing the same file twice is refused unless ``--force``.
+The way a developer's personal learnings reach the team database: the export is JSON lines,
+one object a line: a header, the insights (without embeddings: the target re-embeds with its
+own embedder, so vectors always match its index) and the outcomes of findings (accepted,
+dismissed, fixed by hand: what suppresses a finding the user already dismissed). Import
+merges by content hash, as the server does: a lesson the target already knows gets the
+imported occurrences added, a new one is inserted with its author (``recordedBy``) kept.
+Importing the same file twice is refused unless ``force``.
 """
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import IO, Any
 
-from .config import load_settings
+from .meta import get_meta, set_meta
+from .sql import dialect_insert
 
 FORMAT = "kaizen-learnings"
 FORMAT_VERSION = 1
@@ -37,61 +32,6 @@ _LIMITS = {"kind": 32, "category": 64, "language": 32, "fingerprint": 64, "recor
 _MAX_TEXT = 8000
 
 
-def add_db_command(sub: Any) -> None:
-    parser = sub.add_parser("db", help="migrate the database; export / import learnings")
-    actions = parser.add_subparsers(dest="db_action", required=True)
-
-    migrate = actions.add_parser(
-        "migrate", help="create or upgrade the schema and the search index"
-    )
-    migrate.add_argument("--database", help="database path or URL (default: settings)")
-
-    export = actions.add_parser("export", help="write learnings as JSON lines")
-    export.add_argument("--database", help="database path or URL (default: settings)")
-    export.add_argument("-o", "--output", help="file to write (default: stdout)")
-    export.add_argument("--repository", help="only this repository's learnings")
-
-    imp = actions.add_parser("import", help="merge a JSON lines export into a database")
-    imp.add_argument("file", help="an export file ('-' for stdin)")
-    imp.add_argument("--database", help="database path or URL (default: settings)")
-    imp.add_argument("--force", action="store_true", help="import a file imported before")
-    parser.set_defaults(func=run_db)
-
-
-def run_db(args: argparse.Namespace) -> int:
-    editor = {"databasePath": args.database} if args.database else {}
-    settings, problems = load_settings(Path.cwd(), editor)
-    for problem in problems:
-        print(problem, file=sys.stderr)
-    from .memory.db import create_db_engine
-
-    engine = create_db_engine(settings.database_path)
-    try:
-        if args.db_action == "migrate":
-            return migrate_command(engine, settings)
-        if args.db_action == "export":
-            from .memory.migrate import migrate
-
-            migrate(engine)  # an older file gets the columns the export reads
-            if args.output:
-                with open(args.output, "w", encoding="utf-8") as out:
-                    counts = export(engine, out, repository=args.repository)
-            else:
-                counts = export(engine, sys.stdout, repository=args.repository)
-            print(
-                f"Exported {counts['insight']} insights and {counts['finding']} finding "
-                f"outcomes from {describe(engine)}.",
-                file=sys.stderr,
-            )
-            return 0
-        data = sys.stdin.buffer.read() if args.file == "-" else Path(args.file).read_bytes()
-        report = import_lines(engine, settings, data, force=args.force)
-        print(report.summary(describe(engine)))
-        return 0 if report.ok else 1
-    finally:
-        engine.dispose()
-
-
 def describe(engine: Any) -> str:
     """The engine's URL without its password."""
     return str(engine.url.render_as_string(hide_password=True))
@@ -99,35 +39,22 @@ def describe(engine: Any) -> str:
 
 def _embedder(settings: Any) -> Any:
     # The same choice as the server's LearningLoop, so its index is never rebuilt for us.
-    from .memory.embed import make_embedder
+    from .embed import make_embedder
 
     return make_embedder(settings.learnings.embedding_model)
 
 
 def prepare(engine: Any, settings: Any) -> tuple[int, Any]:
     """Migrate and build the search index; returns (version before, embedder)."""
-    from .memory.db import writer
-    from .memory.index import ensure_index
-    from .memory.migrate import migrate
+    from .db import writer
+    from .migrate import migrate
+    from .search import ensure_index
 
     start = migrate(engine)
     embedder = _embedder(settings)
     with writer(engine).begin() as conn:
         ensure_index(conn, embedder)
     return start, embedder
-
-
-def migrate_command(engine: Any, settings: Any) -> int:
-    from .memory import insights
-    from .memory.migrate import SCHEMA_VERSION
-
-    start, embedder = prepare(engine, settings)
-    change = f"v{start} -> v{SCHEMA_VERSION}" if start != SCHEMA_VERSION else f"v{start}"
-    print(
-        f"{describe(engine)}: schema {change}; search index ready "
-        f"({embedder.name}, {insights.count(engine)} insights)."
-    )
-    return 0
 
 
 # export ----------------------------------------------------------------------------------------
@@ -188,8 +115,8 @@ def export(engine: Any, out: IO[str], repository: str | None = None) -> dict[str
     """Write the header, every insight and every finding with an outcome; returns counts."""
     from sqlalchemy import select
 
-    from .memory.migrate import SCHEMA_VERSION, current_version
-    from .memory.schema import FindingRow, WorkflowInsight
+    from .migrate import SCHEMA_VERSION, current_version
+    from .schema import FindingRow, WorkflowInsight
 
     counts = {"insight": 0, "finding": 0}
     with engine.connect() as conn:
@@ -303,8 +230,8 @@ class _Insight:
 
 
 def parse_insight(record: dict[str, Any]) -> _Insight:
-    from .memory.insights import MAX_DETAIL, InsightInput
-    from .security.redact import scrub
+    from ..security.redact import scrub
+    from .insights import MAX_DETAIL, InsightInput
 
     summary = scrub(_text(record, "summary")).strip()
     if not summary:
@@ -335,7 +262,7 @@ def parse_insight(record: dict[str, Any]) -> _Insight:
 
 
 def parse_finding(record: dict[str, Any]) -> dict[str, Any]:
-    from .security.redact import scrub
+    from ..security.redact import scrub
 
     status = _text(record, "status")
     if status == "open" or len(status) > 16:
@@ -394,21 +321,14 @@ def _records(data: bytes, report: ImportReport) -> Iterator[tuple[str, Any]]:
             report.problems.append(f"line {number}: {exc}")
 
 
-def _insert(conn: Any, table: Any) -> Any:
-    from sqlalchemy.dialects import postgresql, sqlite
-
-    dialect: Any = postgresql if conn.dialect.name == "postgresql" else sqlite
-    return dialect.insert(table)
-
-
 def _merge_insight(conn: Any, entry: _Insight, embedder_name: str) -> tuple[int, bool]:
     """(id, inserted): add the occurrences to the same lesson, or insert it. Race-free on
     both backends: the UPDATE finds a committed row; the INSERT ... DO NOTHING loses to a
     concurrent insert, and the UPDATE then finds that row."""
     from sqlalchemy import case, update
 
-    from .memory.insights import insert_values
-    from .memory.schema import WorkflowInsight
+    from .insights import insert_values
+    from .schema import WorkflowInsight
 
     table: Any = WorkflowInsight.__table__
     item = entry.item
@@ -429,7 +349,7 @@ def _merge_insight(conn: Any, entry: _Insight, embedder_name: str) -> tuple[int,
         if merged is not None:
             return int(merged[0]), False
         inserted = conn.execute(
-            _insert(conn, table)
+            dialect_insert(conn, table)
             .values(
                 {
                     **insert_values(item, embedder_name, entry.recorded_by),
@@ -449,10 +369,10 @@ def _merge_insight(conn: Any, entry: _Insight, embedder_name: str) -> tuple[int,
 def _merge_finding(conn: Any, values: dict[str, Any]) -> None:
     """Insert the outcome, or set it on a finding still open there (a decision the target
     already holds wins)."""
-    from .memory.schema import FindingRow
+    from .schema import FindingRow
 
     table: Any = FindingRow.__table__
-    stmt = _insert(conn, table).values(**values)
+    stmt = dialect_insert(conn, table).values(**values)
     conn.execute(
         stmt.on_conflict_do_update(
             index_elements=["repository", "fingerprint"],
@@ -469,7 +389,7 @@ def _merge_finding(conn: Any, values: dict[str, Any]) -> None:
 def _known_hashes(engine: Any, entries: list[_Insight]) -> set[tuple[str, str]]:
     from sqlalchemy import select, tuple_
 
-    from .memory.schema import WorkflowInsight
+    from .schema import WorkflowInsight
 
     keys = list({(e.item.repository, e.item.content_hash) for e in entries})
     with engine.connect() as conn:
@@ -482,9 +402,9 @@ def _known_hashes(engine: Any, entries: list[_Insight]) -> set[tuple[str, str]]:
 
 
 def _import_batch(engine: Any, embedder: Any, batch: list[_Insight], report: ImportReport) -> None:
-    from .memory.db import writer
-    from .memory.embed import insight_text
-    from .memory.index import index_insight
+    from .db import writer
+    from .embed import insight_text
+    from .search import index_insight
 
     # Embed (maybe a provider call) outside the transaction, and only what is new there.
     known = _known_hashes(engine, batch)
@@ -508,19 +428,17 @@ def _import_batch(engine: Any, embedder: Any, batch: list[_Insight], report: Imp
 
 def import_lines(engine: Any, settings: Any, data: bytes, *, force: bool = False) -> ImportReport:
     """Merge an export into ``engine``'s database (migrated and indexed first)."""
-    from sqlalchemy import text
-
-    from .memory.db import writer
+    from .db import writer
 
     report = ImportReport()
     digest = hashlib.sha256(data).hexdigest()[:32]
     key = IMPORT_KEY.format(digest=digest)
     _, embedder = prepare(engine, settings)
     with engine.connect() as conn:
-        seen = conn.execute(text("SELECT value FROM meta WHERE key = :k"), {"k": key}).first()
+        seen = get_meta(conn, key)
     if seen is not None and not force:
         report.refused = (
-            f"This file was imported on {seen[0]}; its occurrences would be counted twice. "
+            f"This file was imported on {seen}; its occurrences would be counted twice. "
             "Use --force to import it again."
         )
         return report
@@ -546,6 +464,5 @@ def import_lines(engine: Any, settings: Any, data: bytes, *, force: bool = False
             _merge_finding(conn, values)
             report.findings += 1
         stamp = datetime.now(timezone.utc).isoformat(timespec="seconds")
-        conn.execute(text("DELETE FROM meta WHERE key = :k"), {"k": key})
-        conn.execute(text("INSERT INTO meta (key, value) VALUES (:k, :v)"), {"k": key, "v": stamp})
+        set_meta(conn, key, stamp)
     return report

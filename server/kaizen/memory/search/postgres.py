@@ -40,10 +40,11 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, text
 
-from . import search as _search
-from .db import write_lock
-from .embed import Embedder, LiteLLMEmbedder, normalise
-from .index import _meta, _set_meta  # one meta table, the same on both backends
+from ..db import write_lock
+from ..embed import Embedder, normalise
+from ..meta import get_meta, set_meta
+from . import fusion as _search
+from .fusion import dim_without_network, embed_insights, index_dim
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +61,6 @@ HNSW_M = 16
 HNSW_EF_CONSTRUCTION = 64
 KEYWORD_DOC_BUDGET = 2000
 """Most documents the keyword side may rank (``ts_rank`` costs a few us per document)."""
-_REEMBED_BATCH = 256
 _STATS_TTL_S = 300.0
 _TS_WEIGHTS = "{0.1, 0.25, 0.5, 1.0}"  # D, C (category), B (detail), A (summary)
 
@@ -176,20 +176,7 @@ def _drop_vec(conn: Connection) -> None:
     conn.exec_driver_sql(f"DROP TABLE IF EXISTS {VEC_TABLE}")
 
 
-def _dim_without_network(embedder: Embedder) -> int | None:
-    if isinstance(embedder, LiteLLMEmbedder):
-        return embedder.known_dim
-    return embedder.dim
-
-
 # writing -------------------------------------------------------------------------------------
-
-
-def index_dim(conn: Connection) -> int:
-    dim = _meta(conn, "embedding_dim")
-    if dim is None:
-        raise RuntimeError("the search index does not exist yet: call ensure_index first")
-    return int(dim)
 
 
 def file_vectors(conn: Connection, items: Sequence[tuple[int, str, str, Sequence[float]]]) -> None:
@@ -222,9 +209,7 @@ def file_vectors(conn: Connection, items: Sequence[tuple[int, str, str, Sequence
 
 
 def _embed_insights(conn: Connection, embedder: Embedder, where: str) -> int:
-    """``index.embed_insights`` filing into the pgvector table."""
-    from .index import embed_insights
-
+    """The shared re-embedding loop, filing into the pgvector table."""
     return embed_insights(conn, embedder, where, file_vectors)
 
 
@@ -250,8 +235,8 @@ def ensure_index(conn: Connection, embedder: Embedder) -> None:
     write_lock(conn, "kaizen:index")  # servers starting together build it once
     _ensure_extension(conn)
     _ensure_keywords(conn)
-    name, dim, layout = (_meta(conn, k) for k in ("embedder", "embedding_dim", "vec_layout"))
-    known = _dim_without_network(embedder)
+    name, dim, layout = (get_meta(conn, k) for k in ("embedder", "embedding_dim", "vec_layout"))
+    known = dim_without_network(embedder)
     if (
         _has_table(conn, VEC_TABLE)
         and (name, layout) == (embedder.name, LAYOUT_VERSION)
@@ -279,9 +264,9 @@ def ensure_index(conn: Connection, embedder: Embedder) -> None:
         )
     _drop_vec(conn)
     _create_vec(conn, new_dim)
-    _set_meta(conn, "embedder", embedder.name)
-    _set_meta(conn, "embedding_dim", str(new_dim))
-    _set_meta(conn, "vec_layout", LAYOUT_VERSION)
+    set_meta(conn, "embedder", embedder.name)
+    set_meta(conn, "embedding_dim", str(new_dim))
+    set_meta(conn, "vec_layout", LAYOUT_VERSION)
     count = _embed_insights(conn, embedder, "1 = 1")
     create_hnsw(conn)
     if count > 1000:

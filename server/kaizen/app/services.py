@@ -11,17 +11,18 @@ import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from .config import Settings
-from .models.gateway import CallOutcome, Gateway
-from .models.router import ModelRouter
-from .pipelines.base import RunResult
-from .pipelines.context import Document, Learnings, RunContext
-from .pipelines.findings import Finding
-from .pipelines.run import RunStatus
+from ..config import Settings
+from ..core.document import Document, Learnings
+from ..core.findings import Finding
+from ..core.runs import RunStatus
+from ..models.gateway import CallOutcome, Gateway
+from ..models.router import ModelRouter
+from ..pipelines.base import RunResult
+from ..pipelines.context import RunContext
 
 if TYPE_CHECKING:
-    from .memory.loop import LearningLoop
-    from .memory.store import Store
+    from ..memory.loop import LearningLoop
+    from ..memory.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +35,7 @@ def move_aside_if_corrupt(location: str | None, exc: Exception) -> str | None:
     import time
     from pathlib import Path
 
-    from .memory.db import database_url
+    from ..memory.db import database_url
 
     if not any(sign in str(exc) for sign in CORRUPTION_SIGNS):
         return None
@@ -70,7 +71,7 @@ class Services:
 
     def open_store(self) -> Store | None:
         """Open the database; on failure keep serving without memory and say why."""
-        from .memory.store import Store
+        from ..memory.store import Store
 
         try:
             self.store = Store.open(self.settings.database_path)
@@ -95,10 +96,12 @@ class Services:
         return self._open_loop()
 
     def _open_loop(self) -> Store | None:
-        from .memory.loop import LearningLoop
+        from ..memory.loop import LearningLoop
 
         assert self.store is not None
-        self.router.store = self.store  # routing rules, model performance, today's spend
+        from ..improvement.routing_record import record_reader
+
+        self.router.read_record = record_reader(self.store)  # rules, performance, spend
         self.router.refresh()
         try:
             self.loop = LearningLoop(self.store, self.settings)
@@ -116,7 +119,7 @@ class Services:
         return await asyncio.to_thread(self.loop.learnings, doc, task, query)
 
     async def static(self, doc: Document) -> list[Finding]:
-        from .pipelines.static import ruff_findings
+        from ..pipelines.static import ruff_findings
 
         return await ruff_findings(doc)
 
@@ -153,7 +156,7 @@ class Services:
                 self.store.set_outcome, doc.repository, finding.fingerprint, outcome, reason
             )
         if self.store is not None:  # the model that found it gets the credit or the blame
-            from .improvement.record import record_finding_outcome
+            from ..improvement.events import record_finding_outcome
 
             await asyncio.to_thread(record_finding_outcome, self.store, finding, outcome)
 
@@ -168,14 +171,14 @@ class Services:
         router re-reads its record (on this worker thread, not the event loop)."""
         if self.store is None:
             return
-        from .improvement.record import record_attempt
+        from ..improvement.events import record_attempt
 
         await asyncio.to_thread(record_attempt, self.store, outcome)
         await asyncio.to_thread(self.router.refresh)
 
     async def after_run(self, result: RunResult, doc: Document) -> None:
         if self.store is not None and result.status == RunStatus.FAILED:
-            from .improvement.record import record_runs  # pipeline errors -> bug patterns
+            from ..improvement.events import record_runs  # pipeline errors -> bug patterns
 
             await asyncio.to_thread(record_runs, self.store)
         if self.loop is not None and result.findings:
@@ -190,8 +193,8 @@ class Services:
 
     async def auto_create_prs(self, result: RunResult, doc: Document) -> None:
         """``autoCreatePR``: the user opted in to a PR for every generated improvement."""
-        from .github import PullRequestError
-        from .pullrequests import create_pull_request
+        from ..github import PullRequestError
+        from .pull_requests import create_pull_request
 
         for finding in result.findings:
             if not finding.edits:

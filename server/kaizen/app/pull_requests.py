@@ -11,9 +11,12 @@ from __future__ import annotations
 import asyncio
 import os
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
-from .github import (
+from ..core.document import Document
+from ..core.findings import Finding, apply_edits
+from ..core.runs import RunStatus, RunTotals
+from ..github import (
     FileChange,
     PullRequestError,
     PullRequestSpec,
@@ -22,12 +25,15 @@ from .github import (
     render_pr_body,
     resolve_token,
 )
-from .pipelines.context import Document
-from .pipelines.findings import Finding, apply_edits
-from .pipelines.run import RunStatus, RunTotals
 
-if TYPE_CHECKING:
-    from .services import Services
+
+class PullRequestServices(Protocol):
+    """What opening a pull request needs from the application (``Services`` has it)."""
+
+    settings: Any
+    store: Any
+
+    async def learning_summaries(self, insight_ids: list[int]) -> list[str]: ...
 
 
 @dataclass
@@ -41,7 +47,7 @@ class PullRequestOutcome:
 
 
 async def create_pull_request(
-    services: Services, doc: Document, finding: Finding
+    services: PullRequestServices, doc: Document, finding: Finding
 ) -> PullRequestOutcome:
     """Open a PR for ``finding``'s improvement; raises PullRequestError with a clear message."""
     if not finding.edits:

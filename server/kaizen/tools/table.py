@@ -1,13 +1,15 @@
-"""The tools agents and scripts call, as one table: name -> input model, description, function.
+"""ONE tool table: every operation Kaizen exposes, with its name on each face.
 
-The MCP server (``kaizen mcp``) and the HTTP API (``kaizen serve-http``) both read this
-table, so a tool has one JSON schema (generated from its pydantic input model), one
-validation and one implementation: the functions of ``tools.records`` that the LSP commands
-and the CLI call, plus ``memory.catalog.search_learnings``. Input here is stricter than in the
-editor: unknown fields are refused (a misspelt optional field must not be silently
-ignored), types are not coerced for JSON, and every value must be storable in SQLite and
-PostgreSQL alike (integer fields within 64 bits, finite numbers, valid Unicode without NUL),
-so bad input is refused before anything is written.
+``TOOLS`` maps the snake_case tool name (the MCP tool and the HTTP route ``/tools/<name>``)
+to a ``Tool``: its input model (one schema, generated from pydantic), description, the
+function that runs it, its LSP command name (``kaizen.<command>``, or None when the editor
+does not get it) and its flags. ``kaizen mcp``, ``kaizen serve-http`` and the language
+server's tool commands are all generated from this table, so a tool has one schema, one
+validation and one implementation. Input from agents and scripts is strict: unknown fields
+are refused, types are not coerced for JSON, and every value must be storable in SQLite
+and PostgreSQL alike (integer fields within 64 bits, finite numbers, valid Unicode without
+NUL), so bad input is refused before anything is written; the editor reads the same model
+leniently (``operations.parse``).
 """
 
 from __future__ import annotations
@@ -21,27 +23,13 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from pydantic import AliasGenerator, BaseModel, ConfigDict, Field, ValidationError
-from pydantic.alias_generators import to_camel
+from pydantic import BaseModel
 
-from . import records
-from .records import ToolError
+from . import operations as ops
+from .operations import Mode, ToolError, parse
 
-# camelCase names only (the schema's names), unknown fields refused, no NaN or infinity
-STRICT = ConfigDict(populate_by_name=False, extra="forbid", allow_inf_nan=False)
 MAX_DEPTH = 32
 INT64 = (-(2**63), 2**63 - 1)
-
-
-class Input(BaseModel):
-    """Base of the inputs that are not a ``records`` model as is."""
-
-    model_config = ConfigDict(
-        alias_generator=AliasGenerator(validation_alias=to_camel),
-        populate_by_name=False,
-        extra="forbid",
-        allow_inf_nan=False,
-    )
 
 
 class Context:
@@ -57,12 +45,9 @@ class Context:
     @classmethod
     def open(cls, database: str | None = None, root: Path | None = None) -> Context:
         """Settings as the CLI reads them (kaizen.toml, env, ``--database``), store opened."""
-        from ..config import load_settings
-        from ..memory.store import Store
+        from ..memory.store import open_configured
 
-        editor = {"databasePath": database} if database else {}
-        settings, _ = load_settings(root or Path.cwd(), editor)
-        return cls(Store.open(settings.database_path), settings)
+        return cls(*reversed(open_configured(database, root)))
 
     def embedder(self) -> Any:
         """The learnings embedder, made (and its index ensured) on first use only."""
@@ -124,26 +109,23 @@ def _check_text(text: str, where: str) -> None:
         raise ToolError(f"{where}: text is not valid Unicode (lone surrogate)") from None
 
 
-def problems(exc: ValidationError) -> str:
-    parts = []
-    for error in exc.errors():
-        where = ".".join(str(p) for p in error["loc"]) or "argument"
-        parts.append(f"{where}: {error['msg']}")
-    return "; ".join(parts)
-
-
 def as_json(result: Any) -> Any:
     """Plain JSON (dates as strings), exactly as ``kaizen ... --format json`` prints it."""
     return json.loads(json.dumps(result, default=str))
 
 
+Runner = Callable[["Context", Any], dict[str, Any]]
+
+
 @dataclass(frozen=True)
 class Tool:
-    name: str
+    name: str  # snake_case: the MCP tool and the HTTP route
     input: type[BaseModel]
     description: str
-    run: Callable[[Context, Any], dict[str, Any]]
+    run: Runner
+    command: str | None = None  # camelCase: the LSP command kaizen.<command>
     read_only: bool = False
+    changes_routing: bool = False  # the router's snapshot must be re-read after it
     params: Mapping[str, str] = field(default_factory=dict)  # field -> description
 
     @cached_property
@@ -161,125 +143,46 @@ class Tool:
                 prop["description"] = self.params[name]
         return schema
 
-    def validate(self, arguments: Any, *, strict: bool = True) -> BaseModel:
-        """Checked arguments, or ``ToolError`` naming each bad field. ``strict=False`` lets
-        strings stand for numbers and booleans (query strings have no other type)."""
+    def validate(self, arguments: Any, *, mode: Mode = "strict") -> BaseModel:
+        """Checked arguments, or ``ToolError`` naming each bad field. ``mode`` is how the
+        face reads its input (``operations.parse``): ``query`` lets strings stand for
+        numbers and booleans (query strings have no other type), ``editor`` is lenient."""
         if arguments is None:
             arguments = {}
         if not isinstance(arguments, Mapping):
             raise ToolError(f"arguments of {self.name} must be a JSON object")
         check_value(arguments)
         arguments = integers(arguments, self.schema)
-        try:
-            return self.input.model_validate(arguments, strict=strict)
-        except ValidationError as exc:
-            raise ToolError(problems(exc)) from None
+        return parse(self.input, arguments, mode)  # type: ignore[arg-type]
 
-    def call(self, ctx: Context, arguments: Any, *, strict: bool = True) -> dict[str, Any]:
-        args = self.validate(arguments, strict=strict)
+    def call(self, ctx: Context, arguments: Any, *, mode: Mode = "strict") -> dict[str, Any]:
+        args = self.validate(arguments, mode=mode)
         return as_json(self.run(ctx, args))
 
 
-# inputs ----------------------------------------------------------------------------------
-
-
-class AnalyzeMetricsInput(Input):
-    task_type: str | None = Field(default=None, min_length=1, max_length=64)
-    include_report: bool = False
-    recent: int = Field(default=10, ge=0, le=500)
-
-
-def _analyze_metrics(ctx: Context, a: AnalyzeMetricsInput) -> dict[str, Any]:
-    report = records.analyze_metrics(
-        ctx.store,
-        {
-            "taskType": a.task_type,
-            "recent": a.recent,
-            "dailyBudgetUsd": ctx.settings.budget.daily_usd,
-        },
-    )
-    if a.include_report:
-        from ..improvement.report import render_text
-
-        report["report"] = render_text(report)
-    return report
-
-
-class RoutingHeuristicsInput(Input):
-    active_only: bool = False
-
-
-def _get_routing_heuristics(ctx: Context, a: RoutingHeuristicsInput) -> dict[str, Any]:
-    return records.get_routing_heuristics(ctx.store, {"includeInactive": not a.active_only})
-
-
-class UpdateRoutingHeuristicInput(records.UpdateHeuristicArgs):
-    model_config = STRICT
-
-
-class BugPatternsInput(records.BugPatternsArgs):
-    model_config = STRICT
-
-
-class RecordBugPatternInput(records.RecordBugArgs):
-    model_config = STRICT
-
-
-class RegressionTestsInput(records.RegressionTestsArgs):
-    model_config = STRICT
-
-
-class GenerateRegressionTestInput(records.GenerateTestArgs):
-    model_config = STRICT
-
-
-class RecordMetricInput(records.MetricArgs):
-    model_config = STRICT
-
-
-class ModelPerformanceInput(records.ModelPerformanceArgs):
-    model_config = STRICT
-
-
-class SearchLearningsInput(Input):
-    query: str = Field(min_length=1, max_length=2000)
-    repository: str | None = Field(default=None, max_length=512)
-    language: str | None = Field(default=None, max_length=64)
-    limit: int = Field(default=10, ge=1, le=100)
-
-
-def _search_learnings(ctx: Context, a: SearchLearningsInput) -> dict[str, Any]:
-    from ..memory.catalog import search_learnings
-
-    rows = search_learnings(
-        ctx.store,
-        ctx.embedder(),
-        a.query,
-        repository=a.repository,
-        language=a.language,
-        limit=a.limit,
-    )
-    return {"learnings": rows}
-
-
-def _op(function: Callable[[Any, Any], dict[str, Any]]) -> Callable[[Context, Any], dict]:
-    """A ``records`` operation as a tool function (it takes the validated model as is)."""
+def _on_store(function: Callable[[Any, Any, Any], dict[str, Any]]) -> Runner:
+    """An operation over the store (and the settings) as a tool function."""
 
     def run(ctx: Context, args: Any) -> dict[str, Any]:
-        return function(ctx.store, args)
+        return function(ctx.store, args, ctx.settings)
 
     return run
+
+
+def _search_learnings(ctx: Context, args: Any) -> dict[str, Any]:
+    return ops.search_learnings(ctx.store, args, ctx.embedder())
 
 
 _TOOLS = [
     Tool(
         "analyze_metrics",
-        AnalyzeMetricsInput,
+        ops.AnalyzeMetricsInput,
         "The self-improvement report (what `kaizen metrics` shows): per task type the models "
         "in the router's order of preference with success rate, acceptance, latency, cost "
         "and calls; counts of bug patterns, regression tests and routing heuristics; recent "
         "bugs; today's spend; recorded metrics.",
-        _analyze_metrics,
+        _on_store(ops.analyze_metrics),
+        command="analyzeMetrics",
         read_only=True,
         params={
             "taskType": "only this task type (e.g. issue_detector, fix_generator)",
@@ -289,9 +192,10 @@ _TOOLS = [
     ),
     Tool(
         "get_regression_tests",
-        RegressionTestsInput,
+        ops.RegressionTestsInput,
         "The regression tests Kaizen generated from its bug patterns (pytest code included).",
-        _op(records.get_regression_tests),
+        _on_store(ops.get_regression_tests),
+        command="getRegressionTests",
         read_only=True,
         params={
             "category": "only tests of this bug category",
@@ -300,10 +204,11 @@ _TOOLS = [
     ),
     Tool(
         "generate_regression_test",
-        GenerateRegressionTestInput,
+        ops.GenerateRegressionTestInput,
         "Turn a bug pattern into a stored regression test; with all: true, every bug pattern "
         "that has a recipe and no test yet.",
-        _op(records.generate_regression_test),
+        _on_store(ops.generate_regression_test),
+        command="generateRegressionTest",
         params={
             "bugPatternId": "the bug pattern to make a test for",
             "all": "make a test for every untested bug pattern instead",
@@ -311,19 +216,22 @@ _TOOLS = [
     ),
     Tool(
         "get_routing_heuristics",
-        RoutingHeuristicsInput,
+        ops.RoutingHeuristicsInput,
         "The routing rules: a regular expression over the task and file, and the model or "
         "layer (fast, balanced, deep) it sends matching work to.",
-        _get_routing_heuristics,
+        _on_store(ops.get_routing_heuristics),
+        command="getRoutingHeuristics",
         read_only=True,
         params={"activeOnly": "only the rules that are switched on"},
     ),
     Tool(
         "update_routing_heuristic",
-        UpdateRoutingHeuristicInput,
+        ops.UpdateRoutingHeuristicInput,
         "Create a routing rule (no id), change fields of one (id), or delete it (id and "
         "delete: true). Running editors pick the change up within seconds.",
-        _op(records.update_routing_heuristic),
+        _on_store(ops.update_routing_heuristic),
+        command="updateRoutingHeuristic",
+        changes_routing=True,
         params={
             "id": "the rule to change or delete; omit to create a rule",
             "pattern": "regular expression matched against the task and file",
@@ -338,9 +246,10 @@ _TOOLS = [
     ),
     Tool(
         "get_bug_patterns",
-        BugPatternsInput,
+        ops.BugPatternsInput,
         "Bug patterns Kaizen has recorded (failed runs, invalid model answers, reported bugs).",
-        _op(records.get_bug_patterns),
+        _on_store(ops.get_bug_patterns),
+        command="getBugPatterns",
         read_only=True,
         params={
             "category": "only this category",
@@ -350,10 +259,11 @@ _TOOLS = [
     ),
     Tool(
         "record_bug_pattern",
-        RecordBugPatternInput,
+        ops.RecordBugPatternInput,
         "Record one occurrence of a bug; the same category and pattern again counts another "
         "occurrence of the same bug pattern.",
-        _op(records.record_bug_pattern),
+        _on_store(ops.record_bug_pattern),
+        command="recordBugPattern",
         params={
             "category": "a short category (e.g. invalid_json, crash)",
             "pattern": "what identifies the bug",
@@ -366,9 +276,10 @@ _TOOLS = [
     ),
     Tool(
         "record_metric",
-        RecordMetricInput,
+        ops.RecordMetricInput,
         "Record one value of a named metric (e.g. a benchmark timing) for the report.",
-        _op(records.record_metric),
+        _on_store(ops.record_metric),
+        command="recordMetric",
         params={
             "name": "the metric's name",
             "value": "the measured value",
@@ -378,10 +289,12 @@ _TOOLS = [
     ),
     Tool(
         "update_model_performance",
-        ModelPerformanceInput,
+        ops.ModelPerformanceInput,
         "Add an observation of a model on a task type to the record the router learns from "
         "(totals over `calls`), or reset the model's record first so it is measured afresh.",
-        _op(records.update_model_performance),
+        _on_store(ops.update_model_performance),
+        command="updateModelPerformance",
+        changes_routing=True,
         params={
             "model": "the model (e.g. openai/gpt-4o-mini)",
             "taskType": "the task type (e.g. issue_detector)",
@@ -398,7 +311,7 @@ _TOOLS = [
     ),
     Tool(
         "search_learnings",
-        SearchLearningsInput,
+        ops.SearchLearningsInput,
         "Search what Kaizen has learned (findings fixed, accepted, rejected) with the same "
         "hybrid keyword and vector search the review prompts use.",
         _search_learnings,

@@ -1,6 +1,6 @@
 """``kaizen metrics`` (the analysis report) and ``kaizen regression-tests`` (list, generate
 and write the tests Kaizen made from its bug patterns), over the same operations the LSP
-commands use (``tools.records``)."""
+commands use (``tools.operations``)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,6 @@ import json
 import sys
 from pathlib import Path
 from typing import Any
-
-from .config import load_settings
 
 
 def add_record_commands(sub: Any) -> None:
@@ -37,16 +35,15 @@ def add_record_commands(sub: Any) -> None:
 
 
 def _open(args: argparse.Namespace) -> tuple[Any, Any]:
-    from .memory.store import Store
+    from ..memory.store import open_configured
 
-    editor = {"databasePath": args.database} if args.database else {}
-    settings, _ = load_settings(Path.cwd(), editor)
-    return Store.open(settings.database_path), settings
+    settings, store = open_configured(args.database)
+    return store, settings
 
 
 def run_metrics(args: argparse.Namespace) -> int:
-    from .improvement.report import render_text
-    from .tools.records import analyze_metrics
+    from ..improvement.report import render_text
+    from ..tools.operations import analyze_metrics
 
     try:
         store, settings = _open(args)
@@ -55,12 +52,7 @@ def run_metrics(args: argparse.Namespace) -> int:
         return 2
     try:
         report = analyze_metrics(
-            store,
-            {
-                "taskType": args.task_type,
-                "recent": args.recent,
-                "dailyBudgetUsd": settings.budget.daily_usd,
-            },
+            store, {"taskType": args.task_type, "recent": args.recent}, settings
         )
     finally:
         store.close()
@@ -72,8 +64,8 @@ def run_metrics(args: argparse.Namespace) -> int:
 
 
 def run_regression_tests(args: argparse.Namespace) -> int:
-    from .improvement.regression import write
-    from .tools.records import generate_regression_test, get_regression_tests
+    from ..improvement.regression import write
+    from ..tools.operations import generate_regression_test, get_regression_tests
 
     try:
         store, _settings = _open(args)

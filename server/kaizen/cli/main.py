@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from .lsp import create_server
+    from ..lsp import create_server
 
     server = create_server()
     if args.tcp:
@@ -53,11 +53,11 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--database", help="database path or URL (default: per-user file)")
     check.add_argument("--output", "-o", help="write the report here instead of stdout")
     check.set_defaults(func=_check)
-    from .cli_agents import add_agent_commands
-    from .cli_db import add_db_command
-    from .cli_learnings import add_learnings_command
-    from .cli_pr import add_pr_command
-    from .cli_records import add_record_commands
+    from .agents import add_agent_commands
+    from .db import add_db_command
+    from .learnings import add_learnings_command
+    from .metrics import add_record_commands
+    from .pr import add_pr_command
 
     add_pr_command(sub)
     add_learnings_command(sub)
@@ -75,7 +75,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         stream=sys.stderr,
         format="%(asctime)s %(name)s %(levelname)s %(message)s",
     )
-    from .security.logging import install
+    from ..security.logging import install
 
     install()
     try:

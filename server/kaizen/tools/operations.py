@@ -1,75 +1,103 @@
-"""The self-improvement record as operations: one JSON object in, one JSON object out.
+"""The operations behind every face, each a plain function over a ``memory.store.Store``:
+one JSON object in (its input model below), one JSON object out.
 
-Each operation is a plain function over a ``memory.store.Store`` and validated arguments
-(camelCase or snake_case keys). ``OPERATIONS`` names them the way every face exposes them:
-the LSP commands are ``kaizen.<name>``, the CLI prints ``analyzeMetrics``, and an MCP or
-HTTP face can list the same table. Bad arguments raise ``ToolError`` with a message fit
-for the user.
+The input models are the tools' only schemas. Faces read them two ways (``parse``):
+``strict`` for agents and scripts (MCP, HTTP POST: camelCase names only, unknown fields
+refused, no type coercion), ``query`` for HTTP query strings (strings may stand for numbers
+and booleans), and ``editor`` for LSP commands and the CLI (camelCase or snake_case,
+unknown fields ignored, types coerced), so a misspelt optional field is refused where a
+program wrote it and tolerated where a person typed it. ``tools.table.TOOLS`` names each
+operation for every face. Bad arguments raise ``ToolError`` with a message fit for the
+user.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Mapping
 from typing import Any, Literal
 
 from pydantic import AliasGenerator, BaseModel, ConfigDict, Field, ValidationError
 from pydantic.alias_generators import to_camel
+from pydantic.json_schema import SkipJsonSchema
 
+from ..core.errors import validation_message
 from ..improvement import bugs, heuristics, metrics, performance, regression, report
+
+Mode = Literal["strict", "query", "editor"]
 
 
 class ToolError(ValueError):
     """A bad call: wrong arguments or a reference to something that does not exist."""
 
 
-class Args(BaseModel):
+class Input(BaseModel):
+    """Base of every tool input: camelCase names, unknown fields refused, finite numbers."""
+
     model_config = ConfigDict(
         alias_generator=AliasGenerator(validation_alias=to_camel),
-        populate_by_name=True,
-        extra="ignore",
+        populate_by_name=False,
+        extra="forbid",
+        allow_inf_nan=False,
     )
 
 
-def parse(model: type[Args], data: dict[str, Any] | Args | None) -> Any:
+def _editor_keys(model: type[Input], data: Mapping[str, Any]) -> dict[str, Any]:
+    """camelCase or snake_case keys to the model's camelCase names; unknown keys dropped."""
+    names: dict[str, str] = {}
+    for name, info in model.model_fields.items():
+        alias = info.validation_alias if isinstance(info.validation_alias, str) else to_camel(name)
+        names[name] = names[alias] = alias
+    return {names[k]: v for k, v in data.items() if k in names}
+
+
+def parse(model: type[Input], data: Mapping[str, Any] | Input | None, mode: Mode = "editor") -> Any:
+    """Validated arguments for an operation, read the way ``mode`` says (module doc)."""
     if isinstance(data, model):
         return data
+    data = dict(data or {})
+    if mode == "editor":
+        data = _editor_keys(model, data)
     try:
-        return model.model_validate(data or {})
+        return model.model_validate(data, strict=mode == "strict")
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or 'argument'}: {e['msg']}" for e in exc.errors()
-        )
-        raise ToolError(problems) from None
+        raise ToolError(validation_message(exc)) from None
 
 
 # analyzeMetrics --------------------------------------------------------------------------
 
 
-class AnalyzeArgs(Args):
-    task_type: str | None = None
+class AnalyzeMetricsInput(Input):
+    task_type: str | None = Field(default=None, min_length=1, max_length=64)
+    include_report: bool = False
     recent: int = Field(default=10, ge=0, le=500)
-    daily_budget_usd: float | None = None
 
 
-def analyze_metrics(store: Any, args: dict[str, Any] | AnalyzeArgs | None = None) -> dict:
-    a: AnalyzeArgs = parse(AnalyzeArgs, args)
-    return report.analyze(store, a.task_type, a.recent, a.daily_budget_usd)
+def analyze_metrics(store: Any, args: Any = None, settings: Any = None) -> dict:
+    """The self-improvement report; today's spend against ``settings``' daily budget."""
+    a: AnalyzeMetricsInput = parse(AnalyzeMetricsInput, args)
+    budget = settings.budget.daily_usd if settings is not None else None
+    out = report.analyze(store, a.task_type, a.recent, budget)
+    if a.include_report:
+        out["report"] = report.render_text(out)
+    return out
 
 
 # routing heuristics ----------------------------------------------------------------------
 
 
-class HeuristicsArgs(Args):
-    include_inactive: bool = True
+class RoutingHeuristicsInput(Input):
+    active_only: bool = False
+    # the editor's older name for the same switch (inverted); not in the published schema
+    include_inactive: SkipJsonSchema[bool | None] = None
 
 
-def get_routing_heuristics(store: Any, args: dict[str, Any] | None = None) -> dict:
-    a: HeuristicsArgs = parse(HeuristicsArgs, args)
-    return {"heuristics": heuristics.list_rules(store, a.include_inactive)}
+def get_routing_heuristics(store: Any, args: Any = None, settings: Any = None) -> dict:
+    a: RoutingHeuristicsInput = parse(RoutingHeuristicsInput, args)
+    include_inactive = not a.active_only if a.include_inactive is None else a.include_inactive
+    return {"heuristics": heuristics.list_rules(store, include_inactive)}
 
 
-class UpdateHeuristicArgs(Args):
+class UpdateRoutingHeuristicInput(Input):
     id: int | None = None
     pattern: str | None = Field(default=None, min_length=1, max_length=2000)
     preferred_layer: Literal["fast", "balanced", "deep"] | None = None
@@ -81,9 +109,9 @@ class UpdateHeuristicArgs(Args):
     delete: bool = False
 
 
-def update_routing_heuristic(store: Any, args: dict[str, Any] | None = None) -> dict:
+def update_routing_heuristic(store: Any, args: Any = None, settings: Any = None) -> dict:
     """Create a rule (no ``id``), change fields of one, or ``delete`` it."""
-    a: UpdateHeuristicArgs = parse(UpdateHeuristicArgs, args)
+    a: UpdateRoutingHeuristicInput = parse(UpdateRoutingHeuristicInput, args)
     if a.delete:
         if a.id is None or not heuristics.delete_rule(store, a.id):
             raise ToolError(f"no routing rule with id {a.id}")
@@ -108,19 +136,19 @@ def update_routing_heuristic(store: Any, args: dict[str, Any] | None = None) -> 
 # bug patterns ----------------------------------------------------------------------------
 
 
-class BugPatternsArgs(Args):
+class BugPatternsInput(Input):
     category: str | None = None
     limit: int = Field(default=50, ge=1, le=1000)
     order: Literal["recent", "occurrences"] = "recent"
 
 
-def get_bug_patterns(store: Any, args: dict[str, Any] | None = None) -> dict:
-    a: BugPatternsArgs = parse(BugPatternsArgs, args)
+def get_bug_patterns(store: Any, args: Any = None, settings: Any = None) -> dict:
+    a: BugPatternsInput = parse(BugPatternsInput, args)
     bugs.sweep_failed_runs(store)
     return {"bugPatterns": bugs.list_patterns(store, a.category, a.limit, a.order)}
 
 
-class RecordBugArgs(Args):
+class RecordBugPatternInput(Input):
     category: str = Field(min_length=1, max_length=64)
     pattern: str = Field(min_length=1, max_length=4000)
     description: str = ""
@@ -130,9 +158,9 @@ class RecordBugArgs(Args):
     metadata: dict[str, Any] = Field(default_factory=dict)
 
 
-def record_bug_pattern(store: Any, args: dict[str, Any] | None = None) -> dict:
+def record_bug_pattern(store: Any, args: Any = None, settings: Any = None) -> dict:
     """One occurrence of a bug (the same category + pattern counts another occurrence)."""
-    a: RecordBugArgs = parse(RecordBugArgs, args)
+    a: RecordBugPatternInput = parse(RecordBugPatternInput, args)
     row = bugs.record(
         store,
         bugs.BugReport(
@@ -151,24 +179,24 @@ def record_bug_pattern(store: Any, args: dict[str, Any] | None = None) -> dict:
 # regression tests ------------------------------------------------------------------------
 
 
-class RegressionTestsArgs(Args):
+class RegressionTestsInput(Input):
     category: str | None = None
     include_code: bool = True
 
 
-def get_regression_tests(store: Any, args: dict[str, Any] | None = None) -> dict:
-    a: RegressionTestsArgs = parse(RegressionTestsArgs, args)
+def get_regression_tests(store: Any, args: Any = None, settings: Any = None) -> dict:
+    a: RegressionTestsInput = parse(RegressionTestsInput, args)
     return {"regressionTests": regression.list_tests(store, a.category, a.include_code)}
 
 
-class GenerateTestArgs(Args):
+class GenerateRegressionTestInput(Input):
     bug_pattern_id: int | None = None
     all: bool = False  # every bug pattern that has a recipe and no test yet
 
 
-def generate_regression_test(store: Any, args: dict[str, Any] | None = None) -> dict:
+def generate_regression_test(store: Any, args: Any = None, settings: Any = None) -> dict:
     """Turn one bug pattern (or, with ``all``, every untested one) into a stored test."""
-    a: GenerateTestArgs = parse(GenerateTestArgs, args)
+    a: GenerateRegressionTestInput = parse(GenerateRegressionTestInput, args)
     if a.bug_pattern_id is None and not a.all:
         raise ToolError("give bugPatternId, or all: true")
     if a.bug_pattern_id is not None:
@@ -195,19 +223,19 @@ def generate_regression_test(store: Any, args: dict[str, Any] | None = None) -> 
 # metrics and model performance -----------------------------------------------------------
 
 
-class MetricArgs(Args):
+class RecordMetricInput(Input):
     name: str = Field(min_length=1, max_length=128)
     value: float
     unit: str = Field(default="", max_length=32)
     context: dict[str, Any] = Field(default_factory=dict)
 
 
-def record_metric(store: Any, args: dict[str, Any] | None = None) -> dict:
-    a: MetricArgs = parse(MetricArgs, args)
+def record_metric(store: Any, args: Any = None, settings: Any = None) -> dict:
+    a: RecordMetricInput = parse(RecordMetricInput, args)
     return {"metric": metrics.record_metric(store, a.name, a.value, a.unit, a.context)}
 
 
-class ModelPerformanceArgs(Args):
+class ModelPerformanceInput(Input):
     model: str = Field(min_length=1, max_length=128)
     task_type: str = Field(min_length=1, max_length=32)
     calls: int = Field(default=1, ge=0)
@@ -221,10 +249,10 @@ class ModelPerformanceArgs(Args):
     reset: bool = False  # forget this model's record for the task type first
 
 
-def update_model_performance(store: Any, args: dict[str, Any] | None = None) -> dict:
+def update_model_performance(store: Any, args: Any = None, settings: Any = None) -> dict:
     """Add an observation from outside (an evaluation, another tool) to the record the
     router learns from, or ``reset`` a model so it is measured afresh."""
-    a: ModelPerformanceArgs = parse(ModelPerformanceArgs, args)
+    a: ModelPerformanceInput = parse(ModelPerformanceInput, args)
     successes = float(a.calls - a.invalid - a.errors) if a.successes is None else a.successes
     if successes > a.calls or successes < 0:
         raise ToolError("successes must be between 0 and calls")
@@ -245,20 +273,22 @@ def update_model_performance(store: Any, args: dict[str, Any] | None = None) -> 
     return {"modelPerformance": rows[0] if rows else None, "reset": bool(removed)}
 
 
-@dataclass(frozen=True)
-class Operation:
-    function: Callable[[Any, dict[str, Any] | None], dict]
-    changes_routing: bool = False  # the router's snapshot must be re-read after it
+# learnings -------------------------------------------------------------------------------
 
 
-OPERATIONS: dict[str, Operation] = {
-    "analyzeMetrics": Operation(analyze_metrics),
-    "getRoutingHeuristics": Operation(get_routing_heuristics),
-    "updateRoutingHeuristic": Operation(update_routing_heuristic, changes_routing=True),
-    "getBugPatterns": Operation(get_bug_patterns),
-    "recordBugPattern": Operation(record_bug_pattern),
-    "getRegressionTests": Operation(get_regression_tests),
-    "generateRegressionTest": Operation(generate_regression_test),
-    "recordMetric": Operation(record_metric),
-    "updateModelPerformance": Operation(update_model_performance, changes_routing=True),
-}
+class SearchLearningsInput(Input):
+    query: str = Field(min_length=1, max_length=2000)
+    repository: str | None = Field(default=None, max_length=512)
+    language: str | None = Field(default=None, max_length=64)
+    limit: int = Field(default=10, ge=1, le=100)
+
+
+def search_learnings(store: Any, args: Any, embedder: Any) -> dict:
+    """The same hybrid keyword + vector search the review prompts use."""
+    from ..memory.catalog import search_learnings as search
+
+    a: SearchLearningsInput = parse(SearchLearningsInput, args)
+    rows = search(
+        store, embedder, a.query, repository=a.repository, language=a.language, limit=a.limit
+    )
+    return {"learnings": rows}

@@ -1,0 +1,25 @@
+"""The record as the router reads it: active routing rules, ``model_performance`` per task
+type, and today's spend. ``Services`` hands ``record_reader(store)`` to the router, so the
+router (a layer below) never imports this package."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..models.budget import day_start
+from ..models.router import RecordReader, RoutingRecord
+from .heuristics import active_rules
+from .performance import load_stats
+
+
+def record_reader(store: Any) -> RecordReader:
+    """A blocking reader over ``store`` (call it on a worker thread)."""
+
+    def read(with_spend: bool) -> RoutingRecord:
+        return RoutingRecord(
+            rules=active_rules(store),
+            stats=load_stats(store),
+            spent_today_usd=store.spend_since(day_start()) if with_spend else 0.0,
+        )
+
+    return read
