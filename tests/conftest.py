@@ -145,16 +145,35 @@ async def wait_for_diagnostics(
     uri: str,
     predicate: Callable[[list[types.Diagnostic]], bool] | None = None,
     timeout: float = 20.0,
+    final: bool = True,
 ) -> list[types.Diagnostic]:
-    """Wait until diagnostics for ``uri`` are published (and satisfy ``predicate``)."""
+    """Wait until diagnostics for ``uri`` are published and satisfy ``predicate``.
+
+    The server publishes static and cached findings at once and the model's in a later
+    publish for the same version; ``final`` (the default) also waits until no run for
+    ``uri`` is pending (``kaizen.getStatus`` lists them), so what is returned is the run's
+    last word. ``final=False`` returns the first publish that satisfies ``predicate``.
+    """
+
+    async def settled() -> bool:
+        status = await client.workspace_execute_command_async(
+            types.ExecuteCommandParams(command="kaizen.getStatus", arguments=[{}])
+        )
+        return uri not in (status or {}).get("pending", [])
 
     async def wait() -> list[types.Diagnostic]:
         while True:
             if uri in client.diagnostics:
                 current = list(client.diagnostics[uri])
-                if predicate is None or predicate(current):
-                    return current
-            await client.wait_for_notification(types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)
+                if (predicate is None or predicate(current)) and (not final or await settled()):
+                    latest = list(client.diagnostics[uri])
+                    if predicate is None or predicate(latest):
+                        return latest
+            # bounded: the final publish may land while settled() awaits its answer
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(
+                    client.wait_for_notification(types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS), 0.5
+                )
 
     return await asyncio.wait_for(wait(), timeout)
 

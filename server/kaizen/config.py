@@ -100,6 +100,16 @@ class Gateway(_Model):
     api_key: str | None = Field(default=None, repr=False)
 
 
+class Review(_Model):
+    """How much of a document goes to the model, and with what around it."""
+
+    scope: Literal["changed", "file"] = "changed"  # only changed units, or the whole file
+    context_tokens: int = Field(default=800, ge=0, le=20_000)  # the context pack's budget
+    batch_tokens: int = Field(default=3000, ge=200, le=100_000)  # units batched per call
+    max_unit_tokens: int = Field(default=6000, ge=200, le=200_000)  # larger units are split
+    cache_max_units: int = Field(default=50_000, ge=0)  # review cache rows kept (LRU)
+
+
 class Settings(_Model):
     autofix: ModelChoice = ModelChoice()
     refactor: ModelChoice = ModelChoice()
@@ -110,6 +120,7 @@ class Settings(_Model):
     learnings: Learnings = Learnings()
     budget: Budget = Budget()
     static_prepass: StaticPrepass = StaticPrepass()
+    review: Review = Review()
     auto_create_pr: bool = Field(default=False, alias="autoCreatePR")
     github: GitHub = GitHub()
     gateway: Gateway = Gateway()

@@ -9,12 +9,14 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from ..config import Settings
 from ..core.document import Document, Learnings
 from ..core.findings import Finding
 from ..core.runs import RunStatus
+from ..core.tasks import detector_of
 from ..models.gateway import CallOutcome, Gateway
 from ..models.router import ModelRouter
 from ..pipelines.base import RunResult
@@ -62,6 +64,7 @@ class Services:
         self.store: Store | None = None
         self.loop: LearningLoop | None = None
         self.store_error: str | None = None
+        self._static: dict[str, tuple[tuple[int | None, int], list[Finding]]] = {}
 
     def update_settings(self, settings: Settings) -> None:
         self.settings = settings
@@ -119,9 +122,48 @@ class Services:
         return await asyncio.to_thread(self.loop.learnings, doc, task, query)
 
     async def static(self, doc: Document) -> list[Finding]:
+        """The ruff pre-pass, computed once per document text (the instant publish and the
+        run that follows it share it)."""
         from ..pipelines.static import ruff_findings
 
-        return await ruff_findings(doc)
+        key = (doc.version, hash(doc.text))
+        memo = self._static.get(doc.uri)
+        if memo is None or memo[0] != key:
+            memo = (key, await ruff_findings(doc))
+            self._static[doc.uri] = memo
+        return [replace(f) for f in memo[1]]
+
+    def forget(self, uri: str) -> None:
+        """A document closed: drop what was computed for it."""
+        self._static.pop(uri, None)
+
+    async def instant(self, doc: Document, pipeline: str) -> list[Finding]:
+        """What can be shown at once, without a model: the static pre-pass (auto-fix) and
+        the cached findings of the units that did not change, fingerprinted and filtered
+        against dismissals when the memory is open. Never imports litellm, never waits for
+        the database to open."""
+        from ..core.findings import assign_fingerprints
+        from ..pipelines.review import cached_findings, plan_review
+
+        settings = self.settings
+        found: list[Finding] = []
+        if pipeline == "autofix" and settings.static_prepass.enabled:
+            found.extend(await self.static(doc))
+        review_cached = (
+            self.store is not None
+            and not settings.static_prepass.only
+            and doc.text.strip()
+            and not doc.not_sent_reason
+        )
+        if review_cached:
+            ctx = self.context()
+            task = detector_of(pipeline) or "issue_detector"
+            choice = self.router.choose(task, doc.relpath)
+            model = choice.targets[0].model if choice.targets else None
+            plan = await plan_review(doc, ctx, pipeline, model)
+            found.extend(cached_findings(plan, doc.lines))
+        assign_fingerprints(found, doc.lines)
+        return await self.suppress(doc, found) if self.store is not None else found
 
     async def suppress(self, doc: Document, findings: list[Finding]) -> list[Finding]:
         """Drop findings the user rejected before in this repository."""
@@ -167,14 +209,17 @@ class Services:
         return await asyncio.to_thread(self.store.insight_summaries, insight_ids)
 
     async def on_attempt(self, outcome: CallOutcome, run_id: int | None) -> None:
-        """Every model attempt: model_performance, a bug pattern if it failed; then the
-        router re-reads its record (on this worker thread, not the event loop)."""
+        """Every model attempt: model_performance, a bug pattern if it failed. The router
+        learns the attempt at once in memory; a failure (which may have changed the rules)
+        makes it re-read the record, on this worker thread, not the event loop."""
+        self.router.observe(outcome)
         if self.store is None:
             return
         from ..improvement.events import record_attempt
 
         await asyncio.to_thread(record_attempt, self.store, outcome)
-        await asyncio.to_thread(self.router.refresh)
+        if not outcome.ok:
+            await asyncio.to_thread(self.router.refresh)
 
     async def after_run(self, result: RunResult, doc: Document) -> None:
         if self.store is not None and result.status == RunStatus.FAILED:
@@ -209,8 +254,11 @@ class Services:
         self,
         on_status: Callable[[RunStatus, str | None], None] | None = None,
         on_notice: Callable[[str], None] | None = None,
+        on_progress: Callable[[str], None] | None = None,
     ) -> RunContext:
         extra: dict[str, Any] = {}
+        if on_progress is not None:
+            extra["on_progress"] = on_progress
         if on_status is not None:
             extra["on_status"] = on_status
         if on_notice is not None:

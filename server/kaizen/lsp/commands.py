@@ -81,6 +81,7 @@ def status(ls: KaizenServer) -> dict[str, Any]:
             "source": choice.source,
         }
     out["running"] = ls.scheduler.running_list()
+    out["pending"] = ls.scheduler.pending()
     return out
 
 

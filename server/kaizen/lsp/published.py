@@ -45,15 +45,19 @@ class PublishedFindings:
     def forget(self, uri: str) -> None:
         """The document closed: nothing of it stays on screen."""
         self.by_uri.pop(uri, None)
+        self.server.services.forget(uri)
         self.server.text_document_publish_diagnostics(
             types.PublishDiagnosticsParams(uri=uri, diagnostics=[])
         )
 
-    def publish(self, doc: Document, pipeline: str, findings: list[Finding]) -> None:
+    def publish(
+        self, doc: Document, pipeline: str, findings: list[Finding], partial: bool = False
+    ) -> None:
         """Replace ``pipeline``'s findings for ``doc`` (other pipelines' stay when the text
-        they were computed on is the same) and send the diagnostics."""
+        they were computed on is the same) and send the diagnostics. ``partial``: the
+        instant publish before the model answered (nothing is judged fixed by hand on it)."""
         state = self.by_uri.get(doc.uri)
-        if state is not None:
+        if state is not None and not partial:
             self.server.spawn(self.record_fixed_by_hand(doc, state, pipeline, findings))
         if state is None or state.version != doc.version:
             keep = (

@@ -10,6 +10,7 @@ run (insights, embeddings, auto PRs) happens after its result is on screen.
 from __future__ import annotations
 
 import asyncio
+import logging
 import uuid
 from typing import Any
 
@@ -22,6 +23,7 @@ from ..pipelines.base import RunResult
 from .session import Session
 
 STORE_WAIT_S = 60
+log = logging.getLogger(__name__)
 
 
 class Scheduler:
@@ -45,6 +47,10 @@ class Scheduler:
         for key in [k for k in self.tasks if k[0] == uri]:
             self.tasks.pop(key).cancel()
 
+    def pending(self) -> list[str]:
+        """URIs with a run scheduled or in progress (its final publish still to come)."""
+        return sorted({uri for (uri, _), task in self.tasks.items() if not task.done()})
+
     def running_list(self) -> list[dict[str, str]]:
         return [
             {"uri": uri, "pipeline": pipeline, "phase": phase}
@@ -59,10 +65,11 @@ class Scheduler:
         server = self.server
         if delay_s > 0:
             await asyncio.sleep(delay_s)
-        await asyncio.wait_for(server.store_ready.wait(), timeout=STORE_WAIT_S)
         doc = server.snapshot(uri)
         if doc is None:
             return None
+        await self.publish_instant(doc, pipeline)
+        await asyncio.wait_for(server.store_ready.wait(), timeout=STORE_WAIT_S)
         progress = await self.begin_progress(pipeline)
         key = (uri, pipeline)
 
@@ -71,8 +78,14 @@ class Scheduler:
             self.running[key] = phase
             self.report(progress, uri, pipeline, phase, model)
 
+        def on_progress(message: str) -> None:
+            if progress is not None:
+                server.work_done_progress.report(
+                    progress, types.WorkDoneProgressReport(message=message)
+                )
+
         try:
-            result = await self._run(pipeline, doc, on_status)
+            result = await self._run(pipeline, doc, on_status, on_progress)
         finally:
             self.running.pop(key, None)
             self.end_progress(progress, uri, pipeline)
@@ -100,11 +113,29 @@ class Scheduler:
         for notice in result.notices[shown:]:
             self.server.notify_once(notice, types.MessageType.Info)
 
-    async def _run(self, pipeline: str, doc: Document, on_status: Any) -> RunResult:
+    async def publish_instant(self, doc: Document, pipeline: str) -> None:
+        """Show at once what needs no model (static findings, cached units); the model's
+        findings follow in a later publish for the same version."""
+        server = self.server
+        try:
+            early = await server.services.instant(doc, pipeline)
+        except Exception:  # the instant view is a courtesy: the run below still happens
+            log.exception("could not compute the instant findings of %s", doc.uri)
+            return
+        current = server.workspace.text_documents.get(doc.uri)
+        if current is None or current.version != doc.version:
+            return
+        if early or server.published.get(doc.uri) is not None:  # an empty first view says nothing
+            server.published.publish(doc, pipeline, early, partial=True)
+
+    async def _run(
+        self, pipeline: str, doc: Document, on_status: Any, on_progress: Any = None
+    ) -> RunResult:
         server = self.server
         ctx = server.services.context(
             on_status=on_status,
             on_notice=lambda message: server.notify_once(message, types.MessageType.Warning),
+            on_progress=on_progress,
         )
         ctx.after_run = None  # run by learn_from, once the result is published
         return await registry.run(pipeline, doc, ctx)

@@ -18,7 +18,7 @@ from .schema import Base
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3  # 3: unit_reviews (the review cache)
 
 
 def _add_missing_columns(conn: Connection) -> list[str]:

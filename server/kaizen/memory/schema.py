@@ -227,3 +227,25 @@ class PerformanceMetric(Base):
     unit: Mapped[str] = mapped_column(String(32), default="")
     context: Mapped[dict[str, Any]] = mapped_column(default=dict)
     recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class UnitReview(Base):
+    """The review cache: what the model found in one unit (a function, a method, the module
+    rest) of one file, keyed by the unit's content hash (which covers its context, the
+    model, the prompt version and the settings that change the answer). ``findings`` holds
+    positions relative to the unit, so code that moves keeps its findings."""
+
+    __tablename__ = "unit_reviews"
+    __table_args__ = (
+        UniqueConstraint("repository", "path", "unit_hash"),
+        Index("ix_unit_reviews_used", "used_at"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    repository: Mapped[str] = mapped_column(Text, default="")
+    path: Mapped[str] = mapped_column(Text)
+    unit_hash: Mapped[str] = mapped_column(String(64))
+    pipeline: Mapped[str] = mapped_column(String(16))
+    findings: Mapped[list[Any]] = mapped_column(default=list)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    used_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+

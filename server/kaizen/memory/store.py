@@ -154,20 +154,7 @@ class Store:
     def record_call(self, run_id: int | None, outcome: Any) -> None:
         """One model attempt (a gateway CallOutcome)."""
         with self.sessions.begin() as s:
-            s.add(
-                ModelCall(
-                    run_id=run_id,
-                    task=outcome.task,
-                    provider=outcome.target.provider,
-                    model=outcome.target.model,
-                    status=outcome.status,
-                    error=outcome.error,
-                    prompt_tokens=outcome.prompt_tokens,
-                    completion_tokens=outcome.completion_tokens,
-                    cost_usd=outcome.cost_usd,
-                    latency_ms=outcome.latency_ms,
-                )
-            )
+            s.add(_call_row(run_id, outcome))
 
     def calls(self, run_id: int) -> list[ModelCall]:
         with self.readers() as s:
@@ -192,47 +179,67 @@ class Store:
         Returns the fingerprints that have now been shown IGNORED_AFTER times with no
         reaction (decided here, inside the write, so exactly one run reports each).
         """
-        ignored: list[str] = []
-        if not findings:
-            return ignored
         with self.sessions.begin() as s:
-            existing = {
-                row.fingerprint: row
-                for row in s.scalars(
-                    select(FindingRow).where(
-                        FindingRow.repository == repository,
-                        FindingRow.fingerprint.in_([f.fingerprint for f in findings]),
-                    )
+            return _save_findings(s, run_id, repository, uri, language, findings)
+
+    def complete_run(
+        self,
+        run_id: int,
+        status: RunStatus,
+        totals: RunTotals,
+        *,
+        error: str | None = None,
+        insight_ids: Iterable[int] = (),
+        calls: Iterable[Any] = (),
+        findings: tuple[str, str, str, list[Finding]] | None = None,
+        cache: tuple[str, str, str, dict[str, list[dict[str, Any]]], list[str]] | None = None,
+        cache_max_rows: int = 50_000,
+    ) -> list[str]:
+        """Everything a run leaves behind, in ONE write transaction: its model calls, its
+        findings ((repository, uri, language, findings)), the unit review cache ((repository,
+        path, pipeline, new entries, hits)) and its final status. Returns the fingerprints
+        now shown often enough with no reaction to count as ignored (``save_findings``)."""
+        from . import unit_cache
+
+        ignored: list[str] = []
+        shown = 0
+        with self.sessions.begin() as s:
+            for outcome in calls:
+                s.add(_call_row(run_id, outcome))
+            if findings is not None:
+                repository, uri, language, items = findings
+                shown = len(items)
+                ignored = _save_findings(s, run_id, repository, uri, language, items)
+            if cache is not None:
+                repository, path, pipeline, entries, hits = cache
+                unit_cache.store(s, repository, path, pipeline, entries, hits, cache_max_rows)
+            s.execute(
+                update(Run)
+                .where(Run.id == run_id)
+                .values(
+                    status=status.value,
+                    provider=totals.provider,
+                    model=totals.model,
+                    prompt_tokens=totals.prompt_tokens,
+                    completion_tokens=totals.completion_tokens,
+                    cost_usd=totals.cost_usd,
+                    latency_ms=totals.latency_ms,
+                    findings_count=shown,
+                    error=error,
+                    insight_ids=list(insight_ids),
+                    finished_at=utcnow(),
                 )
-            }
-            for f in findings:
-                values: dict[str, Any] = {
-                    "run_id": run_id,
-                    "pipeline": f.pipeline,
-                    "uri": uri,
-                    "language": language,
-                    "category": f.category,
-                    "severity": f.severity,
-                    "start_line": f.start_line,
-                    "end_line": f.end_line,
-                    "message": f.message,
-                    "rationale": f.rationale,
-                    "origin": f.origin,
-                    "model": f.model,
-                    "updated_at": utcnow(),
-                    "fix": _fix_json(f),
-                }
-                if (row := existing.get(f.fingerprint)) is not None:
-                    if row.status == "open" and row.times_shown + 1 == IGNORED_AFTER:
-                        ignored.append(f.fingerprint)
-                    s.execute(
-                        update(FindingRow)
-                        .where(FindingRow.id == row.id)
-                        .values(times_shown=FindingRow.times_shown + 1, **values)
-                    )
-                else:
-                    s.add(FindingRow(fingerprint=f.fingerprint, repository=repository, **values))
+            )
         return ignored
+
+    def cached_units(
+        self, repository: str, path: str, hashes: Iterable[str]
+    ) -> dict[str, list[dict[str, Any]]]:
+        """The unit review cache's findings for these unit hashes (a read, never waits)."""
+        from . import unit_cache
+
+        with self.readers() as s:
+            return unit_cache.lookup(s, repository, path, hashes)
 
     def set_outcome(
         self, repository: str, fingerprint: str, status: str, reason: str | None = None
@@ -299,6 +306,71 @@ class Store:
                 .where(FindingRow.repository == repository, FindingRow.fingerprint == fingerprint)
                 .values(pr_url=url, pr_number=number, updated_at=utcnow())
             )
+
+
+def _call_row(run_id: int | None, outcome: Any) -> ModelCall:
+    return ModelCall(
+        run_id=run_id,
+        task=outcome.task,
+        provider=outcome.target.provider,
+        model=outcome.target.model,
+        status=outcome.status,
+        error=outcome.error,
+        prompt_tokens=outcome.prompt_tokens,
+        completion_tokens=outcome.completion_tokens,
+        cost_usd=outcome.cost_usd,
+        latency_ms=outcome.latency_ms,
+    )
+
+
+def _save_findings(
+    s: Session,
+    run_id: int | None,
+    repository: str,
+    uri: str,
+    language: str,
+    findings: list[Finding],
+) -> list[str]:
+    ignored: list[str] = []
+    if not findings:
+        return ignored
+    existing = {
+        row.fingerprint: row
+        for row in s.scalars(
+            select(FindingRow).where(
+                FindingRow.repository == repository,
+                FindingRow.fingerprint.in_([f.fingerprint for f in findings]),
+            )
+        )
+    }
+    for f in findings:
+        values: dict[str, Any] = {
+            "run_id": run_id,
+            "pipeline": f.pipeline,
+            "uri": uri,
+            "language": language,
+            "category": f.category,
+            "severity": f.severity,
+            "start_line": f.start_line,
+            "end_line": f.end_line,
+            "message": f.message,
+            "rationale": f.rationale,
+            "origin": f.origin,
+            "model": f.model,
+            "updated_at": utcnow(),
+            "fix": _fix_json(f),
+        }
+        if (row := existing.get(f.fingerprint)) is not None:
+            if row.status == "open" and row.times_shown + 1 == IGNORED_AFTER:
+                ignored.append(f.fingerprint)
+            s.execute(
+                update(FindingRow)
+                .where(FindingRow.id == row.id)
+                .values(times_shown=FindingRow.times_shown + 1, **values)
+            )
+        else:
+            s.add(FindingRow(fingerprint=f.fingerprint, repository=repository, **values))
+    return ignored
 
 
 def _fix_json(f: Finding) -> dict[str, Any] | None:

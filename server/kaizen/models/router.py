@@ -124,6 +124,24 @@ class ModelRouter:
         self._snapshot = snapshot
         return snapshot
 
+    def observe(self, outcome: CallOutcome) -> None:
+        """Add one attempt to the snapshot in memory (what ``record_attempt`` adds to the
+        record), so routing sees it without re-reading the database."""
+        snap = self._snapshot
+        if snap is None:
+            return
+        model = outcome.target.model
+        rows = snap.stats.setdefault(outcome.task, {})
+        sample = Stats(
+            model,
+            calls=1,
+            successes=1.0 if outcome.ok else 0.0,
+            total_latency_ms=float(outcome.latency_ms or 0.0),
+            total_cost_usd=float(outcome.cost_usd or 0.0),
+        )
+        rows[model] = rows[model] + sample if model in rows else sample
+        snap.spent_today_usd += float(outcome.cost_usd or 0.0)
+
     def invalidate(self) -> None:
         self._snapshot = None
 

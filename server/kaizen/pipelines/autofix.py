@@ -1,9 +1,11 @@
 """The auto-fix pipeline: scan -> detect -> fix -> learn, one run per document version.
 
 Static findings (the ruff pre-pass) come first and are listed to the model as already
-reported; the model's issues are validated against the document, then one fix-generator
-call proposes a line-range replacement for each, and every edit is checked before it can
-become a quick fix.
+reported. Only the review units that changed since they were last reviewed go to the model
+(``review``), batched, each with its context pack; the others keep their cached findings.
+The model's issues are validated against the document, then one fix-generator call per
+batch proposes a line-range replacement for each, inside the issue's own unit, and every
+edit is checked before it can become a quick fix.
 """
 
 from __future__ import annotations
@@ -23,6 +25,16 @@ from ..core.findings import (
 from . import prompts
 from .base import RunResult, RunScope, run_pipeline
 from .context import RunContext
+from .review import (
+    Plan,
+    Planned,
+    batch_context,
+    batch_lines,
+    batches,
+    cached_findings,
+    plan_review,
+    to_cache,
+)
 
 log = logging.getLogger(__name__)
 PIPELINE = "autofix"
@@ -71,8 +83,15 @@ def drop_static_duplicates(model_findings: list[Finding], static: list[Finding])
     return [f for f in model_findings if f.start_line not in taken]
 
 
-def attach_fixes(report: prompts.FixReport, findings: list[Finding], doc: Document) -> int:
-    """Turn each proposed fix into a checked edit on its finding; returns how many were kept."""
+def attach_fixes(
+    report: prompts.FixReport,
+    findings: list[Finding],
+    doc: Document,
+    spans: list[tuple[int, int]] | None = None,
+) -> int:
+    """Turn each proposed fix into a checked edit on its finding; returns how many were kept.
+
+    ``spans``: per finding, the (first, last) line its fix may touch (its unit)."""
     kept = 0
     for fix in report.fixes:
         if not 1 <= fix.issue <= len(findings):
@@ -80,6 +99,10 @@ def attach_fixes(report: prompts.FixReport, findings: list[Finding], doc: Docume
         finding = findings[fix.issue - 1]
         if finding.edits or not (1 <= fix.start_line <= fix.end_line <= len(doc.lines)):
             continue
+        if spans is not None:
+            low, high = spans[fix.issue - 1]
+            if fix.start_line < low or fix.end_line > high:
+                continue  # a fix may only touch the unit its issue is in
         edit = line_replacement(
             doc.lines, fix.start_line, fix.end_line, fix.replacement, line_ending(doc.text)
         )
@@ -116,23 +139,68 @@ async def _detect_and_fix(
 ) -> list[Finding]:
     if not scope.may_send():
         return []
+    plan = await plan_review(doc, ctx, PIPELINE, scope.first_model("issue_detector"))
+    scope.cache_hits.extend(p.hash for p in plan.hits)
+    findings = cached_findings(plan, doc.lines)
+    whole = ctx.settings.review.scope == "file"
+    groups = batches(plan, ctx.settings.review.batch_tokens, whole_file=whole)
+    total, done = sum(len(g) for g in groups), 0
+    failed = False
+    for batch in groups:
+        scope.progress(f"detect {done + 1} of {total} definitions" if total > 1 else "detect")
+        new = await _review_batch(doc, scope, plan, batch, static)
+        done += len(batch)
+        if new is None:
+            failed = True
+            continue
+        findings.extend(new)
+    if not failed:
+        scope.result.error = None  # a failed fix call does not fail the run: issues stand
+    return findings
+
+
+async def _review_batch(
+    doc: Document, scope: RunScope, plan: Plan, batch: list[Planned], static: list[Finding]
+) -> list[Finding] | None:
+    """Detect (and fix) in one batch of units; None when the model gave no answer (the
+    units stay uncached, so the next run asks again)."""
+    numbers = batch_lines(batch)
+    code = prompts.numbered_lines(doc.safe_lines, numbers)
+    context = batch_context(batch)
+    in_batch = [f for f in static if plan.unit_for(f.start_line, batch) is not None]
     report, learned = await scope.prompt(
         "issue_detector",
-        "\n".join(doc.safe_lines)[:4000],
-        already_reported=already_reported(static),
+        "\n".join(doc.safe_lines[n - 1] for n in numbers)[:4000],
+        code=code,
+        context=context,
+        already_reported=already_reported(in_batch),
     )
     if report is None:
-        return []
+        return None
     findings, dropped = issues_to_findings(report, doc, scope.result.totals.model)
+    owners = [plan.unit_for(f.start_line, batch) for f in findings]
+    kept = [(f, o) for f, o in zip(findings, owners, strict=True) if o is not None]
+    dropped += len(findings) - len(kept)  # outside the units under review
     scope.result.dropped += dropped
-    findings = drop_static_duplicates(findings, static)
-    for f in findings:
+    survivors = set(map(id, drop_static_duplicates([f for f, _ in kept], static)))
+    kept = [(f, o) for f, o in kept if id(f) in survivors]
+    for f, _ in kept:
         f.learnings, f.learnings_used = list(learned.insight_ids), bool(learned.insight_ids)
-    if not findings:
-        return findings
-    issues = _issue_list(findings)
-    fixes, _ = await scope.prompt("fix_generator", issues, issues=issues)
-    if fixes is not None:
-        attach_fixes(fixes, findings, doc)
-    scope.result.error = None  # a failed fix call does not fail the run: issues stand
-    return findings
+    new = [f for f, _ in kept]
+    if new:
+        issues = _issue_list(new)
+        spans = [(o.unit.start, o.unit.end) for _, o in kept]
+        fix_units = [p for p in batch if any(o is p for _, o in kept)]
+        fixes, _ = await scope.prompt(
+            "fix_generator",
+            issues,
+            code=prompts.numbered_lines(doc.safe_lines, batch_lines(fix_units)),
+            context=batch_context(fix_units),
+            issues=issues,
+        )
+        if fixes is None:
+            return new  # shown, not cached: the next run asks for their fixes again
+        attach_fixes(fixes, new, doc, spans)
+    for p in batch:
+        scope.cache(p.hash, to_cache(p.unit, [f for f, o in kept if o is p]))
+    return new

@@ -55,13 +55,19 @@ def check_document(doc: Document, max_bytes: int) -> None:
 
 
 class RunScope:
-    """Tracks one run: its status, its model attempts and its totals."""
+    """Tracks one run: its status, its model attempts, its totals and the unit reviews it
+    produced. The database sees a run twice: once when it starts (so a crash leaves a trace
+    that the next start marks failed) and once when it ends, in one write transaction with
+    its calls, findings and cache entries."""
 
     def __init__(self, pipeline: str, doc: Document, ctx: RunContext) -> None:
         self.pipeline = pipeline
         self.doc = doc
         self.ctx = ctx
         self.result = RunResult(pipeline)
+        self.calls: list[CallOutcome] = []
+        self.cache_entries: dict[str, list[dict[str, Any]]] = {}
+        self.cache_hits: list[str] = []
 
     async def start(self) -> None:
         self.result.run_id = await self.ctx.db(
@@ -76,8 +82,14 @@ class RunScope:
     async def status(self, status: RunStatus, model: str | None = None) -> None:
         self.result.status = status
         self.ctx.on_status(status, model)
-        if self.result.run_id is not None:
-            await self.ctx.db("set_status", self.result.run_id, status)
+
+    def progress(self, message: str) -> None:
+        """What is still pending, for the editor's progress ("detect 2 of 5 definitions")."""
+        self.ctx.on_progress(f"{self.pipeline}: {message}")
+
+    def cache(self, unit_hash: str, findings: list[dict[str, Any]]) -> None:
+        """A unit reviewed in this run: its findings go to the review cache at the end."""
+        self.cache_entries[unit_hash] = findings
 
     async def _attempt(self, outcome: CallOutcome) -> None:
         totals = self.result.totals
@@ -89,7 +101,7 @@ class RunScope:
             totals.provider, totals.model = outcome.target.provider, outcome.target.model
         elif outcome.error:
             log.warning("%s via %s failed: %s", outcome.task, outcome.target.model, outcome.error)
-        await self.ctx.db("record_call", self.result.run_id, outcome)
+        self.calls.append(outcome)
         if self.ctx.on_attempt is not None:
             await self.ctx.on_attempt(outcome, self.result.run_id)
 
@@ -122,10 +134,18 @@ class RunScope:
             return False
         return True
 
-    async def prompt(self, task: str, query: str, **values: Any) -> tuple[Any, Learnings]:
+    def first_model(self, task: str) -> str | None:
+        """The model the router would ask first for ``task`` (part of the cache key)."""
+        choice = self.ctx.router.choose(task, self.doc.relpath)
+        return choice.targets[0].model if choice.targets else None
+
+    async def prompt(
+        self, task: str, query: str, *, code: str | None = None, context: str = "", **values: Any
+    ) -> tuple[Any, Learnings]:
         """One prompt, start to end: route it, find its learnings (by ``query``), render it
-        with the (redacted) code and ``values``, and ask. Returns the validated answer, or
-        None when no model could give one, and the learnings that went into the prompt."""
+        with the (redacted) code — all of it, or ``code`` (numbered lines of some units) —
+        its ``context`` pack and ``values``, and ask. Returns the validated answer, or None
+        when no model could give one, and the learnings that went into the prompt."""
         choice = self.ctx.router.choose(task, self.doc.relpath)
         self.result.notices.extend(n for n in choice.notices if n not in self.result.notices)
         if not choice.targets:
@@ -140,7 +160,8 @@ class RunScope:
             task,
             language=self.doc.language,
             path=self.doc.relpath,
-            code=prompts.numbered(self.doc.safe_lines),
+            code=prompts.numbered(self.doc.safe_lines) if code is None else code,
+            context=context,
             learnings=learned.block,
             **values,
         )
@@ -149,22 +170,41 @@ class RunScope:
         )
         return answer, learned
 
-    async def finish(self, status: RunStatus, error: str | None = None) -> RunResult:
+    async def finish(
+        self, status: RunStatus, error: str | None = None, save_findings: bool = False
+    ) -> RunResult:
+        """End the run: one write transaction for its calls, findings, cache and status."""
         self.result.status = status
         if error:
             self.result.error = error
         if self.result.run_id is not None:
-            await asyncio.shield(
+            doc = self.doc
+            ignored = await asyncio.shield(
                 self.ctx.db(
-                    "finish_run",
+                    "complete_run",
                     self.result.run_id,
                     status,
                     self.result.totals,
-                    findings=len(self.result.findings),
                     error=self.result.error,
                     insight_ids=self.result.insight_ids,
+                    calls=list(self.calls),
+                    findings=(doc.repository, doc.uri, doc.language, self.result.findings)
+                    if save_findings
+                    else None,
+                    cache=(
+                        doc.repository,
+                        doc.relpath,
+                        self.pipeline,
+                        self.cache_entries,
+                        self.cache_hits,
+                    )
+                    if self.cache_entries or self.cache_hits
+                    else None,
+                    cache_max_rows=self.ctx.settings.review.cache_max_units,
                 )
             )
+            if save_findings:
+                self.result.ignored = ignored or []
         self.ctx.on_status(status, self.result.totals.model)
         return self.result
 
@@ -187,19 +227,12 @@ async def run_pipeline(pipeline: str, doc: Document, ctx: RunContext, phases: Ph
         assign_fingerprints(findings, doc.lines)
         findings = await ctx.suppress(doc, findings)
         scope.result.findings = findings
-        if scope.result.run_id is not None:
-            scope.result.ignored = await ctx.db(
-                "save_findings",
-                scope.result.run_id,
-                doc.repository,
-                doc.uri,
-                doc.language,
-                findings,
-            )
         # A model that failed only fails the run when it left nothing to show.
         answered = any(f.origin == "model" for f in findings)
         failed = scope.result.error is not None and not answered
-        result = await scope.finish(RunStatus.FAILED if failed else RunStatus.SUCCEEDED)
+        result = await scope.finish(
+            RunStatus.FAILED if failed else RunStatus.SUCCEEDED, save_findings=True
+        )
         if ctx.after_run is not None:
             await ctx.after_run(result, doc)
         return result

@@ -50,6 +50,7 @@ class RunContext:
     suppress: Suppressor = _keep_all
     on_status: Callable[[RunStatus, str | None], None] = lambda _s, _m: None
     on_notice: Callable[[str], None] = lambda _m: None
+    on_progress: Callable[[str], None] = lambda _m: None
     on_attempt: Callable[[CallOutcome, int | None], Awaitable[None]] | None = None
     after_run: Callable[[Any, Document], Awaitable[None]] | None = None
 

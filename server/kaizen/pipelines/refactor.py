@@ -1,5 +1,8 @@
 """The refactor pipeline: scan -> opportunities -> improvements -> (pr) -> learn.
 
+Like auto-fix it reviews only the units that changed (``review``), each with its context
+pack; an improvement is generated on the opportunity's own unit and may only touch it.
+
 Opportunities are shown as Hint/Information diagnostics with their own codes
 (``refactor/<kind>``) so editors can filter them apart from issues. Each of the first few
 gets an improvement (a checked line-range replacement) the user can apply, or send as a pull
@@ -24,6 +27,7 @@ from ..core.findings import (
 from . import prompts
 from .base import RunResult, RunScope, run_pipeline
 from .context import RunContext
+from .review import batch_context, batch_lines, batches, cached_findings, plan_review, to_cache
 
 log = logging.getLogger(__name__)
 PIPELINE = "refactor"
@@ -62,8 +66,17 @@ def opportunities_to_findings(
     return found, dropped
 
 
-def attach_improvement(answer: prompts.Improvement, finding: Finding, doc: Document) -> bool:
+def attach_improvement(
+    answer: prompts.Improvement,
+    finding: Finding,
+    doc: Document,
+    span: tuple[int, int] | None = None,
+) -> bool:
+    """The improvement as a checked edit on its opportunity; ``span``: the lines it may
+    touch (the opportunity's unit)."""
     if not 1 <= answer.start_line <= answer.end_line <= len(doc.lines):
+        return False
+    if span is not None and (answer.start_line < span[0] or answer.end_line > span[1]):
         return False
     edit = line_replacement(
         doc.lines, answer.start_line, answer.end_line, answer.replacement, line_ending(doc.text)
@@ -92,23 +105,51 @@ async def run_refactor(doc: Document, ctx: RunContext) -> RunResult:
 async def _opportunities(doc: Document, ctx: RunContext, scope: RunScope) -> list[Finding]:
     if not scope.may_send():
         return []
-    report, learned = await scope.prompt("opportunity_detector", "\n".join(doc.safe_lines)[:4000])
-    if report is None:
-        return []
-    findings, dropped = opportunities_to_findings(report, doc, scope.result.totals.model)
-    scope.result.dropped += dropped
-    for f in findings:
-        f.learnings, f.learnings_used = list(learned.insight_ids), bool(learned.insight_ids)
-    for f in findings[:MAX_IMPROVEMENTS]:
-        answer, _ = await scope.prompt(
-            "improvement_generator",
-            f"{f.title}\n{f.message}",
-            title=f.title or f.category,
-            message=f.message,
-            start_line=f.start_line,
-            end_line=f.end_line,
+    plan = await plan_review(doc, ctx, PIPELINE, scope.first_model("opportunity_detector"))
+    scope.cache_hits.extend(p.hash for p in plan.hits)
+    findings = cached_findings(plan, doc.lines)
+    whole = ctx.settings.review.scope == "file"
+    groups = batches(plan, ctx.settings.review.batch_tokens, whole_file=whole)
+    total, done = sum(len(g) for g in groups), 0
+    budget = MAX_IMPROVEMENTS
+    failed = False
+    for batch in groups:
+        scope.progress(
+            f"opportunities {done + 1} of {total} definitions" if total > 1 else "opportunities"
         )
-        if answer is not None:
-            attach_improvement(answer, f, doc)
-    scope.result.error = None  # failed improvements leave the opportunities standing
+        numbers = batch_lines(batch)
+        report, learned = await scope.prompt(
+            "opportunity_detector",
+            "\n".join(doc.safe_lines[n - 1] for n in numbers)[:4000],
+            code=prompts.numbered_lines(doc.safe_lines, numbers),
+            context=batch_context(batch),
+        )
+        done += len(batch)
+        if report is None:
+            failed = True
+            continue
+        found, dropped = opportunities_to_findings(report, doc, scope.result.totals.model)
+        kept = [(f, o) for f in found if (o := plan.unit_for(f.start_line, batch)) is not None]
+        scope.result.dropped += dropped + len(found) - len(kept)
+        for f, _ in kept:
+            f.learnings, f.learnings_used = list(learned.insight_ids), bool(learned.insight_ids)
+        for f, owner in kept[:budget]:
+            answer, _ = await scope.prompt(
+                "improvement_generator",
+                f"{f.title}\n{f.message}",
+                code=prompts.numbered_lines(doc.safe_lines, owner.unit.lines),
+                context=owner.pack.text,
+                title=f.title or f.category,
+                message=f.message,
+                start_line=f.start_line,
+                end_line=f.end_line,
+            )
+            if answer is not None:
+                attach_improvement(answer, f, doc, (owner.unit.start, owner.unit.end))
+        budget = max(0, budget - len(kept))
+        for p in batch:
+            scope.cache(p.hash, to_cache(p.unit, [f for f, o in kept if o is p]))
+        findings.extend(f for f, _ in kept)
+    if not failed:
+        scope.result.error = None  # failed improvements leave the opportunities standing
     return findings

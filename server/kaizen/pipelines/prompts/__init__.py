@@ -27,6 +27,7 @@ from ...core.tasks import TASKS
 __all__ = [
     "ANSWERS",
     "CATEGORIES",
+    "PROMPT_VERSION",
     "FixItem",
     "FixReport",
     "Improvement",
@@ -35,6 +36,7 @@ __all__ = [
     "OpportunityItem",
     "OpportunityReport",
     "numbered",
+    "numbered_lines",
     "render",
     "template",
 ]
@@ -57,6 +59,24 @@ def _clip(line: str) -> str:
     if len(line) <= MAX_LINE_CHARS:
         return line
     return f"{line[:MAX_LINE_CHARS]} … [{len(line) - MAX_LINE_CHARS} more characters]"
+
+
+PROMPT_VERSION = "2"
+"""Bump when a prompt's meaning changes: it is part of every unit's cache key."""
+
+
+def numbered_lines(lines: list[str], numbers: list[int]) -> str:
+    """Only the lines ``numbers`` (1-based, ascending) with their document line numbers; a
+    gap between them is shown as ``⋮`` so the model knows code is left out there."""
+    width = len(str(len(lines)))
+    out: list[str] = []
+    previous: int | None = None
+    for n in numbers:
+        if previous is not None and n != previous + 1:
+            out.append(f"{'':>{width}} ⋮")
+        out.append(f"{n:>{width}} | {_clip(lines[n - 1])}")
+        previous = n
+    return "\n".join(out)
 
 
 def numbered(lines: list[str]) -> str:

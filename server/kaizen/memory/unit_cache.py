@@ -1,0 +1,95 @@
+"""The unit review cache, through SQLAlchemy on SQLite and PostgreSQL alike.
+
+Shared by every face: the editor, ``kaizen check``, MCP and HTTP read and fill the same
+rows, so a unit reviewed once (anywhere) is not paid for again. Bounded: past ``max_rows``
+the least recently used rows are evicted. Reads are one SELECT; hits are stamped and new
+entries written inside the run's single write transaction (``Store.complete_run``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.orm import Session
+
+from .schema import UnitReview, utcnow
+from .sql import dialect_insert
+
+
+def lookup(
+    session: Session, repository: str, path: str, hashes: Iterable[str]
+) -> dict[str, list[dict[str, Any]]]:
+    """Cached findings by unit hash, for the hashes that are cached."""
+    wanted = list(dict.fromkeys(hashes))
+    if not wanted:
+        return {}
+    rows = session.execute(
+        select(UnitReview.unit_hash, UnitReview.findings).where(
+            UnitReview.repository == repository,
+            UnitReview.path == path,
+            UnitReview.unit_hash.in_(wanted),
+        )
+    )
+    return {row.unit_hash: list(row.findings or []) for row in rows}
+
+
+def store(
+    session: Session,
+    repository: str,
+    path: str,
+    pipeline: str,
+    entries: Mapping[str, list[dict[str, Any]]],
+    hits: Iterable[str] = (),
+    max_rows: int = 50_000,
+) -> None:
+    """Write new entries (a repeat overwrites), stamp the hits as used, evict past the cap."""
+    now = utcnow()
+    hit_list = list(hits)
+    if hit_list:
+        session.execute(
+            update(UnitReview)
+            .where(
+                UnitReview.repository == repository,
+                UnitReview.path == path,
+                UnitReview.unit_hash.in_(hit_list),
+            )
+            .values(used_at=now)
+        )
+    for unit_hash, findings in entries.items():
+        stmt = dialect_insert(session, UnitReview.__table__).values(  # type: ignore[arg-type]
+            repository=repository,
+            path=path,
+            unit_hash=unit_hash,
+            pipeline=pipeline,
+            findings=findings,
+            created_at=now,
+            used_at=now,
+        )
+        session.execute(
+            stmt.on_conflict_do_update(
+                index_elements=["repository", "path", "unit_hash"],
+                set_={"findings": stmt.excluded.findings, "used_at": now},
+            )
+        )
+    if entries:
+        _evict(session, max_rows)
+
+
+def _evict(session: Session, max_rows: int) -> None:
+    count = session.scalar(select(func.count()).select_from(UnitReview)) or 0
+    if count <= max_rows:
+        return
+    oldest = (
+        select(UnitReview.id).order_by(UnitReview.used_at, UnitReview.id).limit(count - max_rows)
+    )
+    session.execute(delete(UnitReview).where(UnitReview.id.in_(oldest.scalar_subquery())))
+
+
+def clear(session: Session, repository: str | None = None) -> int:
+    """Forget cached reviews (all, or one repository's): the next run reviews afresh."""
+    query = delete(UnitReview)
+    if repository is not None:
+        query = query.where(UnitReview.repository == repository)
+    return int(session.execute(query).rowcount or 0)

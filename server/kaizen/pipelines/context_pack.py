@@ -1,0 +1,219 @@
+"""The context pack: what a model needs to judge one unit without guessing.
+
+A model that sees only a function guesses what the functions it calls do, and a guess is
+the main source of confident false positives. With each unit the prompt carries, within a
+token budget: the module's imports, the enclosing class's header, and the signature (plus
+the first docstring line) of every name the unit uses that is defined elsewhere in the
+module or in another module of the workspace, resolved statically (``ast`` and import
+resolution inside the project root). Names from outside the workspace (libraries) are
+listed by name, not expanded.
+
+The pack's text is part of the unit's cache key, so a changed callee signature in another
+file invalidates the units that call it.
+"""
+
+from __future__ import annotations
+
+import ast
+import copy
+import logging
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+from .units import Unit
+
+log = logging.getLogger(__name__)
+
+CHARS_PER_TOKEN = 4
+MAX_SIGNATURE_CHARS = 400
+
+
+@dataclass
+class ModuleFacts:
+    """What other units may want from one module: its imports and its definitions."""
+
+    imports: list[str] = field(default_factory=list)  # the import statements, as written
+    defs: dict[str, str] = field(default_factory=dict)  # name -> signature (+ docstring line)
+    # local name -> (module, attribute or None): what ``from m import a as b`` binds
+    bound: dict[str, tuple[str, str | None, int]] = field(default_factory=dict)
+
+
+def _signature(node: ast.AST) -> str:
+    """``def f(a: int) -> str: ...`` plus the first docstring line; classes with __init__."""
+    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+        stub = copy.copy(node)
+        stub.body = [ast.Expr(ast.Constant(...))]
+        stub.decorator_list = []
+        text = ast.unparse(stub).replace("\n    ...", " ...")
+    elif isinstance(node, ast.ClassDef):
+        stub = copy.copy(node)
+        stub.decorator_list = []
+        init = next(
+            (
+                n
+                for n in node.body
+                if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) and n.name == "__init__"
+            ),
+            None,
+        )
+        stub.body = [ast.Expr(ast.Constant(...))]
+        text = ast.unparse(stub).replace("\n    ...", "")
+        if init is not None:
+            text += "  # " + _signature(init).removesuffix(" ...")
+    else:
+        return ""
+    doc = ast.get_docstring(node)  # type: ignore[arg-type]
+    if doc and doc.strip():
+        text += f"  # {doc.strip().splitlines()[0]}"
+    return text[:MAX_SIGNATURE_CHARS]
+
+
+def module_facts(source: str) -> ModuleFacts:
+    """Imports and top-level definitions (with the methods of each class, as ``C.m``)."""
+    facts = ModuleFacts()
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError):
+        return facts
+    for node in tree.body:
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            facts.imports.append(ast.unparse(node))
+            if isinstance(node, ast.Import):
+                for alias in node.names:
+                    local = alias.asname or alias.name.split(".")[0]
+                    facts.bound[local] = (alias.name if alias.asname else local, None, 0)
+            else:
+                for alias in node.names:
+                    facts.bound[alias.asname or alias.name] = (
+                        node.module or "",
+                        alias.name,
+                        node.level,
+                    )
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            facts.defs[node.name] = _signature(node)
+            if isinstance(node, ast.ClassDef):
+                for item in node.body:
+                    if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                        facts.defs[f"{node.name}.{item.name}"] = _signature(item)
+    return facts
+
+
+@lru_cache(maxsize=512)
+def _file_facts(path: str, mtime_ns: int, size: int) -> ModuleFacts:
+    try:
+        return module_facts(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError):
+        return ModuleFacts()
+
+
+def file_facts(path: Path) -> ModuleFacts:
+    """``module_facts`` of a file on disk, parsed once per version of the file."""
+    try:
+        stat = path.stat()
+    except OSError:
+        return ModuleFacts()
+    return _file_facts(str(path), stat.st_mtime_ns, stat.st_size)
+
+
+def resolve_module(module: str, level: int, here: Path, root: Path | None) -> Path | None:
+    """The workspace file of ``module`` imported from the file ``here``; None outside it."""
+    parts = [p for p in module.split(".") if p]
+    if level:
+        base = here.parent
+        for _ in range(level - 1):
+            base = base.parent
+        bases = [base]
+    else:
+        if root is None:
+            return None
+        bases = [root, root / "src", here.parent]
+    for base in bases:
+        target = base.joinpath(*parts) if parts else base
+        for candidate in (target.with_suffix(".py"), target / "__init__.py"):
+            if candidate.is_file() and (root is None or _inside(candidate, root)):
+                return candidate
+    return None
+
+
+def _inside(path: Path, root: Path) -> bool:
+    try:
+        path.resolve().relative_to(root.resolve())
+    except ValueError:
+        return False
+    return True
+
+
+@dataclass
+class Pack:
+    text: str  # the block the prompt carries
+    resolved: list[str] = field(default_factory=list)  # names whose signature is in it
+
+
+def build_pack(
+    unit: Unit,
+    facts: ModuleFacts,
+    path: Path,
+    root: Path | None,
+    token_budget: int,
+) -> Pack:
+    """The context block for ``unit`` (see the module doc), cut to ``token_budget``."""
+    budget = token_budget * CHARS_PER_TOKEN
+    local: list[str] = []
+    workspace: list[str] = []
+    library: list[str] = []
+    resolved: list[str] = []
+    own = unit.name.split(".")
+    for name in sorted(unit.names):
+        if name in own or name == unit.name:
+            continue
+        if "." in name:
+            head, attr = name.split(".", 1)
+            if head == "self" and unit.kind == "method":
+                method = f"{own[0]}.{attr}"
+                if method != unit.name and method in facts.defs:
+                    local.append(facts.defs[method])
+                    resolved.append(method)
+            elif head in facts.bound:
+                module, imported, level = facts.bound[head]
+                target_module = f"{module}.{imported}" if imported else module
+                found = resolve_module(target_module, level, path, root)
+                if found is not None:
+                    sig = file_facts(found).defs.get(attr)
+                    if sig:
+                        workspace.append(f"{sig}  # from {target_module or '.'}")
+                        resolved.append(name)
+            continue
+        if name in facts.defs:
+            local.append(facts.defs[name])
+            resolved.append(name)
+        elif name in facts.bound:
+            module, imported, level = facts.bound[name]
+            if imported is None:
+                continue  # ``import x``: its attributes are looked up above
+            found = resolve_module(module, level, path, root)
+            sig = file_facts(found).defs.get(imported) if found is not None else None
+            if sig:
+                workspace.append(f"{sig}  # from {'.' * level}{module}")
+                resolved.append(name)
+            elif found is None:
+                library.append(f"{'.' * level}{module}.{imported}")
+    sections: list[tuple[str, list[str]]] = [
+        ("Imports of this module", facts.imports),
+        ("Enclosing class", [unit.header] if unit.header else []),
+        ("Defined elsewhere in this module", local),
+        ("Defined in other modules of this project", workspace),
+        ("From libraries (not shown)", [", ".join(library)] if library else []),
+    ]
+    out: list[str] = []
+    used = 0
+    for title, items in sections:
+        kept: list[str] = []
+        for item in dict.fromkeys(items):
+            if used + len(item) + 1 > budget:
+                break
+            kept.append(item)
+            used += len(item) + 1
+        if kept:
+            out.append(f"{title}:\n" + "\n".join(kept))
+    return Pack("\n".join(out), resolved)

@@ -1,0 +1,266 @@
+"""Incremental review: only the units that changed go to the model; the rest keep their
+cached findings, shifted to where their unit now is.
+
+``plan_review`` splits the document into units (``units``), gives each its context pack
+(``context_pack``) and a hash over everything that changes the answer, and looks the hashes
+up in the unit review cache. ``batches`` groups the changed units into prompts up to
+``review.batchTokens``. After the model answered, ``to_cache`` turns a unit's findings into
+positions relative to the unit and ``from_cache`` turns them back, so a function that moved
+down 40 lines keeps the same findings (same fingerprint, same message, range shifted).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..core.document import Document
+from ..core.findings import Edit, Finding
+from . import prompts
+from .context import RunContext
+from .context_pack import CHARS_PER_TOKEN, ModuleFacts, Pack, build_pack, module_facts
+from .units import Unit, split_blocks, split_units, unit_hash
+
+
+@dataclass
+class Planned:
+    unit: Unit
+    hash: str
+    pack: Pack
+    cached: list[dict[str, Any]] | None = None  # None: not in the cache
+
+    @property
+    def tokens(self) -> int:
+        return max(1, len(self.unit.text) // CHARS_PER_TOKEN)
+
+
+@dataclass
+class Plan:
+    pipeline: str
+    items: list[Planned] = field(default_factory=list)
+
+    @property
+    def changed(self) -> list[Planned]:
+        return [p for p in self.items if p.cached is None]
+
+    @property
+    def hits(self) -> list[Planned]:
+        return [p for p in self.items if p.cached is not None]
+
+    def unit_for(self, line: int, among: list[Planned] | None = None) -> Planned | None:
+        """The planned unit a finding on ``line`` belongs to: the unit holding the line,
+        else the one whose span covers it (a blank line inside a function)."""
+        pool = self.items if among is None else among
+        for p in pool:
+            if p.unit.contains(line):
+                return p
+        for p in pool:
+            if p.unit.start <= line <= p.unit.end:
+                return p
+        return None
+
+
+def _split_large(units: list[Unit], lines: list[str], max_tokens: int) -> list[Unit]:
+    """A unit larger than the model should get is cut into blocks (each reviewed alone)."""
+    out: list[Unit] = []
+    for unit in units:
+        if len(unit.text) // CHARS_PER_TOKEN <= max_tokens:
+            out.append(unit)
+            continue
+        sub_lines = ["" for _ in lines]
+        for n in unit.lines:
+            sub_lines[n - 1] = lines[n - 1]
+        for i, block in enumerate(split_blocks(sub_lines), 1):
+            block.kind, block.name, block.header = "block", f"{unit.name} part {i}", unit.header
+            block.names = unit.names
+            out.append(block)
+    return out
+
+
+def answer_key(ctx: RunContext, pipeline: str, model: str | None) -> tuple[str, ...]:
+    """What besides the code changes a unit's answer: pipeline, prompt version, the model
+    and the settings the prompts depend on."""
+    settings = ctx.settings
+    return (
+        pipeline,
+        prompts.PROMPT_VERSION,
+        model or "",
+        json.dumps(
+            {
+                "static": settings.static_prepass.enabled,
+                "context": settings.review.context_tokens,
+            },
+            sort_keys=True,
+        ),
+    )
+
+
+async def plan_review(doc: Document, ctx: RunContext, pipeline: str, model: str | None) -> Plan:
+    """Units, packs, hashes and cache hits of ``doc`` for ``pipeline`` answered by ``model``."""
+    review = ctx.settings.review
+    units = _split_large(split_units(doc.lines, doc.language), doc.lines, review.max_unit_tokens)
+    facts = module_facts(doc.text) if doc.language == "python" else ModuleFacts()
+    salt = answer_key(ctx, pipeline, model)
+    plan = Plan(pipeline)
+    for unit in units:
+        pack = build_pack(unit, facts, doc.path, doc.root, review.context_tokens)
+        plan.items.append(Planned(unit, unit_hash(unit, *salt, pack.text), pack))
+    if review.scope == "changed" and plan.items:
+        found = await ctx.db(
+            "cached_units", doc.repository, doc.relpath, [p.hash for p in plan.items]
+        )
+        for p in plan.items:
+            if found and p.hash in found:
+                p.cached = found[p.hash]
+    return plan
+
+
+def batches(plan: Plan, budget_tokens: int, whole_file: bool = False) -> list[list[Planned]]:
+    """Changed units grouped in document order, each group within ``budget_tokens`` (a unit
+    larger than the budget goes alone); ``whole_file``: every unit in one prompt."""
+    if whole_file:
+        return [list(plan.items)] if plan.items else []
+    out: list[list[Planned]] = []
+    current: list[Planned] = []
+    used = 0
+    for p in plan.changed:
+        if current and used + p.tokens > budget_tokens:
+            out.append(current)
+            current, used = [], 0
+        current.append(p)
+        used += p.tokens
+    if current:
+        out.append(current)
+    return out
+
+
+def batch_lines(batch: list[Planned]) -> list[int]:
+    return sorted({n for p in batch for n in p.unit.lines})
+
+
+def batch_context(batch: list[Planned]) -> str:
+    """The context packs of a batch, merged (each line once), as the prompt's context."""
+    seen: dict[str, list[str]] = {}
+    for p in batch:
+        title = ""
+        for line in p.pack.text.splitlines():
+            if line.endswith(":") and not line.startswith(" "):
+                title = line
+                seen.setdefault(title, [])
+            elif title and line not in seen[title]:
+                seen[title].append(line)
+    body = "\n".join(f"{t}\n" + "\n".join(items) for t, items in seen.items() if items)
+    if not body:
+        return ""
+    return (
+        "Context, for reference only (review only the numbered code under Code; these are "
+        f"the surroundings it relies on):\n{body}\n"
+    )
+
+
+# the cache's relative positions ------------------------------------------------------------
+
+
+def _relative(unit: Unit, line: int) -> list[int]:
+    """(index of the unit's last line at or before ``line``, offset from it)."""
+    idx = 0
+    for i, n in enumerate(unit.lines):
+        if n <= line:
+            idx = i
+        else:
+            break
+    return [idx, line - unit.lines[idx]]
+
+
+def _absolute(unit: Unit, rel: list[int]) -> int:
+    idx, delta = rel
+    idx = min(max(idx, 0), len(unit.lines) - 1)
+    return unit.lines[idx] + delta
+
+
+def to_cache(unit: Unit, findings: list[Finding]) -> list[dict[str, Any]]:
+    """A unit's findings with positions relative to the unit (see the module doc)."""
+    out = []
+    for f in findings:
+        out.append(
+            {
+                "pipeline": f.pipeline,
+                "category": f.category,
+                "code": f.code,
+                "severity": f.severity,
+                "message": f.message,
+                "rationale": f.rationale,
+                "origin": f.origin,
+                "model": f.model,
+                "title": f.title,
+                "fixTitle": f.fix_title,
+                "start": _relative(unit, f.start_line),
+                "end": _relative(unit, f.end_line),
+                "startCol": f.start_col,
+                "endCol": f.end_col,
+                "edits": [
+                    {
+                        "start": _relative(unit, e.start_line + 1),
+                        "startCol": e.start_col,
+                        "end": _relative(unit, e.end_line + 1),
+                        "endCol": e.end_col,
+                        "text": e.new_text,
+                    }
+                    for e in f.edits
+                ],
+            }
+        )
+    return out
+
+
+def from_cache(unit: Unit, entries: list[dict[str, Any]], lines: list[str]) -> list[Finding]:
+    """Cached findings placed on the unit's current lines; entries that no longer fit the
+    document (a corrupt or foreign row) are skipped."""
+    out: list[Finding] = []
+    n = len(lines)
+    for item in entries:
+        try:
+            start, end = _absolute(unit, item["start"]), _absolute(unit, item["end"])
+            if not 1 <= start <= end <= n:
+                continue
+            edits = [
+                Edit(
+                    _absolute(unit, e["start"]) - 1,
+                    int(e["startCol"]),
+                    _absolute(unit, e["end"]) - 1,
+                    int(e["endCol"]),
+                    str(e["text"]),
+                )
+                for e in item.get("edits") or []
+            ]
+            out.append(
+                Finding(
+                    pipeline=item["pipeline"],
+                    category=item["category"],
+                    severity=item["severity"],
+                    start_line=start,
+                    end_line=end,
+                    message=item["message"],
+                    rationale=item.get("rationale") or "",
+                    code=item.get("code") or "",
+                    origin=item.get("origin") or "model",
+                    model=item.get("model"),
+                    start_col=item.get("startCol"),
+                    end_col=item.get("endCol"),
+                    edits=edits,
+                    fix_title=item.get("fixTitle"),
+                    title=item.get("title"),
+                )
+            )
+        except (KeyError, TypeError, ValueError, IndexError):
+            continue
+    return out
+
+
+def cached_findings(plan: Plan, lines: list[str]) -> list[Finding]:
+    """Every cache hit's findings, placed on the document."""
+    out: list[Finding] = []
+    for p in plan.hits:
+        out.extend(from_cache(p.unit, p.cached or [], lines))
+    return out
