@@ -108,6 +108,15 @@ class Review(_Model):
     batch_tokens: int = Field(default=3000, ge=200, le=100_000)  # units batched per call
     max_unit_tokens: int = Field(default=6000, ge=200, le=200_000)  # larger units are split
     cache_max_units: int = Field(default=50_000, ge=0)  # review cache rows kept (LRU)
+    cache: bool = True  # read the unit review cache (``kaizen check --no-cache``: False)
+
+
+class Models(_Model):
+    """Limits on model calls, whoever makes them."""
+
+    # requests in flight per provider endpoint: rate limits are per provider, and litellm's
+    # retries (429 + Retry-After) handle the rest
+    max_concurrency: int = Field(default=8, ge=1, le=256)
 
 
 class Settings(_Model):
@@ -121,6 +130,7 @@ class Settings(_Model):
     budget: Budget = Budget()
     static_prepass: StaticPrepass = StaticPrepass()
     review: Review = Review()
+    models: Models = Models()
     auto_create_pr: bool = Field(default=False, alias="autoCreatePR")
     github: GitHub = GitHub()
     gateway: Gateway = Gateway()

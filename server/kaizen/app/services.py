@@ -60,7 +60,11 @@ def move_aside_if_corrupt(location: str | None, exc: Exception) -> str | None:
 class Services:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.router = ModelRouter(settings, Gateway(timeout_s=settings.request_timeout_s))
+        gateway = Gateway(
+            timeout_s=settings.request_timeout_s,
+            max_concurrency=settings.models.max_concurrency,
+        )
+        self.router = ModelRouter(settings, gateway)
         self.store: Store | None = None
         self.loop: LearningLoop | None = None
         self.store_error: str | None = None

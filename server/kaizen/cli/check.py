@@ -11,10 +11,12 @@ import asyncio
 import json
 import sys
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from .. import __version__
+from ..app.check_run import DEFAULT_JOBS, Progress, in_shard, review_documents
 from ..app.services import Services
 from ..config import load_settings
 from ..core.document import Document
@@ -22,6 +24,7 @@ from ..core.findings import Finding
 from ..core.workspace import LANGUAGES
 from ..pipelines.base import RunResult
 from .common import editor_overrides, read_document
+from .progress import ProgressDisplay
 
 SKIP_DIRS = {
     ".git",
@@ -58,26 +61,69 @@ def iter_files(paths: list[str]) -> Iterator[Path]:
             print(f"kaizen: {raw}: no such file or directory", file=sys.stderr)
 
 
-async def check_files(
-    services: Services, files: list[Path], pipelines: list[str]
-) -> list[tuple[Document, RunResult]]:
-    from ..pipelines import registry
-
-    results: list[tuple[Document, RunResult]] = []
-    notices: set[str] = set()
+def load_documents(files: list[Path]) -> list[Document]:
+    docs = []
     for path in files:
         doc = read_document(path)
         if isinstance(doc, str):
             print(f"kaizen: {doc}", file=sys.stderr)
-            continue
-        for pipeline in pipelines:
-            result = await registry.run(pipeline, doc, services.context())
-            for notice in [*result.notices, *([result.error] if result.error else [])]:
-                if notice not in notices:
-                    notices.add(notice)
-                    print(f"kaizen: {notice}", file=sys.stderr)
-            results.append((doc, result))
+        else:
+            docs.append(doc)
+    return docs
+
+
+async def check_files(
+    services: Services,
+    files: list[Path],
+    pipelines: list[str],
+    jobs: int = DEFAULT_JOBS,
+    progress: Progress | None = None,
+    on_change: Any = None,
+    done: list[tuple[Document, RunResult]] | None = None,
+    changed: dict[Path, frozenset[int]] | None = None,
+) -> list[tuple[Document, RunResult]]:
+    """Review ``files`` concurrently; notices printed once each, results in file order."""
+    docs = load_documents(files)
+    if changed is not None:
+        docs = [replace(d, changed=changed.get(d.path, frozenset())) for d in docs]
+    results = await review_documents(services, docs, pipelines, jobs, progress, on_change, done)
+    print_notices(results)
     return results
+
+
+def print_notices(results: list[tuple[Document, RunResult]]) -> None:
+    seen: set[str] = set()
+    for _, result in results:
+        for notice in [*result.notices, *([result.error] if result.error else [])]:
+            if notice not in seen:
+                seen.add(notice)
+                print(f"kaizen: {notice}", file=sys.stderr)
+
+
+def only_changed_lines(results: list[tuple[Document, RunResult]]) -> None:
+    """``--diff``: keep the findings on lines the diff touched."""
+    for doc, result in results:
+        if doc.changed is None:
+            continue
+        result.findings = [
+            f
+            for f in result.findings
+            if any(n in doc.changed for n in range(f.start_line, f.end_line + 1))
+        ]
+
+
+def summary_line(files: int, progress: Progress) -> str:
+    """``37 files, 0 reviewed, 112 cached`` (units), with tokens and cost when spent."""
+    line = (
+        f"{files} file{'s' if files != 1 else ''}, {progress.reviewed} reviewed, "
+        f"{progress.cached} cached"
+    )
+    tokens = progress.prompt_tokens + progress.completion_tokens
+    if tokens:
+        line += f", {tokens:,} tokens"
+    if progress.cost_usd:
+        line += f", ${progress.cost_usd:.4f}"
+    return line
 
 
 def display_path(doc: Document) -> str:
@@ -188,26 +234,91 @@ def render(results: list[tuple[Document, RunResult]], fmt: str) -> str:
     return "\n".join(lines)
 
 
+def select_files(args: argparse.Namespace) -> tuple[list[Path], dict[Path, frozenset[int]] | None]:
+    """The files to check: the paths given (default ``.``), only those a diff touched with
+    ``--diff``, then this shard's with ``--shard I/N``. Raises ``CheckError`` when that
+    cannot be worked out (bad --shard, no git)."""
+    from ..app.git_diff import DiffError, changed_lines, repository_root
+
+    files = list(iter_files(args.paths or ["."]))
+    changed = None
+    if args.diff is not None:
+        try:
+            root = repository_root(Path.cwd())
+            changed = changed_lines(root, args.diff or None)
+        except DiffError as exc:
+            raise CheckError(str(exc)) from None
+        files = [f for f in files if f.resolve() in changed]
+    if args.shard:
+        index, total = parse_shard(args.shard)
+        files = [f for f in files if in_shard(f, index, total)]
+    return files, changed
+
+
+class CheckError(Exception):
+    """The check cannot start; the message names the option or path involved."""
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    index, sep, total = text.partition("/")
+    if not (sep and index.isdigit() and total.isdigit() and 1 <= int(index) <= int(total)):
+        raise CheckError(f"--shard {text}: expected I/N with 1 <= I <= N, e.g. --shard 2/4")
+    return int(index), int(total)
+
+
 def run_check(args: argparse.Namespace) -> int:
     settings, problems = load_settings(Path.cwd(), editor_overrides(args))
     for problem in problems:
         print(f"kaizen: {problem}", file=sys.stderr)
+    try:
+        files, changed = select_files(args)
+    except CheckError as exc:
+        print(f"kaizen: {exc}", file=sys.stderr)
+        return 2
     services = Services(settings)
     services.open_store()
     if services.store_error:
         print(f"kaizen: {services.store_error}", file=sys.stderr)
-    files = list(iter_files(args.paths))
     pipelines = ["autofix", "refactor"] if args.pipeline == "all" else [args.pipeline]
+    progress = Progress()
+    done: list[tuple[Document, RunResult]] = []
+    interrupted = False
+    display = ProgressDisplay.for_terminal(args.quiet)
     try:
-        results = asyncio.run(check_files(services, files, pipelines))
+        with display:
+            results = asyncio.run(
+                check_files(
+                    services,
+                    files,
+                    pipelines,
+                    max(1, args.jobs),
+                    progress,
+                    display.update,
+                    done,
+                    changed,
+                )
+            )
+    except KeyboardInterrupt:  # what finished is reported (and was recorded)
+        interrupted = True
+        order = {path.resolve(): i for i, path in enumerate(files)}
+        results = sorted(done, key=lambda pair: order.get(pair[0].path, len(order)))
+        print_notices(results)
     finally:
         if services.store is not None:
             services.store.close()
+    if changed is not None and not args.all_findings:
+        only_changed_lines(results)
     report = render(results, args.format)
     if args.output:
         Path(args.output).write_text(report + "\n", encoding="utf-8")
     else:
         print(report)
+    if not args.quiet:
+        print(f"kaizen: {summary_line(len(files), progress)}", file=sys.stderr)
+    if interrupted:
+        finished = len({doc.path for doc, _ in results})
+        print(f"kaizen: interrupted: {finished} of {len(files)} files finished", file=sys.stderr)
+        return 130
     if files and not results:
         return 2
     return 1 if any(r.findings for _, r in results) else 0

@@ -34,4 +34,6 @@ def editor_overrides(args: argparse.Namespace) -> dict[str, Any]:
         out["staticPrepass"] = {"enabled": not args.no_static, "only": bool(args.static_only)}
     if args.database:
         out["databasePath"] = args.database
+    if getattr(args, "no_cache", False):
+        out["review"] = {"cache": False}
     return out

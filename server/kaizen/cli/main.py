@@ -42,7 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.set_defaults(func=_serve)
 
     check = sub.add_parser("check", help="review files like a linter; exit 1 on findings")
-    check.add_argument("paths", nargs="+", help="files or directories")
+    check.add_argument("paths", nargs="*", help="files or directories (default: .)")
     check.add_argument("--format", choices=("text", "json", "sarif"), default="text")
     check.add_argument("--pipeline", choices=("autofix", "refactor", "all"), default="autofix")
     check.add_argument("--provider", help="provider for this run (e.g. openai, ollama)")
@@ -52,6 +52,34 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--no-static", action="store_true", help="skip the ruff pre-pass")
     check.add_argument("--database", help="database path or URL (default: per-user file)")
     check.add_argument("--output", "-o", help="write the report here instead of stdout")
+    check.add_argument(
+        "--jobs",
+        "-j",
+        type=int,
+        default=8,
+        help="files reviewed at once (default 8; models.maxConcurrency bounds each provider)",
+    )
+    check.add_argument(
+        "--no-cache", action="store_true", help="review every unit afresh (ignore the cache)"
+    )
+    check.add_argument(
+        "--diff",
+        nargs="?",
+        const="",
+        default=None,
+        metavar="REF",
+        help="review only what changed since REF (default: the merge base with the default "
+        "branch) in the working tree; use --diff=REF before paths",
+    )
+    check.add_argument(
+        "--all-findings",
+        action="store_true",
+        help="with --diff: report findings anywhere in the changed units, not only changed lines",
+    )
+    check.add_argument(
+        "--shard", metavar="I/N", help="only the I-th of N stable shards of the files"
+    )
+    check.add_argument("--quiet", "-q", action="store_true", help="no progress on stderr")
     check.set_defaults(func=_check)
     from .agents import add_agent_commands
     from .db import add_db_command

@@ -24,6 +24,8 @@ class Document:
     text: str
     version: int | None = None
     language_id: str | None = None
+    # 1-based lines a diff touched (``kaizen check --diff``); None: the whole document
+    changed: frozenset[int] | None = None
 
     @cached_property
     def lines(self) -> list[str]:

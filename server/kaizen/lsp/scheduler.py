@@ -121,12 +121,14 @@ class Scheduler:
             early = await server.services.instant(doc, pipeline)
         except Exception:  # the instant view is a courtesy: the run below still happens
             log.exception("could not compute the instant findings of %s", doc.uri)
+            server.first_paint.set()
             return
         current = server.workspace.text_documents.get(doc.uri)
         if current is None or current.version != doc.version:
             return
         if early or server.published.get(doc.uri) is not None:  # an empty first view says nothing
             server.published.publish(doc, pipeline, early, partial=True)
+        server.first_paint.set()
 
     async def _run(
         self, pipeline: str, doc: Document, on_status: Any, on_progress: Any = None

@@ -9,6 +9,7 @@ after ``initialized``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,7 @@ from .published import PublishedFindings
 from .scheduler import Scheduler
 
 log = logging.getLogger(__name__)
+FIRST_PAINT_WAIT_S = 0.5  # start-up work waits this long for the first file to be shown
 
 
 class KaizenServer(LanguageServer):
@@ -37,6 +39,7 @@ class KaizenServer(LanguageServer):
         self.root: Path | None = None
         self.background: set[asyncio.Task[Any]] = set()
         self.store_ready = asyncio.Event()
+        self.first_paint = asyncio.Event()  # the first instant publish is out
         self.notified: set[str] = set()
         self.scheduler = Scheduler(self)
         self.published = PublishedFindings(self)
@@ -109,8 +112,13 @@ class KaizenServer(LanguageServer):
     # start-up ---------------------------------------------------------------------------
 
     async def start_background(self) -> None:
-        warm_up_in_background()
+        """Open the database and import litellm, after the first paint: both hold the GIL
+        for a while (SQLAlchemy, litellm's ~4 s import), and the static findings of the
+        file the editor opens first should not wait behind them."""
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(self.first_paint.wait(), FIRST_PAINT_WAIT_S)
         await asyncio.to_thread(self.services.open_store)
+        warm_up_in_background()
         if self.services.store_error:
             self.notify_once(self.services.store_error, types.MessageType.Error)
         if self.services.store is not None:

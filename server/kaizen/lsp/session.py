@@ -17,6 +17,7 @@ from ..pipelines.base import RunResult
 class Session(Protocol):
     services: Services
     store_ready: asyncio.Event
+    first_paint: asyncio.Event
     published: Any  # PublishedFindings
     workspace: Any  # pygls Workspace
     work_done_progress: Any

@@ -8,6 +8,7 @@ that is decided here, and an answer that does not parse or validate is a failed 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import time
@@ -105,10 +106,23 @@ def _short(exc: BaseException, target: ModelTarget) -> str:
 class Gateway:
     """Calls one target through a litellm Router built once per target."""
 
-    def __init__(self, timeout_s: float = 60.0, num_retries: int = 2) -> None:
+    def __init__(
+        self, timeout_s: float = 60.0, num_retries: int = 2, max_concurrency: int = 8
+    ) -> None:
         self.timeout_s = timeout_s
         self.num_retries = num_retries
+        self.max_concurrency = max_concurrency  # requests in flight per provider endpoint
         self._routers: dict[tuple[str, str | None, str | None], Any] = {}
+        self._slots: dict[tuple[int, str, str | None], asyncio.Semaphore] = {}
+
+    def _slot(self, target: ModelTarget) -> asyncio.Semaphore:
+        """The semaphore bounding calls in flight to ``target``'s provider endpoint (one per
+        event loop: ``kaizen check`` and the editor each run their own)."""
+        key = (id(asyncio.get_running_loop()), target.provider, target.api_base)
+        slot = self._slots.get(key)
+        if slot is None:
+            slot = self._slots[key] = asyncio.Semaphore(self.max_concurrency)
+        return slot
 
     def _router(self, target: ModelTarget) -> Any:
         key = (target.model, target.api_base, target.api_key)
@@ -138,21 +152,22 @@ class Gateway:
         *,
         max_tokens: int = 2048,
     ) -> CallOutcome:
-        started = time.perf_counter()
         outcome = CallOutcome(task=task, target=target, status="error")
-        try:
-            response = await self._router(target).acompletion(
-                model=target.model,
-                messages=messages,
-                response_format=response_format(task, answer_type),
-                temperature=0,
-                max_tokens=max_tokens,
-            )
-        except Exception as exc:  # every provider error is a failed attempt, never a crash
-            outcome.error = _short(exc, target)
+        async with self._slot(target):
+            started = time.perf_counter()
+            try:
+                response = await self._router(target).acompletion(
+                    model=target.model,
+                    messages=messages,
+                    response_format=response_format(task, answer_type),
+                    temperature=0,
+                    max_tokens=max_tokens,
+                )
+            except Exception as exc:  # every provider error is a failed attempt, never a crash
+                outcome.error = _short(exc, target)
+                outcome.latency_ms = (time.perf_counter() - started) * 1000
+                return outcome
             outcome.latency_ms = (time.perf_counter() - started) * 1000
-            return outcome
-        outcome.latency_ms = (time.perf_counter() - started) * 1000
         usage = getattr(response, "usage", None)
         outcome.prompt_tokens = int(getattr(usage, "prompt_tokens", 0) or 0)
         outcome.completion_tokens = int(getattr(usage, "completion_tokens", 0) or 0)

@@ -98,7 +98,10 @@ class ModelRouter:
         policy: LearnedPolicy | None = None,
     ) -> None:
         self.settings = settings
-        self.gateway = gateway or Gateway(timeout_s=settings.request_timeout_s)
+        self.gateway = gateway or Gateway(
+            timeout_s=settings.request_timeout_s,
+            max_concurrency=settings.models.max_concurrency,
+        )
         self.read_record = read_record  # set by Services once the database is open
         self.policy = policy or LearnedPolicy(rng=_seeded_rng())
         self._snapshot: Snapshot | None = None
@@ -107,6 +110,7 @@ class ModelRouter:
     def update(self, settings: Settings) -> None:
         self.settings = settings
         self.gateway.timeout_s = settings.request_timeout_s
+        self.gateway.max_concurrency = settings.models.max_concurrency
 
     # the record --------------------------------------------------------------------------
 

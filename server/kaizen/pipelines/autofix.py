@@ -32,6 +32,7 @@ from .review import (
     batch_lines,
     batches,
     cached_findings,
+    count_units,
     plan_review,
     to_cache,
 )
@@ -143,6 +144,7 @@ async def _detect_and_fix(
     scope.cache_hits.extend(p.hash for p in plan.hits)
     findings = cached_findings(plan, doc.lines)
     whole = ctx.settings.review.scope == "file"
+    count_units(scope.result, plan, whole)
     groups = batches(plan, ctx.settings.review.batch_tokens, whole_file=whole)
     total, done = sum(len(g) for g in groups), 0
     failed = False

@@ -41,6 +41,9 @@ class RunResult:
     insight_ids: list[int] = field(default_factory=list)
     dropped: int = 0  # findings the model gave that failed validation
     ignored: list[str] | None = None  # fingerprints shown repeatedly with no reaction
+    units_reviewed: int = 0  # review units sent to a model in this run
+    units_cached: int = 0  # review units whose findings came from the cache
+    units_skipped: int = 0  # units outside a diff, neither cached nor reviewed
 
 
 def check_document(doc: Document, max_bytes: int) -> None:

@@ -176,13 +176,18 @@ def build_pack(
                     resolved.append(method)
             elif head in facts.bound:
                 module, imported, level = facts.bound[head]
-                target_module = f"{module}.{imported}" if imported else module
-                found = resolve_module(target_module, level, path, root)
-                if found is not None:
-                    sig = file_facts(found).defs.get(attr)
+                # ``from m import mod`` then ``mod.f``, or ``from m import Class`` then
+                # ``Class.method``: try the name as a module, then as a class in ``m``
+                tries = [(f"{module}.{imported}" if imported else module, attr)]
+                if imported:
+                    tries.append((module, f"{imported}.{attr}"))
+                for target_module, member in tries:
+                    found = resolve_module(target_module, level, path, root)
+                    sig = file_facts(found).defs.get(member) if found is not None else None
                     if sig:
-                        workspace.append(f"{sig}  # from {target_module or '.'}")
+                        workspace.append(f"{sig}  # from {'.' * level}{target_module}")
                         resolved.append(name)
+                        break
             continue
         if name in facts.defs:
             local.append(facts.defs[name])

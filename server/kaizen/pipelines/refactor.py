@@ -27,7 +27,15 @@ from ..core.findings import (
 from . import prompts
 from .base import RunResult, RunScope, run_pipeline
 from .context import RunContext
-from .review import batch_context, batch_lines, batches, cached_findings, plan_review, to_cache
+from .review import (
+    batch_context,
+    batch_lines,
+    batches,
+    cached_findings,
+    count_units,
+    plan_review,
+    to_cache,
+)
 
 log = logging.getLogger(__name__)
 PIPELINE = "refactor"
@@ -109,6 +117,7 @@ async def _opportunities(doc: Document, ctx: RunContext, scope: RunScope) -> lis
     scope.cache_hits.extend(p.hash for p in plan.hits)
     findings = cached_findings(plan, doc.lines)
     whole = ctx.settings.review.scope == "file"
+    count_units(scope.result, plan, whole)
     groups = batches(plan, ctx.settings.review.batch_tokens, whole_file=whole)
     total, done = sum(len(g) for g in groups), 0
     budget = MAX_IMPROVEMENTS

@@ -29,6 +29,7 @@ class Planned:
     hash: str
     pack: Pack
     cached: list[dict[str, Any]] | None = None  # None: not in the cache
+    skipped: bool = False  # outside the lines a diff touched: not reviewed this time
 
     @property
     def tokens(self) -> int:
@@ -42,7 +43,11 @@ class Plan:
 
     @property
     def changed(self) -> list[Planned]:
-        return [p for p in self.items if p.cached is None]
+        return [p for p in self.items if p.cached is None and not p.skipped]
+
+    @property
+    def skipped(self) -> list[Planned]:
+        return [p for p in self.items if p.skipped]
 
     @property
     def hits(self) -> list[Planned]:
@@ -106,13 +111,17 @@ async def plan_review(doc: Document, ctx: RunContext, pipeline: str, model: str 
     for unit in units:
         pack = build_pack(unit, facts, doc.path, doc.root, review.context_tokens)
         plan.items.append(Planned(unit, unit_hash(unit, *salt, pack.text), pack))
-    if review.scope == "changed" and plan.items:
+    if review.scope == "changed" and review.cache and plan.items:
         found = await ctx.db(
             "cached_units", doc.repository, doc.relpath, [p.hash for p in plan.items]
         )
         for p in plan.items:
             if found and p.hash in found:
                 p.cached = found[p.hash]
+    if doc.changed is not None:  # a diff: units it does not touch are not reviewed now
+        for p in plan.items:
+            if p.cached is None and not (set(p.unit.lines) & doc.changed):
+                p.skipped = True
     return plan
 
 
@@ -120,7 +129,8 @@ def batches(plan: Plan, budget_tokens: int, whole_file: bool = False) -> list[li
     """Changed units grouped in document order, each group within ``budget_tokens`` (a unit
     larger than the budget goes alone); ``whole_file``: every unit in one prompt."""
     if whole_file:
-        return [list(plan.items)] if plan.items else []
+        items = [p for p in plan.items if not p.skipped]
+        return [items] if items else []
     out: list[list[Planned]] = []
     current: list[Planned] = []
     used = 0
@@ -195,6 +205,7 @@ def to_cache(unit: Unit, findings: list[Finding]) -> list[dict[str, Any]]:
                 "model": f.model,
                 "title": f.title,
                 "fixTitle": f.fix_title,
+                "learnings": list(f.learnings),
                 "start": _relative(unit, f.start_line),
                 "end": _relative(unit, f.end_line),
                 "startCol": f.start_col,
@@ -251,11 +262,21 @@ def from_cache(unit: Unit, entries: list[dict[str, Any]], lines: list[str]) -> l
                     edits=edits,
                     fix_title=item.get("fixTitle"),
                     title=item.get("title"),
+                    learnings=[int(i) for i in item.get("learnings") or []],
+                    learnings_used=bool(item.get("learnings")),
                 )
             )
         except (KeyError, TypeError, ValueError, IndexError):
             continue
     return out
+
+
+def count_units(result: Any, plan: Plan, whole_file: bool = False) -> None:
+    """How many units this run reviewed, took from the cache and skipped (for summaries)."""
+    reviewed = [p for p in plan.items if not p.skipped] if whole_file else plan.changed
+    result.units_reviewed += len(reviewed)
+    result.units_cached += 0 if whole_file else len(plan.hits)
+    result.units_skipped += len(plan.skipped)
 
 
 def cached_findings(plan: Plan, lines: list[str]) -> list[Finding]:

@@ -1,0 +1,92 @@
+"""Reviewing many files at once, the way ``kaizen check`` does it in CI: bounded
+concurrency, a stable shard of the files, what each run reviewed and took from the cache.
+
+Files run concurrently up to ``jobs`` (the gateway also bounds requests per provider with
+``models.maxConcurrency``), and the results come back in the order of the files given, so
+the output is the same whatever order the runs finished in. A run is cancelled cleanly
+(its record says so) when the caller is interrupted; what finished is kept.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..core.document import Document
+from ..pipelines import registry
+from ..pipelines.base import RunResult
+from .services import Services
+
+DEFAULT_JOBS = 8
+
+
+@dataclass
+class Progress:
+    """Counts a progress display shows; updated as runs start and finish."""
+
+    files: int = 0
+    done: int = 0
+    in_flight: int = 0
+    reviewed: int = 0  # units sent to a model
+    cached: int = 0  # units answered from the review cache
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float = 0.0
+    notices: list[str] = field(default_factory=list)
+
+
+def in_shard(path: Path, index: int, total: int) -> bool:
+    """Shard ``index`` of ``total`` (1-based) by a hash of the path: stable across runs and
+    machines, independent of the order files are listed in."""
+    digest = hashlib.sha1(path.as_posix().encode("utf-8", "surrogatepass")).digest()
+    return int.from_bytes(digest[:8], "big") % total == index - 1
+
+
+async def review_documents(
+    services: Services,
+    docs: list[Document],
+    pipelines: list[str],
+    jobs: int = DEFAULT_JOBS,
+    progress: Progress | None = None,
+    on_change: Callable[[Progress], None] | None = None,
+    done: list[tuple[Document, RunResult]] | None = None,
+) -> list[tuple[Document, RunResult]]:
+    """Every pipeline on every document, ``jobs`` at a time; results in input order.
+
+    ``done`` (if given) collects results as they finish, so an interrupted caller still has
+    what completed."""
+    state = progress or Progress()
+    state.files = len(docs)
+    gate = asyncio.Semaphore(max(1, jobs))
+    slots: list[list[tuple[Document, RunResult]]] = [[] for _ in docs]
+
+    def changed() -> None:
+        if on_change is not None:
+            on_change(state)
+
+    async def one(i: int, doc: Document) -> None:
+        async with gate:
+            state.in_flight += 1
+            changed()
+            try:
+                for pipeline in pipelines:
+                    # the context's after_run learns from the run, as in the editor
+                    result = await registry.run(pipeline, doc, services.context())
+                    slots[i].append((doc, result))
+                    if done is not None:
+                        done.append((doc, result))
+                    state.reviewed += result.units_reviewed
+                    state.cached += result.units_cached
+                    state.prompt_tokens += result.totals.prompt_tokens
+                    state.completion_tokens += result.totals.completion_tokens
+                    state.cost_usd += result.totals.cost_usd
+            finally:
+                state.in_flight -= 1
+                state.done += 1
+                changed()
+
+    await asyncio.gather(*(one(i, doc) for i, doc in enumerate(docs)))
+    return [pair for slot in slots for pair in slot]
