@@ -1,6 +1,7 @@
 """Editor-facing latency: time to answer ``initialize`` (Kaizen beside a bare pygls server,
-same run) and Kaizen's own overhead from didSave to publishDiagnostics on a 2,000-line file
-with the scripted model answering instantly (total minus the time spent in model calls).
+same run) and Kaizen's own overhead from a one-function edit + didSave to the publish of the
+model's finding on that edit, on a 2,000-line file with the scripted model answering
+instantly (total minus the time the run spent in model calls).
 
     python benchmarks/bench_lsp.py [--runs 20] [--saves 40]
 """
@@ -76,20 +77,31 @@ def big_file(lines: int) -> str:
     return "\n".join(out[:lines]) + "\n"
 
 
+def flag_the_edit(body: dict) -> dict:
+    """A model that flags the line marked ``# edit N`` in its prompt (the one just edited)."""
+    prompt = "\n".join(str(m.get("content", "")) for m in body.get("messages", []))
+    for line in prompt.splitlines():
+        head, _, code = line.partition(" | ")
+        if "# edit " in code and head.strip().isdigit():
+            return {
+                "issues": [
+                    {
+                        "line": int(head),
+                        "severity": "warning",
+                        "category": "bug",
+                        "message": code.split("# ", 1)[1].strip(),
+                        "snippet": code.strip(),
+                    }
+                ]
+            }
+    return {"issues": []}
+
+
 async def bench_save(saves: int, home: str, static: bool) -> dict:
+    """didChange + didSave of one function per save (the realistic edit: the other units
+    are in the review cache), until the model's finding on the edited line is published."""
     with ScriptedModel() as scripted, tempfile.TemporaryDirectory() as tmp:
-        issue = {
-            "issues": [
-                {
-                    "line": 5,
-                    "severity": "warning",
-                    "category": "bug",
-                    "message": "scripted",
-                    "snippet": "max(len(request.items), 1)",
-                }
-            ]
-        }
-        scripted.set_default("issue_detector", issue)
+        scripted.set_default("issue_detector", flag_the_edit)
         path = Path(tmp) / "big.py"
         text = big_file(2000)
         path.write_text(text)
@@ -101,7 +113,7 @@ async def bench_save(saves: int, home: str, static: bool) -> dict:
                 "apiKey": "sk-bench",
             },
             "staticPrepass": {"enabled": static},
-            "trigger": {"onOpen": False},
+            "trigger": {"onOpen": False},  # the first save (warm-up) reviews the whole file
             "localModel": False,
         }
         client = make_test_lsp_client()
@@ -123,27 +135,38 @@ async def bench_save(saves: int, home: str, static: bool) -> dict:
         )
         totals: list[float] = []
         for i in range(saves + 3):
-            client.diagnostics.pop(uri, None)
+            n = (i * 7) % 300
+            text = text.replace(
+                f"def handler_{n}(request, retries=3):\n    total = 0\n",
+                f"def handler_{n}(request, retries=3):\n    total = 0  # edit {i}\n",
+                1,
+            )
             started = time.perf_counter()
+            client.text_document_did_change(
+                types.DidChangeTextDocumentParams(
+                    text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=i + 2),
+                    content_changes=[types.TextDocumentContentChangeWholeDocument(text=text)],
+                )
+            )
             client.text_document_did_save(
                 types.DidSaveTextDocumentParams(text_document=types.TextDocumentIdentifier(uri=uri))
             )
-            while uri not in client.diagnostics:
+            marker = f"edit {i}"
+            while not any(d.message.startswith(marker) for d in client.diagnostics.get(uri, [])):
                 await asyncio.wait_for(
-                    client.wait_for_notification(types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS), 30
+                    client.wait_for_notification(types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS), 60
                 )
-            if i >= 3:  # warm-up: litellm import, first connection
+            if i >= 3:  # warm-up: litellm import, first connection, the first full review
                 totals.append((time.perf_counter() - started) * 1000)
         await client.shutdown_session()
         await client.stop()
     db = sqlite3.connect(Path(home) / "kaizen.db")
     model_ms = [
-        r[0]
-        for r in db.execute("select latency_ms from model_calls order by id desc limit ?", (saves,))
+        r[0] for r in db.execute("select latency_ms from runs order by id desc limit ?", (saves,))
     ]
     model_ms.reverse()
     overhead = [t - m for t, m in zip(totals, model_ms, strict=False)]
-    db.execute("delete from model_calls")
+    db.execute("delete from runs")
     db.commit()
     return {
         "total_ms": summary(totals),

@@ -11,6 +11,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, field_validator
 
+SHAPE_LIMIT = 4000  # characters of an answer's shape kept with a bug pattern (an example)
+
 CATEGORIES = (
     "bug",
     "security",

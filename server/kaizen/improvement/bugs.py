@@ -21,13 +21,12 @@ from typing import Any
 from pydantic import BaseModel
 from sqlalchemy import select, update
 
+from ..core.answers import SHAPE_LIMIT
 from ..core.runs import RunStatus
 from ..core.tasks import TASKS
 from ..memory.schema import BugPattern, Run, utcnow
 from ..memory.sql import upsert_increment
 from ..models.gateway import extract_json, validate_answer
-
-SHAPE_LIMIT = 4000  # characters of a recorded answer shape
 
 SOLUTIONS = {
     "model-invalid-json": (

@@ -1,6 +1,9 @@
 """The operations behind every face, each a plain function over a ``memory.store.Store``:
 one JSON object in (its input model below), one JSON object out.
 
+The ``improvement`` modules are imported inside the operations: they pull in SQLAlchemy,
+and the language server registers these tools before it answers ``initialize``.
+
 The input models are the tools' only schemas. Faces read them two ways (``parse``):
 ``strict`` for agents and scripts (MCP, HTTP POST: camelCase names only, unknown fields
 refused, no type coercion), ``query`` for HTTP query strings (strings may stand for numbers
@@ -20,8 +23,8 @@ from pydantic import AliasGenerator, BaseModel, ConfigDict, Field, ValidationErr
 from pydantic.alias_generators import to_camel
 from pydantic.json_schema import SkipJsonSchema
 
+from ..core.answers import SHAPE_LIMIT
 from ..core.errors import validation_message
-from ..improvement import bugs, heuristics, metrics, performance, regression, report
 
 Mode = Literal["strict", "query", "editor"]
 
@@ -74,6 +77,8 @@ class AnalyzeMetricsInput(Input):
 
 def analyze_metrics(store: Any, args: Any = None, settings: Any = None) -> dict:
     """The self-improvement report; today's spend against ``settings``' daily budget."""
+    from ..improvement import report
+
     a: AnalyzeMetricsInput = parse(AnalyzeMetricsInput, args)
     budget = settings.budget.daily_usd if settings is not None else None
     out = report.analyze(store, a.task_type, a.recent, budget)
@@ -92,6 +97,8 @@ class RoutingHeuristicsInput(Input):
 
 
 def get_routing_heuristics(store: Any, args: Any = None, settings: Any = None) -> dict:
+    from ..improvement import heuristics
+
     a: RoutingHeuristicsInput = parse(RoutingHeuristicsInput, args)
     include_inactive = not a.active_only if a.include_inactive is None else a.include_inactive
     return {"heuristics": heuristics.list_rules(store, include_inactive)}
@@ -111,6 +118,8 @@ class UpdateRoutingHeuristicInput(Input):
 
 def update_routing_heuristic(store: Any, args: Any = None, settings: Any = None) -> dict:
     """Create a rule (no ``id``), change fields of one, or ``delete`` it."""
+    from ..improvement import heuristics
+
     a: UpdateRoutingHeuristicInput = parse(UpdateRoutingHeuristicInput, args)
     if a.delete:
         if a.id is None or not heuristics.delete_rule(store, a.id):
@@ -143,6 +152,8 @@ class BugPatternsInput(Input):
 
 
 def get_bug_patterns(store: Any, args: Any = None, settings: Any = None) -> dict:
+    from ..improvement import bugs
+
     a: BugPatternsInput = parse(BugPatternsInput, args)
     bugs.sweep_failed_runs(store)
     return {"bugPatterns": bugs.list_patterns(store, a.category, a.limit, a.order)}
@@ -154,12 +165,14 @@ class RecordBugPatternInput(Input):
     description: str = ""
     solution: str = ""
     severity: Literal["low", "medium", "high", "critical"] = "medium"
-    example: str | None = Field(default=None, max_length=bugs.SHAPE_LIMIT)
+    example: str | None = Field(default=None, max_length=SHAPE_LIMIT)
     metadata: dict[str, Any] = Field(default_factory=dict)
 
 
 def record_bug_pattern(store: Any, args: Any = None, settings: Any = None) -> dict:
     """One occurrence of a bug (the same category + pattern counts another occurrence)."""
+    from ..improvement import bugs
+
     a: RecordBugPatternInput = parse(RecordBugPatternInput, args)
     row = bugs.record(
         store,
@@ -185,6 +198,8 @@ class RegressionTestsInput(Input):
 
 
 def get_regression_tests(store: Any, args: Any = None, settings: Any = None) -> dict:
+    from ..improvement import regression
+
     a: RegressionTestsInput = parse(RegressionTestsInput, args)
     return {"regressionTests": regression.list_tests(store, a.category, a.include_code)}
 
@@ -196,6 +211,8 @@ class GenerateRegressionTestInput(Input):
 
 def generate_regression_test(store: Any, args: Any = None, settings: Any = None) -> dict:
     """Turn one bug pattern (or, with ``all``, every untested one) into a stored test."""
+    from ..improvement import bugs, regression
+
     a: GenerateRegressionTestInput = parse(GenerateRegressionTestInput, args)
     if a.bug_pattern_id is None and not a.all:
         raise ToolError("give bugPatternId, or all: true")
@@ -231,6 +248,8 @@ class RecordMetricInput(Input):
 
 
 def record_metric(store: Any, args: Any = None, settings: Any = None) -> dict:
+    from ..improvement import metrics
+
     a: RecordMetricInput = parse(RecordMetricInput, args)
     return {"metric": metrics.record_metric(store, a.name, a.value, a.unit, a.context)}
 
@@ -252,6 +271,8 @@ class ModelPerformanceInput(Input):
 def update_model_performance(store: Any, args: Any = None, settings: Any = None) -> dict:
     """Add an observation from outside (an evaluation, another tool) to the record the
     router learns from, or ``reset`` a model so it is measured afresh."""
+    from ..improvement import performance
+
     a: ModelPerformanceInput = parse(ModelPerformanceInput, args)
     successes = float(a.calls - a.invalid - a.errors) if a.successes is None else a.successes
     if successes > a.calls or successes < 0:
