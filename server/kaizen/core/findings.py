@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -66,11 +67,36 @@ def fingerprint(pipeline: str, code: str, lines: list[str], start: int, end: int
     return digest[:24]
 
 
-def assign_fingerprints(findings: list[Finding], lines: list[str]) -> None:
-    """Fingerprint each finding; identical ones in one document get an occurrence suffix."""
+def assign_fingerprints(
+    findings: list[Finding],
+    lines: list[str],
+    scope_of: Callable[[Finding], str] | None = None,
+) -> None:
+    """Fingerprint each finding so it keeps its identity across runs.
+
+    The same flagged text in two places (``return total / len(items)`` in ten functions)
+    would otherwise share a fingerprint told apart only by the order of the findings, so
+    editing one function would renumber the others. Duplicates are qualified by their
+    scope (``scope_of``: the enclosing function's name) and only what is still identical
+    within one scope gets an occurrence suffix, in document order. A unique finding keeps
+    its plain fingerprint (as before scopes existed: dismissals made then still match).
+    """
+    bases = [
+        fingerprint(f.pipeline, f.code or f.category, lines, f.start_line, f.end_line)
+        for f in findings
+    ]
+    counts: dict[str, int] = {}
+    for base in bases:
+        counts[base] = counts.get(base, 0) + 1
     seen: dict[str, int] = {}
-    for f in findings:
-        base = fingerprint(f.pipeline, f.code or f.category, lines, f.start_line, f.end_line)
+    order = sorted(
+        range(len(findings)),
+        key=lambda i: (findings[i].start_line, findings[i].start_col or 0, findings[i].code),
+    )
+    for i in order:
+        f, base = findings[i], bases[i]
+        if counts[base] > 1 and scope_of is not None and (scope := scope_of(f)):
+            base = hashlib.sha256(f"{base}\x1f{scope}".encode()).hexdigest()[:24]
         n = seen.get(base, 0)
         seen[base] = n + 1
         f.fingerprint = base if n == 0 else f"{base}-{n}"

@@ -21,6 +21,7 @@ from ..models.gateway import CallOutcome
 from ..models.router import Choice
 from . import prompts
 from .context import RunContext
+from .units import scope_namer
 
 log = logging.getLogger(__name__)
 
@@ -227,7 +228,7 @@ async def run_pipeline(pipeline: str, doc: Document, ctx: RunContext, phases: Ph
         await scope.status(RunStatus.SCANNING)
         check_document(doc, ctx.settings.max_file_bytes)
         findings = await phases(scope)
-        assign_fingerprints(findings, doc.lines)
+        assign_fingerprints(findings, doc.lines, scope_namer(doc.lines, doc.language))
         findings = await ctx.suppress(doc, findings)
         scope.result.findings = findings
         # A model that failed only fails the run when it left nothing to show.

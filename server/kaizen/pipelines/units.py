@@ -20,6 +20,7 @@ from __future__ import annotations
 import ast
 import hashlib
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 BLOCK_LINES = 150
@@ -168,6 +169,24 @@ def split_blocks(lines: list[str]) -> list[Unit]:
     if current:
         units.append(_unit("block", f"block {len(units) + 1}", current, lines))
     return units
+
+
+def scope_namer(lines: list[str], language: str) -> Callable[[object], str]:
+    """``scope_of`` for ``assign_fingerprints``: a finding's enclosing unit name (units are
+    computed on first use only: most documents have no duplicate findings)."""
+    units: list[Unit] | None = None
+
+    def scope_of(finding: object) -> str:
+        nonlocal units
+        if units is None:
+            units = split_units(lines, language)
+        line = int(getattr(finding, "start_line", 0))
+        unit = unit_of(units, line)
+        if unit is None:
+            unit = next((u for u in units if u.start <= line <= u.end), None)
+        return unit.name if unit is not None else ""
+
+    return scope_of
 
 
 def unit_of(units: list[Unit], line: int) -> Unit | None:
