@@ -167,7 +167,7 @@ class Services:
             model = choice.targets[0].model if choice.targets else None
             plan = await plan_review(doc, ctx, pipeline, model)
             found.extend(cached_findings(plan, doc.lines))
-        assign_fingerprints(found, doc.lines, scope_namer(doc.lines, doc.language))
+        assign_fingerprints(found, doc.lines, scope_namer(doc.text, doc.language))
         return await self.suppress(doc, found) if self.store is not None else found
 
     async def suppress(self, doc: Document, findings: list[Finding]) -> list[Finding]:

@@ -228,7 +228,7 @@ async def run_pipeline(pipeline: str, doc: Document, ctx: RunContext, phases: Ph
         await scope.status(RunStatus.SCANNING)
         check_document(doc, ctx.settings.max_file_bytes)
         findings = await phases(scope)
-        assign_fingerprints(findings, doc.lines, scope_namer(doc.lines, doc.language))
+        assign_fingerprints(findings, doc.lines, scope_namer(doc.text, doc.language))
         findings = await ctx.suppress(doc, findings)
         scope.result.findings = findings
         # A model that failed only fails the run when it left nothing to show.

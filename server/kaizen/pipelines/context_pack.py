@@ -69,13 +69,15 @@ def _signature(node: ast.AST) -> str:
     return text[:MAX_SIGNATURE_CHARS]
 
 
-def module_facts(source: str) -> ModuleFacts:
-    """Imports and top-level definitions (with the methods of each class, as ``C.m``)."""
+def module_facts(source: str, tree: ast.Module | None = None) -> ModuleFacts:
+    """Imports and top-level definitions (with the methods of each class, as ``C.m``);
+    ``tree``: the module already parsed."""
     facts = ModuleFacts()
-    try:
-        tree = ast.parse(source)
-    except (SyntaxError, ValueError):
-        return facts
+    if tree is None:
+        try:
+            tree = ast.parse(source)
+        except (SyntaxError, ValueError):
+            return facts
     for node in tree.body:
         if isinstance(node, (ast.Import, ast.ImportFrom)):
             facts.imports.append(ast.unparse(node))

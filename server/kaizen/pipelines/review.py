@@ -11,8 +11,11 @@ down 40 lines keeps the same findings (same fingerprint, same message, range shi
 
 from __future__ import annotations
 
+import ast
+import asyncio
 import json
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from ..core.document import Document
@@ -20,7 +23,7 @@ from ..core.findings import Edit, Finding
 from . import prompts
 from .context import RunContext
 from .context_pack import CHARS_PER_TOKEN, ModuleFacts, Pack, build_pack, module_facts
-from .units import Unit, split_blocks, split_units, unit_hash
+from .units import Unit, document_units, split_blocks, unit_hash
 
 
 @dataclass
@@ -104,13 +107,10 @@ def answer_key(ctx: RunContext, pipeline: str, model: str | None) -> tuple[str, 
 async def plan_review(doc: Document, ctx: RunContext, pipeline: str, model: str | None) -> Plan:
     """Units, packs, hashes and cache hits of ``doc`` for ``pipeline`` answered by ``model``."""
     review = ctx.settings.review
-    units = _split_large(split_units(doc.lines, doc.language), doc.lines, review.max_unit_tokens)
-    facts = module_facts(doc.text) if doc.language == "python" else ModuleFacts()
     salt = answer_key(ctx, pipeline, model)
     plan = Plan(pipeline)
-    for unit in units:
-        pack = build_pack(unit, facts, doc.path, doc.root, review.context_tokens)
-        plan.items.append(Planned(unit, unit_hash(unit, *salt, pack.text), pack))
+    # parsing, packs and hashes are CPU work: off the event loop
+    plan.items = await asyncio.to_thread(_plan_items, doc, review, salt)
     if review.scope == "changed" and review.cache and plan.items:
         found = await ctx.db(
             "cached_units", doc.repository, doc.relpath, [p.hash for p in plan.items]
@@ -123,6 +123,22 @@ async def plan_review(doc: Document, ctx: RunContext, pipeline: str, model: str 
             if p.cached is None and not (set(p.unit.lines) & doc.changed):
                 p.skipped = True
     return plan
+
+
+def _plan_items(doc: Document, review: Any, salt: tuple[str, ...]) -> list[Planned]:
+    units, tree = document_units(doc.text, doc.language)
+    split = _split_large(list(units), doc.lines, review.max_unit_tokens)
+    facts = _facts(doc.text, tree)
+    items = []
+    for unit in split:
+        pack = build_pack(unit, facts, doc.path, doc.root, review.context_tokens)
+        items.append(Planned(unit, unit_hash(unit, *salt, pack.text), pack))
+    return items
+
+
+@lru_cache(maxsize=16)
+def _facts(text: str, tree: ast.Module | None) -> ModuleFacts:
+    return module_facts(text, tree) if tree is not None else ModuleFacts()
 
 
 def batches(plan: Plan, budget_tokens: int, whole_file: bool = False) -> list[list[Planned]]:
