@@ -127,6 +127,14 @@ class Services:
         """Drop findings the user rejected before in this repository."""
         if not findings:
             return findings
+        kept = await self._suppress(doc, findings)
+        if len(kept) < len(findings):
+            from ..improvement.telemetry import count_suppressed
+
+            count_suppressed(findings[0].pipeline, len(findings) - len(kept))
+        return kept
+
+    async def _suppress(self, doc: Document, findings: list[Finding]) -> list[Finding]:
         try:
             if self.loop is not None:
                 return await asyncio.to_thread(self.loop.suppress, doc, findings)
@@ -169,6 +177,9 @@ class Services:
     async def on_attempt(self, outcome: CallOutcome, run_id: int | None) -> None:
         """Every model attempt: model_performance, a bug pattern if it failed; then the
         router re-reads its record (on this worker thread, not the event loop)."""
+        from ..improvement.telemetry import observe_attempt
+
+        observe_attempt(outcome)  # this process's latency histogram (no database)
         if self.store is None:
             return
         from ..improvement.events import record_attempt

@@ -40,6 +40,8 @@ class KaizenServer(LanguageServer):
         self.notified: set[str] = set()
         self.scheduler = Scheduler(self)
         self.published = PublishedFindings(self)
+        self.metrics_port: int | None = None  # ``kaizen serve --metrics-port N``
+        self.metrics_url: str | None = None
 
     @property
     def settings(self) -> Settings:
@@ -123,8 +125,34 @@ class KaizenServer(LanguageServer):
                     merged[pipeline] = {**(merged.get(pipeline) or {}), **choice}
                 self.apply_settings(merged)
         self.store_ready.set()
+        if self.metrics_port is not None:
+            await asyncio.to_thread(self.start_metrics, self.metrics_port)
         if self.supports("workspace", "configuration"):
             await self.pull_configuration()
+
+    def start_metrics(self, port: int) -> None:
+        """Prometheus exposition of this process and its record on 127.0.0.1 (a daemon
+        thread of prometheus_client; blocking only for the bind, off the event loop)."""
+        from prometheus_client import start_http_server
+
+        from ..improvement import telemetry
+
+        reg = telemetry.registry(self.services.store, lambda: self.services.settings)
+        try:
+            httpd, _thread = start_http_server(port, addr="127.0.0.1", registry=reg)
+        except OSError as exc:
+            self.notify_once(
+                f"Kaizen could not serve metrics on 127.0.0.1:{port} ({exc}); "
+                "the editor server keeps running without them",
+                types.MessageType.Warning,
+            )
+            return
+        self.metrics_url = f"http://127.0.0.1:{httpd.server_address[1]}/metrics"
+        self.window_log_message(
+            types.LogMessageParams(
+                type=types.MessageType.Info, message=f"Kaizen metrics at {self.metrics_url}"
+            )
+        )
 
     async def pull_configuration(self) -> None:
         try:
