@@ -21,6 +21,7 @@ from ..pipelines.base import RunResult
 from ..pipelines.context import RunContext
 
 if TYPE_CHECKING:
+    from ..improvement.alerts import AlertEvent, AlertMonitor
     from ..memory.loop import LearningLoop
     from ..memory.store import Store
 
@@ -62,6 +63,10 @@ class Services:
         self.store: Store | None = None
         self.loop: LearningLoop | None = None
         self.store_error: str | None = None
+        self.alerts: AlertMonitor | None = None  # made with the store
+        # the face's way to tell the user about an alert (the editor: a message and a
+        # kaizen/alert notification); called on the event loop
+        self.on_alert: Callable[[AlertEvent], None] | None = None
 
     def update_settings(self, settings: Settings) -> None:
         self.settings = settings
@@ -99,9 +104,12 @@ class Services:
         from ..memory.loop import LearningLoop
 
         assert self.store is not None
+        from ..improvement.alerts import AlertMonitor
         from ..improvement.routing_record import record_reader
 
-        self.router.read_record = record_reader(self.store)  # rules, performance, spend
+        self.alerts = AlertMonitor()
+        # rules, performance, spend, and the models with an open degradation alert
+        self.router.read_record = record_reader(self.store, self.alerts)
         self.router.refresh()
         try:
             self.loop = LearningLoop(self.store, self.settings)
@@ -185,7 +193,30 @@ class Services:
         from ..improvement.events import record_attempt
 
         await asyncio.to_thread(record_attempt, self.store, outcome)
+        event = await asyncio.to_thread(self._watch, outcome)
         await asyncio.to_thread(self.router.refresh)
+        if event is not None:
+            if self.on_alert is not None:
+                self.on_alert(event)
+            else:
+                log.warning("%s", event.text)
+
+    def _watch(self, outcome: CallOutcome) -> AlertEvent | None:
+        """The degradation monitor's verdict on this model and task (blocking)."""
+        if self.alerts is None or self.store is None:
+            return None
+        from ..improvement.alerts import handle
+
+        try:
+            event = self.alerts.observe(
+                self.store, self.settings.alerts, outcome.target.model, outcome.task
+            )
+        except Exception:
+            log.exception("could not evaluate alerts for %s", outcome.target.model)
+            return None
+        if event is not None:
+            handle(self.store, self.settings.alerts, event)
+        return event
 
     async def after_run(self, result: RunResult, doc: Document) -> None:
         if self.store is not None and result.status == RunStatus.FAILED:

@@ -28,6 +28,8 @@ from .scheduler import Scheduler
 
 log = logging.getLogger(__name__)
 
+ALERT_NOTIFICATION = "kaizen/alert"
+
 
 class KaizenServer(LanguageServer):
     def __init__(self) -> None:
@@ -42,6 +44,7 @@ class KaizenServer(LanguageServer):
         self.published = PublishedFindings(self)
         self.metrics_port: int | None = None  # ``kaizen serve --metrics-port N``
         self.metrics_url: str | None = None
+        self.services.on_alert = self.show_alert
 
     @property
     def settings(self) -> Settings:
@@ -74,6 +77,14 @@ class KaizenServer(LanguageServer):
         self.notified.add(message)
         self.window_show_message(types.ShowMessageParams(type=kind, message=message))
         self.window_log_message(types.LogMessageParams(type=kind, message=message))
+
+    def show_alert(self, event: Any) -> None:
+        """A degradation alert opened or cleared (``improvement.alerts``): one message per
+        event, and ``kaizen/alert`` for clients that show it (the VS Code status badge)."""
+        kind = types.MessageType.Warning if event.kind == "raised" else types.MessageType.Info
+        self.window_show_message(types.ShowMessageParams(type=kind, message=event.text))
+        self.window_log_message(types.LogMessageParams(type=kind, message=event.text))
+        self.protocol.notify(ALERT_NOTIFICATION, event.as_json())
 
     def report_failure(self, pipeline: str, doc: Document, result: RunResult) -> None:
         """Tell the user once per kind of failure, not once per file or per save."""

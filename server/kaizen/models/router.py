@@ -67,6 +67,7 @@ class RoutingRecord:
     rules: list[Any] = field(default_factory=list)  # objects with .matches(task, path)
     stats: dict[str, dict[str, Stats]] = field(default_factory=dict)
     spent_today_usd: float = 0.0
+    avoid: dict[str, set[str]] = field(default_factory=dict)  # task -> degraded models
 
 
 RecordReader = Callable[[bool], RoutingRecord]
@@ -80,6 +81,7 @@ class Snapshot:
     rules: list[Any] = field(default_factory=list)  # improvement.heuristics.Rule
     stats: dict[str, dict[str, Stats]] = field(default_factory=dict)
     spent_today_usd: float = 0.0
+    avoid: dict[str, set[str]] = field(default_factory=dict)
     loaded_at: float = 0.0
 
 
@@ -119,6 +121,7 @@ class ModelRouter:
                 snapshot.rules = record.rules
                 snapshot.stats = record.stats
                 snapshot.spent_today_usd = record.spent_today_usd
+                snapshot.avoid = record.avoid
             except Exception:  # routing without the record beats not routing
                 log.exception("could not read the routing record")
         self._snapshot = snapshot
@@ -203,6 +206,24 @@ class ModelRouter:
     # choosing ----------------------------------------------------------------------------
 
     def choose(self, task: str, path: str = "") -> Choice:
+        return self._steer(self._choose(task, path), task)
+
+    def _steer(self, choice: Choice, task: str) -> Choice:
+        """Models with an open degradation alert on ``task`` (``RoutingRecord.avoid``, from
+        ``improvement.alerts``) go last: still a fallback of last resort, never first."""
+        avoid = self.snapshot().avoid.get(task)
+        if not avoid or choice.source in ("budget", "local", "none"):
+            return choice
+        kept = [t for t in choice.targets if t.model not in avoid]
+        moved = [t for t in choice.targets if t.model in avoid]
+        if not moved or not kept:
+            return choice
+        choice.targets = kept + moved
+        names = ", ".join(t.model for t in moved)
+        choice.reason = f"{choice.reason}; steering away from {names} (degradation alert)"
+        return choice
+
+    def _choose(self, task: str, path: str) -> Choice:
         row = task_row(task)
         pipeline, layer = row.pipeline, row.layer
         explicit = self.settings.choice(pipeline)
