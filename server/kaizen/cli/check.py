@@ -22,6 +22,7 @@ from ..core.findings import Finding
 from ..core.workspace import LANGUAGES
 from ..pipelines.base import RunResult
 from .common import editor_overrides, read_document
+from .cost import predicted_cost_line
 
 SKIP_DIRS = {
     ".git",
@@ -208,6 +209,8 @@ def run_check(args: argparse.Namespace) -> int:
         Path(args.output).write_text(report + "\n", encoding="utf-8")
     else:
         print(report)
+    if line := predicted_cost_line(results):
+        print(line, file=sys.stderr)
     if files and not results:
         return 2
     return 1 if any(r.findings for _, r in results) else 0

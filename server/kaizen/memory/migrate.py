@@ -18,7 +18,7 @@ from .schema import Base
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3  # v3: predicted cost columns, regression test results
 
 
 def _add_missing_columns(conn: Connection) -> list[str]:

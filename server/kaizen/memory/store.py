@@ -166,6 +166,7 @@ class Store:
                     completion_tokens=outcome.completion_tokens,
                     cost_usd=outcome.cost_usd,
                     latency_ms=outcome.latency_ms,
+                    **predicted_columns(getattr(outcome, "predicted", None)),
                 )
             )
 
@@ -299,6 +300,16 @@ class Store:
                 .where(FindingRow.repository == repository, FindingRow.fingerprint == fingerprint)
                 .values(pr_url=url, pr_number=number, updated_at=utcnow())
             )
+
+
+def predicted_columns(prediction: Any) -> dict[str, Any]:
+    if prediction is None:
+        return {}
+    return {
+        "predicted_prompt_tokens": prediction.prompt_tokens,
+        "predicted_completion_tokens": prediction.completion_tokens,
+        "predicted_cost_usd": prediction.cost_usd,
+    }
 
 
 def _fix_json(f: Finding) -> dict[str, Any] | None:

@@ -17,6 +17,7 @@ on the event loop and does not touch the database.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import random
@@ -30,7 +31,7 @@ from pydantic import BaseModel
 
 from ..config import Settings
 from ..core.tasks import task as task_row
-from . import budget, local
+from . import budget, local, predict
 from .gateway import CallOutcome, Gateway, ModelTarget
 from .policy import LAYERS, LearnedPolicy, Stats, elsewhere, layer_order
 
@@ -301,19 +302,76 @@ class ModelRouter:
         choice: Choice | None = None,
         on_attempt: AttemptHook | None = None,
     ) -> tuple[CallOutcome | None, list[CallOutcome]]:
-        """Try the chosen targets in order; the first valid answer wins."""
+        """Try the chosen targets in order; the first valid answer wins.
+
+        Before each attempt its cost is predicted (``models.predict``); under a daily budget
+        a target whose predicted cost would cross it is skipped before any request is sent
+        (refused, with a notice), and then, with ``whenExceeded = "cheapest"``, the cheapest
+        layer's models are tried after the chosen ones (downgraded)."""
         choice = choice or self.choose(task, path)
         attempts: list[CallOutcome] = []
-        for target in choice.targets:
+        queue, downgraded = list(choice.targets), False
+        while queue:
+            target = queue.pop(0)
+            max_tokens = _max_tokens(target)
+            prediction = await asyncio.to_thread(self._predict, task, target, messages, max_tokens)
+            if prediction is not None and self._refuse(choice, task, target, prediction):
+                if not downgraded:
+                    downgraded = True
+                    tried = {t.model for t in choice.targets}
+                    queue.extend(t for t in self._downgrades() if t.model not in tried)
+                continue
             outcome = await self.gateway.complete(
-                task, target, messages, answer_type, max_tokens=_max_tokens(target)
+                task, target, messages, answer_type, max_tokens=max_tokens
             )
+            outcome.predicted = prediction
             attempts.append(outcome)
             if on_attempt is not None and (pending := on_attempt(outcome)) is not None:
                 await pending
             if outcome.ok:
                 return outcome, attempts
         return None, attempts
+
+    # predicted cost --------------------------------------------------------------------
+
+    def _predict(
+        self, task: str, target: ModelTarget, messages: list[dict[str, str]], max_tokens: int
+    ) -> predict.Prediction | None:
+        """Blocking (a tokenizer may load on first use); never raises."""
+        if target.model == local.LOCAL_MODEL:
+            return None  # free, and its tokenizer is not litellm's
+        history = self.snapshot().stats.get(task, {}).get(target.model)
+        try:
+            return predict.predict(target.model, messages, history, max_tokens)
+        except Exception:
+            log.exception("could not predict the cost of a call to %s", target.model)
+            return None
+
+    def _refuse(
+        self, choice: Choice, task: str, target: ModelTarget, prediction: predict.Prediction
+    ) -> bool:
+        """True (with a notice on ``choice``) when the call would cross the budget."""
+        limit = self.settings.budget.daily_usd
+        if not predict.crosses(prediction, self.snapshot().spent_today_usd, limit):
+            return False
+        notice = (
+            f"Kaizen did not call {target.model} for {task}: its predicted cost "
+            f"(${prediction.cost_usd:.4f}) would cross the daily budget (${limit:.2f}). "
+            "Raise it with kaizen.budget.dailyUsd (or KAIZEN_BUDGET_DAILY_USD)."
+        )
+        if notice not in choice.notices:
+            choice.notices.append(notice)
+        log.info("%s", notice)
+        return True
+
+    def _downgrades(self) -> list[ModelTarget]:
+        """With ``whenExceeded = "cheapest"``: the cheapest layer's models, cheapest first."""
+        if self.settings.budget.when_exceeded != "cheapest":
+            return []
+        return [
+            self._layer_target(m)
+            for m in budget.by_price(budget.cheapest_layer(self._layers()), {})
+        ]
 
 
 def _max_tokens(target: ModelTarget) -> int:
