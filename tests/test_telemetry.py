@@ -27,6 +27,8 @@ from pytest_lsp import ClientServerConfig, client_capabilities
 from kaizen.config import Settings
 from kaizen.core.findings import Finding
 from kaizen.improvement import performance, telemetry
+from kaizen.improvement.alerts import AlertMonitor
+from kaizen.improvement.forecast import prediction_error
 from kaizen.memory.store import Store
 from kaizen.models.gateway import CallOutcome, ModelTarget
 from tests.conftest import ROOT, server_env
@@ -102,6 +104,26 @@ def exported_names(fams: dict[str, Any]) -> set[str]:
 
 
 def test_record_collector_reads_the_shared_record(store: Store) -> None:
+    check_record(store)
+
+
+def test_one_exporter_serves_a_team_database(pg_url: str) -> None:
+    """The same collector over PostgreSQL (the grouped queries and CASE sums port)."""
+    team = Store.open(pg_url)
+    try:
+        fill(team)
+        check_record(team)
+        # the alert window and the prediction error read the same record the same way
+        alerts = Settings.model_validate({"alerts": {"window": 2, "minBaseline": 1}}).alerts
+        event = AlertMonitor().observe(team, alerts, "openai/a", "issue_detector")
+        assert event is not None and event.kind == "raised"  # newest: invalid (700), ok (1500)
+        assert [s.split()[0] for s in event.signals] == ["success", "invalid", "latency"]
+        assert prediction_error(team) == []  # nothing was predicted in fill()
+    finally:
+        team.close()
+
+
+def check_record(store: Store) -> None:
     telemetry.count_cache_hit("autofix", 2)
     telemetry.observe_attempt(outcome("openai/a", "issue_detector", "ok", 250))
     settings = Settings.model_validate({"budget": {"dailyUsd": 1.0}})
