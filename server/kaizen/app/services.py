@@ -104,6 +104,7 @@ class Services:
         from ..memory.loop import LearningLoop
 
         assert self.store is not None
+        from ..improvement import telemetry  # noqa: F401 - imported here, off the event loop
         from ..improvement.alerts import AlertMonitor
         from ..improvement.routing_record import record_reader
 
@@ -183,23 +184,28 @@ class Services:
         return await asyncio.to_thread(self.store.insight_summaries, insight_ids)
 
     async def on_attempt(self, outcome: CallOutcome, run_id: int | None) -> None:
-        """Every model attempt: model_performance, a bug pattern if it failed; then the
-        router re-reads its record (on this worker thread, not the event loop)."""
-        from ..improvement.telemetry import observe_attempt
-
-        observe_attempt(outcome)  # this process's latency histogram (no database)
-        if self.store is None:
-            return
-        from ..improvement.events import record_attempt
-
-        await asyncio.to_thread(record_attempt, self.store, outcome)
-        event = await asyncio.to_thread(self._watch, outcome)
-        await asyncio.to_thread(self.router.refresh)
+        """Every model attempt: this process's metrics, model_performance, a bug pattern if
+        it failed, the degradation monitor; then the router re-reads its record (all on one
+        worker thread, not the event loop). An alert goes to the face on the loop."""
+        event = await asyncio.to_thread(self._after_attempt, outcome)
         if event is not None:
             if self.on_alert is not None:
                 self.on_alert(event)
             else:
                 log.warning("%s", event.text)
+
+    def _after_attempt(self, outcome: CallOutcome) -> AlertEvent | None:
+        from ..improvement.telemetry import observe_attempt
+
+        observe_attempt(outcome)  # the latency histogram of this process (no database)
+        if self.store is None:
+            return None
+        from ..improvement.events import record_attempt
+
+        record_attempt(self.store, outcome)
+        event = self._watch(outcome)
+        self.router.refresh()
+        return event
 
     def _watch(self, outcome: CallOutcome) -> AlertEvent | None:
         """The degradation monitor's verdict on this model and task (blocking)."""
