@@ -30,6 +30,14 @@ export interface StatusNotification extends RunningEntry {
   model: string | null;
 }
 
+/** The `kaizen/alert` notification: a model degraded on a task, or recovered. */
+export interface AlertNotification {
+  kind: 'raised' | 'cleared';
+  model: string;
+  taskType: string;
+  message: string;
+}
+
 export interface LspRange {
   start: { line: number; character: number };
   end: { line: number; character: number };
@@ -134,6 +142,16 @@ export function parseStatusNotification(v: unknown): StatusNotification | null {
   const o = v as Json;
   const entry = runningEntry(o);
   return entry && { ...entry, provider: str(o.provider), model: str(o.model) };
+}
+
+export function parseAlertNotification(v: unknown): AlertNotification | null {
+  if (typeof v !== 'object' || v === null) return null;
+  const o = v as Json;
+  const kind = o.kind === 'raised' || o.kind === 'cleared' ? o.kind : null;
+  const model = str(o.model);
+  const taskType = str(o.taskType);
+  if (!kind || !model || !taskType) return null;
+  return { kind, model, taskType, message: str(o.message) ?? '' };
 }
 
 function range(v: unknown): LspRange | null {
