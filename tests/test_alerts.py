@@ -82,10 +82,13 @@ async def test_a_failure_burst_raises_and_then_clears_one_alert(
         scripted,
         trigger={"onOpen": False, "onSave": False},
         alerts={**ALERTS, "webhookUrl": webhook.url},
+        statusNotifications=True,
     )
     client = await start_client(options)
     alerts: list[Any] = []
     client.feature("kaizen/alert")(lambda params: alerts.append(params))
+    statuses: list[Any] = []
+    client.feature("kaizen/status")(lambda params: statuses.append(params))
     uri = open_document(client, project / "m.py", "def f(x):\n    return x\n")
 
     async def run() -> None:
@@ -113,6 +116,9 @@ async def test_a_failure_burst_raises_and_then_clears_one_alert(
     assert [p["kaizen"]["kind"] for p in posts] == ["raised", "cleared"]
     assert "degraded" in posts[0]["text"] and "recovered" in posts[1]["text"]
     assert len(scripted.requests_for("issue_detector")) == 12
+    # every finished run's idle status carries its predicted and actual cost (the badge's)
+    idle = [s for s in statuses if s.phase == "idle"]
+    assert len(idle) == 12 and all(hasattr(s, "predictedCostUsd") for s in idle)
 
     db = sqlite3.connect(kaizen_home / "kaizen.db")
     try:

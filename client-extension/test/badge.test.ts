@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { badgeView, INITIAL_BADGE, modelLabel, withAlert, withNotification, withStatus } from '../src/core/badge';
-import { parseAlertNotification } from '../src/core/protocol';
+import { parseAlertNotification, parseStatusNotification } from '../src/core/protocol';
 
 const status = {
   autofix: { provider: 'openai', model: 'gpt-4o-mini', source: 'user' },
@@ -47,4 +47,15 @@ test('a kaizen/alert shows a warning on the badge until the model recovers', () 
   state = withAlert(state, { ...raised, kind: 'cleared' });
   assert.match(badgeView(state).text, /^\$\(sparkle\)/);
   assert.equal(parseAlertNotification({ kind: 'weird', model: 'm', taskType: 't' }), null);
+});
+
+test('the tooltip shows the predicted cost of the last run', () => {
+  let state = withStatus({ ...INITIAL_BADGE, server: 'running' }, status);
+  const idle = parseStatusNotification({
+    uri: 'file:///a.py', pipeline: 'autofix', phase: 'idle', provider: null, model: null,
+    predictedCostUsd: 0.00123, costUsd: 0.0011,
+  });
+  assert.ok(idle);
+  state = withNotification(state, idle);
+  assert.match(badgeView(state).tooltip, /Last run: predicted cost \$0\.0012 \(actual \$0\.0011\)/);
 });

@@ -13,6 +13,8 @@ export interface BadgeState {
   running: ReadonlyMap<string, StatusNotification | RunningEntry>;
   /** Open degradation alerts (`kaizen/alert`), keyed by `${model} ${taskType}`. */
   alerts?: ReadonlyMap<string, AlertNotification>;
+  /** The last finished run's predicted and actual cost (from its `idle` notification). */
+  lastCost?: { predicted: number; actual: number | null };
 }
 
 export const INITIAL_BADGE: BadgeState = { server: 'starting', status: null, running: new Map() };
@@ -31,6 +33,9 @@ export function withNotification(state: BadgeState, note: StatusNotification): B
   const running = new Map(state.running);
   if (ENDED.has(note.phase)) running.delete(runKey(note));
   else running.set(runKey(note), note);
+  if (typeof note.predictedCostUsd === 'number') {
+    return { ...state, running, lastCost: { predicted: note.predictedCostUsd, actual: note.costUsd ?? null } };
+  }
   return { ...state, running };
 }
 
@@ -69,6 +74,10 @@ export function badgeView(state: BadgeState): BadgeView {
   for (const run of runs) lines.push(`${run.pipeline}: ${run.phase} — ${run.uri}`);
   const alerts = [...(state.alerts?.values() ?? [])];
   for (const alert of alerts) lines.push(`$(warning) ${alert.model} is degraded on ${alert.taskType}`);
+  if (state.lastCost) {
+    const actual = state.lastCost.actual === null ? '' : ` (actual $${state.lastCost.actual.toFixed(4)})`;
+    lines.push(`Last run: predicted cost $${state.lastCost.predicted.toFixed(4)}${actual}`);
+  }
   lines.push('Click to choose provider and model.');
   const tooltip = lines.join('\n');
   const warn = alerts.length ? `$(warning)${alerts.length > 1 ? alerts.length : ''} ` : '';
