@@ -126,7 +126,9 @@ def test_one_exporter_serves_a_team_database(pg_url: str) -> None:
 def check_record(store: Store) -> None:
     telemetry.count_cache_hit("autofix", 2)
     telemetry.observe_attempt(outcome("openai/a", "issue_detector", "ok", 250))
-    settings = Settings.model_validate({"budget": {"dailyUsd": 1.0}})
+    settings = Settings.model_validate(
+        {"budget": {"dailyUsd": 1.0}, "alerts": {"window": 2, "minBaseline": 1}}
+    )
     fams = families(telemetry.exposition(telemetry.registry(store, settings)).decode())
 
     a = {"model": "openai/a", "task_type": "issue_detector", "pipeline": "autofix"}
@@ -148,6 +150,10 @@ def check_record(store: Store) -> None:
     assert sample(fams, "kaizen_findings_shown_total", pipeline="autofix", origin="model") == 2
     assert sample(fams, "kaizen_budget_left_usd") == pytest.approx(1.0 - 0.003)
     assert sample(fams, "kaizen_record_up") == 1
+    # the newest two calls of openai/a (invalid, ok) against the one before (ok)
+    for signal in ("success", "invalid", "latency"):
+        assert sample(fams, "kaizen_model_degraded", **a, signal=signal) == 1
+    assert not [s for s in fams["kaizen_model_degraded"].samples if s.labels["signal"] == "spend"]
     # this process's own observations ride along
     assert sample(fams, "kaizen_process_cache_hits_total", pipeline="autofix") >= 2
     assert sample(fams, "kaizen_process_model_call_latency_seconds_count", **a, outcome="ok") >= 1

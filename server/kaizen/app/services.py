@@ -211,7 +211,8 @@ class Services:
         """The degradation monitor's verdict on this model and task (blocking)."""
         if self.alerts is None or self.store is None:
             return None
-        from ..improvement.alerts import handle
+        from ..improvement.alerts import handle, signal_names
+        from ..improvement.telemetry import set_alert
 
         try:
             event = self.alerts.observe(
@@ -221,6 +222,8 @@ class Services:
             log.exception("could not evaluate alerts for %s", outcome.target.model)
             return None
         if event is not None:
+            for name in signal_names(list(event.signals)):
+                set_alert(event.model, event.task, name, event.kind == "raised")
             handle(self.store, self.settings.alerts, event)
         return event
 

@@ -29,7 +29,7 @@ from typing import Any
 from sqlalchemy import select
 
 from ..memory.schema import ModelCall
-from . import bugs, telemetry
+from . import bugs
 
 log = logging.getLogger(__name__)
 
@@ -148,6 +148,34 @@ class AlertEvent:
         }
 
 
+def read_window(
+    store: Any, settings: Any, model: str, task: str
+) -> tuple[WindowStats, list[tuple[str, float, float]]] | None:
+    """The window's stats and the rows before it (newest first); None when the window is
+    not full yet. One indexed-by-order read of at most ``window + baseline`` rows."""
+    c = ModelCall
+    query = (
+        select(c.status, c.latency_ms, c.cost_usd)
+        .where(c.model == model, c.task == task)
+        .order_by(c.id.desc())
+        .limit(settings.window + settings.baseline)
+    )
+    with store.readers() as s:
+        rows = [(str(r[0]), float(r[1] or 0.0), float(r[2] or 0.0)) for r in s.execute(query)]
+    if len(rows) < settings.window:
+        return None
+    return WindowStats.of(rows[: settings.window]), rows[settings.window :]
+
+
+def degraded(store: Any, settings: Any, model: str, task: str) -> list[str]:
+    """Stateless: the signals (model, task) crosses right now against the calls before its
+    window (what ``/metrics`` exports for every model; no frozen baseline, no incident)."""
+    read = read_window(store, settings, model, task)
+    if read is None or len(read[1]) < settings.min_baseline:
+        return []
+    return crossed(read[0], WindowStats.of(read[1]), settings.thresholds)
+
+
 class AlertMonitor:
     """The open incidents of this process. Thread-safe; ``observe`` is blocking (one read)."""
 
@@ -160,28 +188,19 @@ class AlertMonitor:
         opens or clears, else None."""
         if not settings.enabled:
             return None
-        c = ModelCall
-        query = (
-            select(c.status, c.latency_ms, c.cost_usd)
-            .where(c.model == model, c.task == task)
-            .order_by(c.id.desc())
-            .limit(settings.window + settings.baseline)
-        )
-        with store.readers() as s:
-            rows = [tuple(r) for r in s.execute(query).all()]
-        if len(rows) < settings.window:
+        read = read_window(store, settings, model, task)
+        if read is None:
             return None
-        window = WindowStats.of(rows[: settings.window])  # type: ignore[arg-type]
+        window, older = read
         key = (model, task)
         with self._lock:
             incident = self.active.get(key)
             if incident is not None:
                 baseline = incident.baseline
             else:
-                older = rows[settings.window :]
                 if len(older) < settings.min_baseline:
                     return None
-                baseline = WindowStats.of(older)  # type: ignore[arg-type]
+                baseline = WindowStats.of(older)
             signals = crossed(window, baseline, settings.thresholds)
             steer_until = time.monotonic() + settings.steer_s
             if signals and incident is None:
@@ -227,11 +246,9 @@ class AlertMonitor:
 
 
 def handle(store: Any, settings: Any, event: AlertEvent) -> threading.Thread | None:
-    """What an event does beyond the face: the metric, the bug pattern, the webhook (sent
-    on a daemon thread, returned so a caller may wait for it). Never raises."""
+    """What an event does beyond the face and the metrics: the bug pattern, the webhook
+    (sent on a daemon thread, returned so a caller may wait for it). Never raises."""
     try:
-        for name in signal_names(list(event.signals)):
-            telemetry.set_alert(event.model, event.task, name, event.kind == "raised")
         if event.kind == "raised":
             bugs.record(store, degradation_report(event))
     except Exception:

@@ -34,6 +34,7 @@ from sqlalchemy import case, func, select
 
 from ..core.tasks import task as task_row
 from ..memory.schema import FindingRow, ModelCall, ModelPerformance
+from .alerts import degraded, signal_names
 
 log = logging.getLogger(__name__)
 
@@ -139,6 +140,7 @@ class RecordCollector(Collector):
 
     def _families(self) -> Iterator[Metric]:
         yield from self._calls()
+        yield from self._degraded()
         yield from self._outcomes()
         yield from self._findings()
         yield from self._budget()
@@ -220,6 +222,28 @@ class RecordCollector(Collector):
             )
         yield from (calls, invalid, tokens, cost, latency)
 
+    def _settings(self) -> Any:
+        return self.settings() if callable(self.settings) else self.settings
+
+    def _degraded(self) -> Iterator[Metric]:
+        """The degradation signals every (model, task) crosses now, read from the record
+        with the alert settings (``improvement.alerts.degraded``): the team exporter's view
+        of alerts, for Grafana and Prometheus alert rules."""
+        family = GaugeMetricFamily(
+            "kaizen_model_degraded",
+            "1 for each degradation signal a model's recent window crosses on a task",
+            labels=["model", "task_type", "pipeline", "signal"],
+        )
+        settings = getattr(self._settings(), "alerts", None)
+        if settings is not None and settings.enabled:
+            p = ModelPerformance
+            with self.store.readers() as s:
+                pairs = s.execute(select(p.model, p.task_type).where(p.calls > 0)).all()
+            for model, task in pairs:
+                for name in signal_names(degraded(self.store, settings, model, task)):
+                    family.add_metric([model, task, pipeline_of(task), name], 1.0)
+        yield family
+
     def _outcomes(self) -> Iterator[Metric]:
         """Accepted / dismissed findings per model and task, from ``model_performance``."""
         family = CounterMetricFamily(
@@ -269,8 +293,7 @@ class RecordCollector(Collector):
         spent_usd = float(self.store.spend_since(day_start()))
         spent.add_metric([], spent_usd)
         yield spent
-        settings = self.settings() if callable(self.settings) else self.settings
-        limit = getattr(getattr(settings, "budget", None), "daily_usd", None)
+        limit = getattr(getattr(self._settings(), "budget", None), "daily_usd", None)
         if limit is None:
             return  # no budget configured: no limit, nothing "left"
         yield GaugeMetricFamily("kaizen_budget_limit_usd", "The daily budget", value=float(limit))
