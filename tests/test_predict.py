@@ -8,6 +8,7 @@ tokenizer and prices) against the scripted OpenAI-compatible server."""
 from __future__ import annotations
 
 import json
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -169,3 +170,29 @@ def test_check_ends_with_the_predicted_cost_of_the_run(
     last = done.stderr.strip().splitlines()[-1]
     assert last.startswith("kaizen: predicted cost of this run $0.0"), done.stderr
     assert "(actual $" in last
+
+
+def test_a_v2_database_gains_the_prediction_columns_and_the_window_index(tmp_path: Path) -> None:
+    path = tmp_path / "v2.db"
+    Store.open(path).close()
+    db = sqlite3.connect(path)  # make it look like a v2 database
+    db.executescript(
+        "DROP INDEX ix_model_calls_model_task;"
+        "ALTER TABLE model_calls DROP COLUMN predicted_cost_usd;"
+        "ALTER TABLE model_performance DROP COLUMN total_completion_tokens;"
+        "UPDATE meta SET value = '2' WHERE key = 'schema_version';"
+    )
+    db.close()
+    Store.open(path).close()
+    db = sqlite3.connect(path)
+    try:
+        assert db.execute("select value from meta where key = 'schema_version'").fetchone() == (
+            "3",
+        )
+        assert "predicted_cost_usd" in {r[1] for r in db.execute("pragma table_info(model_calls)")}
+        perf = {r[1] for r in db.execute("pragma table_info(model_performance)")}
+        assert "total_completion_tokens" in perf
+        indexes = {r[1] for r in db.execute("pragma index_list(model_calls)")}
+        assert "ix_model_calls_model_task" in indexes
+    finally:
+        db.close()

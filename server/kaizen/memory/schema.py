@@ -73,6 +73,8 @@ class ModelCall(Base):
     """One attempt at one model: the raw material of model_performance and bug patterns."""
 
     __tablename__ = "model_calls"
+    # the newest calls of one model on one task: the degradation alerts' window
+    __table_args__ = (Index("ix_model_calls_model_task", "model", "task", "id"),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     run_id: Mapped[int | None] = mapped_column(
         ForeignKey("runs.id", ondelete="SET NULL"), nullable=True, index=True
