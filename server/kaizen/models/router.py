@@ -304,7 +304,8 @@ class ModelRouter:
     ) -> tuple[CallOutcome | None, list[CallOutcome]]:
         """Try the chosen targets in order; the first valid answer wins.
 
-        Before each attempt its cost is predicted (``models.predict``); under a daily budget
+        Each attempt's cost is predicted (``models.predict``; on a thread, alongside the
+        request when no budget is set); under a daily budget the prediction comes first, and
         a target whose predicted cost would cross it is skipped before any request is sent
         (refused, with a notice), and then, with ``whenExceeded = "cheapest"``, the cheapest
         layer's models are tried after the chosen ones (downgraded)."""
@@ -314,17 +315,22 @@ class ModelRouter:
         while queue:
             target = queue.pop(0)
             max_tokens = _max_tokens(target)
-            prediction = await asyncio.to_thread(self._predict, task, target, messages, max_tokens)
-            if prediction is not None and self._refuse(choice, task, target, prediction):
-                if not downgraded:
-                    downgraded = True
-                    tried = {t.model for t in choice.targets}
-                    queue.extend(t for t in self._downgrades() if t.model not in tried)
-                continue
+            predicting = asyncio.ensure_future(
+                asyncio.to_thread(self._predict, task, target, messages, max_tokens)
+            )
+            if self.settings.budget.daily_usd is not None:  # the guard needs it first
+                prediction = await predicting
+                if prediction is not None and self._refuse(choice, task, target, prediction):
+                    if not downgraded:
+                        downgraded = True
+                        tried = {t.model for t in choice.targets}
+                        queue.extend(t for t in self._downgrades() if t.model not in tried)
+                    continue
+            # with no budget the prediction (for its error report) overlaps the request
             outcome = await self.gateway.complete(
                 task, target, messages, answer_type, max_tokens=max_tokens
             )
-            outcome.predicted = prediction
+            outcome.predicted = await predicting
             attempts.append(outcome)
             if on_attempt is not None and (pending := on_attempt(outcome)) is not None:
                 await pending
