@@ -137,13 +137,22 @@ class KaizenServer(LanguageServer):
                 self.apply_settings(merged)
         self.store_ready.set()
         if self.metrics_port is not None:
-            await asyncio.to_thread(self.start_metrics, self.metrics_port)
+            problem = await asyncio.to_thread(self.start_metrics, self.metrics_port)
+            if problem is not None:
+                self.notify_once(problem, types.MessageType.Warning)
+            else:
+                self.window_log_message(
+                    types.LogMessageParams(
+                        type=types.MessageType.Info, message=f"Kaizen metrics at {self.metrics_url}"
+                    )
+                )
         if self.supports("workspace", "configuration"):
             await self.pull_configuration()
 
-    def start_metrics(self, port: int) -> None:
+    def start_metrics(self, port: int) -> str | None:
         """Prometheus exposition of this process and its record on 127.0.0.1 (a daemon
-        thread of prometheus_client; blocking only for the bind, off the event loop)."""
+        thread of prometheus_client; blocking only for the bind, off the event loop).
+        Returns what went wrong, or None."""
         from prometheus_client import start_http_server
 
         from ..improvement import telemetry
@@ -152,18 +161,12 @@ class KaizenServer(LanguageServer):
         try:
             httpd, _thread = start_http_server(port, addr="127.0.0.1", registry=reg)
         except OSError as exc:
-            self.notify_once(
+            return (
                 f"Kaizen could not serve metrics on 127.0.0.1:{port} ({exc}); "
-                "the editor server keeps running without them",
-                types.MessageType.Warning,
+                "the editor server keeps running without them"
             )
-            return
         self.metrics_url = f"http://127.0.0.1:{httpd.server_address[1]}/metrics"
-        self.window_log_message(
-            types.LogMessageParams(
-                type=types.MessageType.Info, message=f"Kaizen metrics at {self.metrics_url}"
-            )
-        )
+        return None
 
     async def pull_configuration(self) -> None:
         try:

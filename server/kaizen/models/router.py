@@ -360,14 +360,21 @@ class ModelRouter:
         limit = self.settings.budget.daily_usd
         if not predict.crosses(prediction, self.snapshot().spent_today_usd, limit):
             return False
-        notice = (
-            f"Kaizen did not call {target.model} for {task}: its predicted cost "
-            f"(${prediction.cost_usd:.4f}) would cross the daily budget (${limit:.2f}). "
-            "Raise it with kaizen.budget.dailyUsd (or KAIZEN_BUDGET_DAILY_USD)."
+        notice = (  # stable text (no amounts): an editor shows it once
+            f"Kaizen did not call {target.model} for {task}: its predicted cost would cross "
+            f"the daily budget (${limit:.2f}). Raise it with kaizen.budget.dailyUsd (or "
+            "KAIZEN_BUDGET_DAILY_USD)."
         )
         if notice not in choice.notices:
             choice.notices.append(notice)
-        log.info("%s", notice)
+        log.info(
+            "refused %s for %s: predicted $%.4f, spent $%.4f of $%.2f",
+            target.model,
+            task,
+            prediction.cost_usd or 0.0,
+            self.snapshot().spent_today_usd,
+            limit or 0.0,
+        )
         return True
 
     def _downgrades(self) -> list[ModelTarget]:
