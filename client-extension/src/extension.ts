@@ -41,6 +41,7 @@ export function activate(context: vscode.ExtensionContext): void {
     }
   });
   server.onStatus((note) => badge.notify(note));
+  server.onAlert((alert) => badge.alert(alert));
 
   const handlers: Record<ClientCommand, (arg?: unknown) => Promise<void>> = {
     'kaizen.chooseModel': () => chooseModel(server, (status) => badge.setStatus(status)),

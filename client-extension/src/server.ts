@@ -14,7 +14,7 @@ import {
 } from 'vscode-languageclient/node';
 import { serverCommandsToRegister } from './core/commands';
 import { LANGUAGES, LaunchSpec, launchSpec, resolveInterpreter } from './core/launch';
-import { parseStatusNotification, StatusNotification } from './core/protocol';
+import { AlertNotification, parseAlertNotification, parseStatusNotification, StatusNotification } from './core/protocol';
 import { ServerState } from './core/badge';
 import { ClientSettings, expandVariables, readSettings } from './core/settings';
 import { activePython } from './python';
@@ -29,8 +29,10 @@ export class KaizenServer implements vscode.Disposable {
   private queue: Promise<void> = Promise.resolve();
   private readonly stateEmitter = new vscode.EventEmitter<ServerState>();
   private readonly statusEmitter = new vscode.EventEmitter<StatusNotification>();
+  private readonly alertEmitter = new vscode.EventEmitter<AlertNotification>();
   readonly onDidChangeState = this.stateEmitter.event;
   readonly onStatus = this.statusEmitter.event;
+  readonly onAlert = this.alertEmitter.event;
 
   constructor(private readonly log: vscode.LogOutputChannel) {}
 
@@ -71,6 +73,7 @@ export class KaizenServer implements vscode.Disposable {
     void this.stop();
     this.stateEmitter.dispose();
     this.statusEmitter.dispose();
+    this.alertEmitter.dispose();
   }
 
   private enqueue(step: () => Promise<void>): Promise<void> {
@@ -148,6 +151,10 @@ export class KaizenServer implements vscode.Disposable {
     client.onNotification('kaizen/status', (params: unknown) => {
       const note = parseStatusNotification(params);
       if (note) this.statusEmitter.fire(note);
+    });
+    client.onNotification('kaizen/alert', (params: unknown) => {
+      const alert = parseAlertNotification(params);
+      if (alert) this.alertEmitter.fire(alert);
     });
     client.onDidChangeState(({ newState }) => {
       if (this.client === client) {

@@ -1,7 +1,7 @@
 /** The provider badge in the status bar; the text comes from core/badge.ts. */
 import * as vscode from 'vscode';
-import { badgeView, BadgeState, INITIAL_BADGE, ServerState, withNotification, withStatus } from './core/badge';
-import { Status, StatusNotification } from './core/protocol';
+import { badgeView, BadgeState, INITIAL_BADGE, ServerState, withAlert, withNotification, withStatus } from './core/badge';
+import { AlertNotification, Status, StatusNotification } from './core/protocol';
 
 export class ProviderBadge implements vscode.Disposable {
   private state: BadgeState = INITIAL_BADGE;
@@ -26,6 +26,11 @@ export class ProviderBadge implements vscode.Disposable {
 
   notify(note: StatusNotification): void {
     this.state = withNotification(this.state, note);
+    this.paint();
+  }
+
+  alert(note: AlertNotification): void {
+    this.state = withAlert(this.state, note);
     this.paint();
   }
 

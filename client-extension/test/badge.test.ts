@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { badgeView, INITIAL_BADGE, modelLabel, withNotification, withStatus } from '../src/core/badge';
+import { badgeView, INITIAL_BADGE, modelLabel, withAlert, withNotification, withStatus } from '../src/core/badge';
+import { parseAlertNotification, parseStatusNotification } from '../src/core/protocol';
 
 const status = {
   autofix: { provider: 'openai', model: 'gpt-4o-mini', source: 'user' },
@@ -32,4 +33,29 @@ test('shows the phase of a running pipeline until idle', () => {
 test('a litellm model name that already carries its provider is shown once', () => {
   assert.equal(modelLabel({ provider: 'openai', model: 'openai/gpt-4o-mini' }), 'openai/gpt-4o-mini');
   assert.equal(modelLabel({ provider: 'ollama', model: 'llama3' }), 'ollama/llama3');
+});
+
+test('a kaizen/alert shows a warning on the badge until the model recovers', () => {
+  let state = withStatus({ ...INITIAL_BADGE, server: 'running' }, status);
+  const raised = parseAlertNotification({
+    kind: 'raised', model: 'openai/gpt-4o-mini', taskType: 'issue_detector', message: 'degraded', signals: [],
+  });
+  assert.ok(raised);
+  state = withAlert(state, raised);
+  assert.match(badgeView(state).text, /^\$\(warning\) \$\(sparkle\)/);
+  assert.match(badgeView(state).tooltip, /openai\/gpt-4o-mini is degraded on issue_detector/);
+  state = withAlert(state, { ...raised, kind: 'cleared' });
+  assert.match(badgeView(state).text, /^\$\(sparkle\)/);
+  assert.equal(parseAlertNotification({ kind: 'weird', model: 'm', taskType: 't' }), null);
+});
+
+test('the tooltip shows the predicted cost of the last run', () => {
+  let state = withStatus({ ...INITIAL_BADGE, server: 'running' }, status);
+  const idle = parseStatusNotification({
+    uri: 'file:///a.py', pipeline: 'autofix', phase: 'idle', provider: null, model: null,
+    predictedCostUsd: 0.00123, costUsd: 0.0011,
+  });
+  assert.ok(idle);
+  state = withNotification(state, idle);
+  assert.match(badgeView(state).tooltip, /Last run: predicted cost \$0\.0012 \(actual \$0\.0011\)/);
 });

@@ -83,6 +83,28 @@ class Budget(_Model):
     when_exceeded: Literal["cheapest", "stop"] = "cheapest"
 
 
+class AlertThresholds(_Model):
+    """When a model's recent window counts as degraded against its own baseline."""
+
+    success_drop: float = Field(default=0.3, gt=0, le=1)  # baseline rate - window rate
+    invalid_rise: float = Field(default=0.3, gt=0, le=1)  # window rate - baseline rate
+    latency_ratio: float = Field(default=2.0, gt=1)  # window p95 / baseline p95
+    spend_ratio: float = Field(default=3.0, gt=1)  # window USD per call / baseline's
+    latency_floor_ms: float = Field(default=500.0, ge=0)  # and p95 grew by at least this
+
+
+class Alerts(_Model):
+    """Degradation alerts (improvement.alerts): rolling windows of calls per model and task."""
+
+    enabled: bool = True
+    webhook_url: str | None = Field(default=None, repr=False)
+    window: int = Field(default=20, ge=2, le=10_000)  # the latest calls of a model on a task
+    baseline: int = Field(default=200, ge=2, le=100_000)  # the calls before them
+    min_baseline: int = Field(default=20, ge=1, le=100_000)
+    steer_s: float = Field(default=300.0, ge=0)  # route elsewhere this long, then probe
+    thresholds: AlertThresholds = AlertThresholds()
+
+
 class StaticPrepass(_Model):
     enabled: bool = True
     only: bool = False
@@ -128,6 +150,7 @@ class Settings(_Model):
     trigger: Trigger = Trigger()
     learnings: Learnings = Learnings()
     budget: Budget = Budget()
+    alerts: Alerts = Alerts()
     static_prepass: StaticPrepass = StaticPrepass()
     review: Review = Review()
     models: Models = Models()
@@ -196,6 +219,7 @@ ENV_KEYS: dict[str, tuple[str, ...]] = {
     "KAIZEN_GATEWAY_URL": ("gateway", "baseUrl"),
     "KAIZEN_GATEWAY_KEY": ("gateway", "apiKey"),
     "KAIZEN_BUDGET_DAILY_USD": ("budget", "dailyUsd"),
+    "KAIZEN_ALERTS_WEBHOOK_URL": ("alerts", "webhookUrl"),
 }
 
 

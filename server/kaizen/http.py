@@ -3,9 +3,10 @@ scripts and anything that speaks HTTP but not MCP.
 
 ``POST /tools/<name>`` takes the arguments as a JSON object; read-only tools also answer
 ``GET /tools/<name>?arg=value``. ``GET /openapi.json`` describes it all (generated from the
-same table, so it cannot drift), ``GET /tools`` lists the tools and ``GET /healthz`` says
-the server is up. The standard library is enough for this: one thread per connection,
-synchronous operations, no framework.
+same table, so it cannot drift), ``GET /tools`` lists the tools, ``GET /healthz`` says
+the server is up and ``GET /metrics`` is the Prometheus exposition of the record
+(``improvement.telemetry``; the same bearer token as the tools). The standard library is
+enough for this: one thread per connection, synchronous operations, no framework.
 
 Safety, because this face can listen on a network: a bearer token is required to start on
 anything but loopback (``--token`` or ``KAIZEN_HTTP_TOKEN``; compared in constant time,
@@ -30,6 +31,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from . import __version__
+from .improvement import telemetry
 from .tools.openapi import openapi_document, tool_listing
 from .tools.table import TOOLS, Context, ToolError
 
@@ -44,6 +46,13 @@ LOOPBACK_NAMES = {"localhost", "127.0.0.1", "::1"}
 
 class StartError(ValueError):
     """The server must not start as asked (no token for a network address, ...)."""
+
+
+class Exposition:
+    """A reply that is Prometheus text, not JSON."""
+
+    def __init__(self, body: bytes) -> None:
+        self.body = body
 
 
 class HttpError(Exception):
@@ -78,7 +87,7 @@ def resolve_token(host: str, token: str | None) -> str | None:
 
 def allowed_methods(path: str) -> tuple[str, ...] | None:
     """The methods ``path`` answers; ``None``: no such path."""
-    if path in ("/healthz", "/openapi.json", "/tools"):
+    if path in ("/healthz", "/openapi.json", "/tools", "/metrics"):
         return ("GET",)
     tool = TOOLS.get(path.removeprefix("/tools/")) if path.startswith("/tools/") else None
     if tool is None:
@@ -109,6 +118,7 @@ class ApiServer(ThreadingHTTPServer):
         self.max_body = max_body
         self.loopback = is_loopback(host)
         self.openapi = openapi_document(secured=token is not None)
+        self.metrics = telemetry.registry(ctx.store, ctx.settings)
         super().__init__(address, Handler)
 
     @property
@@ -167,9 +177,12 @@ class Handler(BaseHTTPRequestHandler):
         return super().handle_expect_100()
 
     def _reply(self, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:
-        body = json.dumps(payload).encode()
+        if isinstance(payload, Exposition):
+            body, ctype = payload.body, telemetry.CONTENT_TYPE
+        else:
+            body, ctype = json.dumps(payload).encode(), "application/json"
         self.send_response(status)
-        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Type", ctype)
         self.send_header("Content-Length", str(len(body)))
         self.send_header("Cache-Control", "no-store")
         self.send_header("X-Content-Type-Options", "nosniff")
@@ -213,6 +226,8 @@ class Handler(BaseHTTPRequestHandler):
         if path == "/openapi.json":
             return 200, self.server.openapi
         self._authorize()
+        if path == "/metrics":
+            return 200, Exposition(telemetry.exposition(self.server.metrics))
         if path == "/tools":
             return 200, tool_listing()
         tool = TOOLS[path.removeprefix("/tools/")]

@@ -1,8 +1,8 @@
 /**
  * The provider badge: what the status bar item says, from the server's status and the
- * `kaizen/status` notifications. Pure; src/statusBar.ts only paints it.
+ * `kaizen/status` and `kaizen/alert` notifications. Pure; src/statusBar.ts only paints it.
  */
-import { ModelInUse, RunningEntry, Status, StatusNotification } from './protocol';
+import { AlertNotification, ModelInUse, RunningEntry, Status, StatusNotification } from './protocol';
 
 export type ServerState = 'starting' | 'running' | 'stopped' | 'failed';
 
@@ -11,6 +11,10 @@ export interface BadgeState {
   status: Status | null;
   /** Runs in progress, keyed by `${pipeline} ${uri}`. */
   running: ReadonlyMap<string, StatusNotification | RunningEntry>;
+  /** Open degradation alerts (`kaizen/alert`), keyed by `${model} ${taskType}`. */
+  alerts?: ReadonlyMap<string, AlertNotification>;
+  /** The last finished run's predicted and actual cost (from its `idle` notification). */
+  lastCost?: { predicted: number; actual: number | null };
 }
 
 export const INITIAL_BADGE: BadgeState = { server: 'starting', status: null, running: new Map() };
@@ -29,7 +33,19 @@ export function withNotification(state: BadgeState, note: StatusNotification): B
   const running = new Map(state.running);
   if (ENDED.has(note.phase)) running.delete(runKey(note));
   else running.set(runKey(note), note);
+  if (typeof note.predictedCostUsd === 'number') {
+    return { ...state, running, lastCost: { predicted: note.predictedCostUsd, actual: note.costUsd ?? null } };
+  }
   return { ...state, running };
+}
+
+/** A raised alert is shown until the same model and task is cleared. */
+export function withAlert(state: BadgeState, alert: AlertNotification): BadgeState {
+  const alerts = new Map(state.alerts ?? []);
+  const key = `${alert.model} ${alert.taskType}`;
+  if (alert.kind === 'cleared') alerts.delete(key);
+  else alerts.set(key, alert);
+  return { ...state, alerts };
 }
 
 export function modelLabel(m: { provider: string | null; model: string | null } | undefined): string {
@@ -56,18 +72,25 @@ export function badgeView(state: BadgeState): BadgeView {
   ];
   const runs = [...state.running.values()];
   for (const run of runs) lines.push(`${run.pipeline}: ${run.phase} — ${run.uri}`);
+  const alerts = [...(state.alerts?.values() ?? [])];
+  for (const alert of alerts) lines.push(`$(warning) ${alert.model} is degraded on ${alert.taskType}`);
+  if (state.lastCost) {
+    const actual = state.lastCost.actual === null ? '' : ` (actual $${state.lastCost.actual.toFixed(4)})`;
+    lines.push(`Last run: predicted cost $${state.lastCost.predicted.toFixed(4)}${actual}`);
+  }
   lines.push('Click to choose provider and model.');
   const tooltip = lines.join('\n');
+  const warn = alerts.length ? `$(warning)${alerts.length > 1 ? alerts.length : ''} ` : '';
 
   const current = runs[runs.length - 1];
   if (current) {
     const m = 'provider' in current ? current : current.pipeline === 'refactor' ? refactor : autofix;
     const more = runs.length > 1 ? ` +${runs.length - 1}` : '';
-    return { text: `$(sync~spin) Kaizen: ${current.pipeline} ${current.phase} (${modelLabel(m)})${more}`, tooltip };
+    return { text: `${warn}$(sync~spin) Kaizen: ${current.pipeline} ${current.phase} (${modelLabel(m)})${more}`, tooltip };
   }
   const a = modelLabel(autofix);
   const r = modelLabel(refactor);
-  return { text: `$(sparkle) Kaizen: ${a === r ? a : `${a} | ${r}`}`, tooltip };
+  return { text: `${warn}$(sparkle) Kaizen: ${a === r ? a : `${a} | ${r}`}`, tooltip };
 }
 
 function source(m: ModelInUse | undefined): string {

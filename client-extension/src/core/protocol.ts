@@ -28,6 +28,17 @@ export interface Status {
 export interface StatusNotification extends RunningEntry {
   provider: string | null;
   model: string | null;
+  /** On `idle`: what the run was predicted to cost before its calls, and did cost. */
+  predictedCostUsd?: number | null;
+  costUsd?: number | null;
+}
+
+/** The `kaizen/alert` notification: a model degraded on a task, or recovered. */
+export interface AlertNotification {
+  kind: 'raised' | 'cleared';
+  model: string;
+  taskType: string;
+  message: string;
 }
 
 export interface LspRange {
@@ -133,7 +144,23 @@ export function parseStatusNotification(v: unknown): StatusNotification | null {
   if (typeof v !== 'object' || v === null) return null;
   const o = v as Json;
   const entry = runningEntry(o);
-  return entry && { ...entry, provider: str(o.provider), model: str(o.model) };
+  if (!entry) return null;
+  const note: StatusNotification = { ...entry, provider: str(o.provider), model: str(o.model) };
+  if (num(o.predictedCostUsd) !== null) {
+    note.predictedCostUsd = num(o.predictedCostUsd);
+    note.costUsd = num(o.costUsd);
+  }
+  return note;
+}
+
+export function parseAlertNotification(v: unknown): AlertNotification | null {
+  if (typeof v !== 'object' || v === null) return null;
+  const o = v as Json;
+  const kind = o.kind === 'raised' || o.kind === 'cleared' ? o.kind : null;
+  const model = str(o.model);
+  const taskType = str(o.taskType);
+  if (!kind || !model || !taskType) return null;
+  return { kind, model, taskType, message: str(o.message) ?? '' };
 }
 
 function range(v: unknown): LspRange | null {

@@ -23,6 +23,7 @@ from ..pipelines.base import RunResult
 from ..pipelines.context import RunContext
 
 if TYPE_CHECKING:
+    from ..improvement.alerts import AlertEvent, AlertMonitor
     from ..memory.loop import LearningLoop
     from ..memory.store import Store
 
@@ -69,6 +70,10 @@ class Services:
         self.loop: LearningLoop | None = None
         self.store_error: str | None = None
         self._static: dict[str, tuple[tuple[int | None, int], list[Finding]]] = {}
+        self.alerts: AlertMonitor | None = None  # made with the store
+        # the face's way to tell the user about an alert (the editor: a message and a
+        # kaizen/alert notification); called on the event loop
+        self.on_alert: Callable[[AlertEvent], None] | None = None
 
     def update_settings(self, settings: Settings) -> None:
         self.settings = settings
@@ -106,9 +111,13 @@ class Services:
         from ..memory.loop import LearningLoop
 
         assert self.store is not None
+        from ..improvement import telemetry  # noqa: F401 - imported here, off the event loop
+        from ..improvement.alerts import AlertMonitor
         from ..improvement.routing_record import record_reader
 
-        self.router.read_record = record_reader(self.store)  # rules, performance, spend
+        self.alerts = AlertMonitor()
+        # rules, performance, spend, and the models with an open degradation alert
+        self.router.read_record = record_reader(self.store, self.alerts)
         self.router.refresh()
         try:
             self.loop = LearningLoop(self.store, self.settings)
@@ -174,6 +183,14 @@ class Services:
         """Drop findings the user rejected before in this repository."""
         if not findings:
             return findings
+        kept = await self._suppress(doc, findings)
+        if len(kept) < len(findings):
+            from ..improvement.telemetry import count_suppressed
+
+            count_suppressed(findings[0].pipeline, len(findings) - len(kept))
+        return kept
+
+    async def _suppress(self, doc: Document, findings: list[Finding]) -> list[Finding]:
         try:
             if self.loop is not None:
                 return await asyncio.to_thread(self.loop.suppress, doc, findings)
@@ -214,17 +231,52 @@ class Services:
         return await asyncio.to_thread(self.store.insight_summaries, insight_ids)
 
     async def on_attempt(self, outcome: CallOutcome, run_id: int | None) -> None:
-        """Every model attempt: model_performance, a bug pattern if it failed. The router
-        learns the attempt at once in memory; a failure (which may have changed the rules)
-        makes it re-read the record, on this worker thread, not the event loop."""
+        """Every model attempt: this process's metrics, model_performance, a bug pattern if
+        it failed, the degradation monitor (on one worker thread, not the event loop). The
+        router learns the attempt at once in memory; a failure or an alert (which may change
+        the rules or the models to avoid) makes it re-read the record. An alert goes to the
+        face on the loop."""
         self.router.observe(outcome)
+        event = await asyncio.to_thread(self._after_attempt, outcome)
+        if event is not None:
+            if self.on_alert is not None:
+                self.on_alert(event)
+            else:
+                log.warning("%s", event.text)
+
+    def _after_attempt(self, outcome: CallOutcome) -> AlertEvent | None:
+        from ..improvement.telemetry import observe_attempt
+
+        observe_attempt(outcome)  # the latency histogram of this process (no database)
         if self.store is None:
-            return
+            return None
         from ..improvement.events import record_attempt
 
-        await asyncio.to_thread(record_attempt, self.store, outcome)
-        if not outcome.ok:
-            await asyncio.to_thread(self.router.refresh)
+        record_attempt(self.store, outcome)
+        event = self._watch(outcome)
+        if not outcome.ok or event is not None:
+            self.router.refresh()
+        return event
+
+    def _watch(self, outcome: CallOutcome) -> AlertEvent | None:
+        """The degradation monitor's verdict on this model and task (blocking)."""
+        if self.alerts is None or self.store is None:
+            return None
+        from ..improvement.alerts import handle, signal_names
+        from ..improvement.telemetry import set_alert
+
+        try:
+            event = self.alerts.observe(
+                self.store, self.settings.alerts, outcome.target.model, outcome.task
+            )
+        except Exception:
+            log.exception("could not evaluate alerts for %s", outcome.target.model)
+            return None
+        if event is not None:
+            for name in signal_names(list(event.signals)):
+                set_alert(event.model, event.task, name, event.kind == "raised")
+            handle(self.store, self.settings.alerts, event)
+        return event
 
     async def after_run(self, result: RunResult, doc: Document) -> None:
         if self.store is not None and result.status == RunStatus.FAILED:

@@ -24,6 +24,7 @@ from ..core.findings import Finding
 from ..core.workspace import LANGUAGES
 from ..pipelines.base import RunResult
 from .common import editor_overrides, read_document
+from .cost import predicted_cost_line
 from .progress import ProgressDisplay
 
 SKIP_DIRS = {
@@ -315,6 +316,8 @@ def run_check(args: argparse.Namespace) -> int:
         print(report)
     if not args.quiet:
         print(f"kaizen: {summary_line(len(files), progress)}", file=sys.stderr)
+        if line := predicted_cost_line(results):
+            print(line, file=sys.stderr)
     if interrupted:
         finished = len({doc.path for doc, _ in results})
         print(f"kaizen: interrupted: {finished} of {len(files)} files finished", file=sys.stderr)

@@ -15,6 +15,7 @@ def _serve(args: argparse.Namespace) -> int:
     from ..lsp import create_server
 
     server = create_server()
+    server.metrics_port = args.metrics_port
     if args.tcp:
         host, _, port = args.tcp.rpartition(":")
         server.start_tcp(host or "127.0.0.1", int(port))
@@ -39,6 +40,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="run the language server (stdio by default)")
     serve.add_argument("--tcp", metavar="HOST:PORT", help="listen on TCP instead of stdio")
     serve.add_argument("--stdio", action="store_true", help="stdio (the default)")
+    serve.add_argument(
+        "--metrics-port",
+        type=int,
+        metavar="N",
+        help="also serve Prometheus metrics on 127.0.0.1:N (0: any free port)",
+    )
     serve.set_defaults(func=_serve)
 
     check = sub.add_parser("check", help="review files like a linter; exit 1 on findings")

@@ -10,6 +10,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+RUN_HERE = Path("")  # --run without DIR: a scratch directory
+
 
 def add_record_commands(sub: Any) -> None:
     metrics = sub.add_parser("metrics", help="the self-improvement report: models, bugs, tests")
@@ -20,9 +22,19 @@ def add_record_commands(sub: Any) -> None:
     metrics.set_defaults(func=run_metrics)
 
     tests = sub.add_parser(
-        "regression-tests", help="list the generated regression tests, or write them as files"
+        "regression-tests",
+        help="list the generated regression tests, write them as files, or run them",
     )
     tests.add_argument("--write", metavar="DIR", type=Path, help="write each test to DIR")
+    tests.add_argument(
+        "--run",
+        metavar="DIR",
+        nargs="?",
+        type=Path,
+        const=RUN_HERE,
+        help="write the tests (to DIR, else a scratch directory), run them with pytest and "
+        "record each result; exit 1 if one fails",
+    )
     tests.add_argument(
         "--generate",
         action="store_true",
@@ -76,11 +88,19 @@ def run_regression_tests(args: argparse.Namespace) -> int:
         skipped: list[dict[str, Any]] = []
         if args.generate:
             skipped = generate_regression_test(store, {"all": True})["skipped"]
-        tests = get_regression_tests(store, {"category": args.category})["regressionTests"]
+        if args.run is not None:
+            from ..improvement import regression_run
+
+            directory = None if args.run == RUN_HERE else args.run
+            outcome = regression_run.run(store, directory, args.category)
+        else:
+            tests = get_regression_tests(store, {"category": args.category})["regressionTests"]
     finally:
         store.close()
     for item in skipped:
         print(f"kaizen: bug pattern #{item['bugPatternId']}: {item['reason']}", file=sys.stderr)
+    if args.run is not None:
+        return report_run(outcome, args.format)
     if args.write:
         paths = write(tests, args.write)
         for path in paths:
@@ -101,3 +121,23 @@ def run_regression_tests(args: argparse.Namespace) -> int:
         print(f"    {test['expectedBehavior']}")
         print(f"    from {test['discoveredFrom']}")
     return 0
+
+
+def report_run(outcome: dict[str, Any], fmt: str) -> int:
+    """Print a ``--run``; exit 1 when a test failed (or could not run), 0 otherwise."""
+    if fmt == "json":
+        print(json.dumps(outcome, indent=2))
+    else:
+        for r in outcome["results"]:
+            print(f"{r['result'].upper():<7} {r['testName']} ({r['durationS']:.2f} s)")
+            if r["result"] in ("failed", "error") and r["message"]:
+                print(f"        {r['message'].splitlines()[0][:200]}")
+        if not outcome["ran"]:
+            print(
+                "No regression tests yet (kaizen regression-tests --generate makes them from bugs)."
+            )
+        else:
+            print(f"{outcome['passed']} passed, {outcome['failed']} failed of {outcome['ran']}.")
+    if outcome["failed"] and outcome.get("output"):
+        print(outcome["output"], file=sys.stderr)
+    return 1 if outcome["failed"] or outcome["exitCode"] not in (0, 5) else 0

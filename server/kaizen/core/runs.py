@@ -58,3 +58,4 @@ class RunTotals:
     completion_tokens: int = 0
     cost_usd: float = 0.0
     latency_ms: float = 0.0
+    predicted_cost_usd: float = 0.0  # what models.predict expected for the same calls

@@ -32,6 +32,7 @@ class Sample:
     errors: int = 0
     latency_ms: float = 0.0
     cost_usd: float = 0.0
+    completion_tokens: int = 0
 
     @classmethod
     def from_outcome(cls, outcome: Any) -> Sample:
@@ -43,6 +44,7 @@ class Sample:
             errors=int(outcome.status == "error"),
             latency_ms=float(outcome.latency_ms or 0.0),
             cost_usd=float(outcome.cost_usd or 0.0),
+            completion_tokens=int(outcome.completion_tokens or 0),
         )
 
 
@@ -62,6 +64,7 @@ def add_sample(store: Any, model: str, task_type: str, sample: Sample) -> None:
                 "errors": sample.errors,
                 "total_latency_ms": sample.latency_ms,
                 "total_cost_usd": sample.cost_usd,
+                "total_completion_tokens": sample.completion_tokens,
             },
             {"updated_at": utcnow()},
         )
@@ -107,6 +110,7 @@ def to_stats(row: ModelPerformance) -> Stats:
         rejected=row.rejected or 0,
         total_latency_ms=row.total_latency_ms or 0.0,
         total_cost_usd=row.total_cost_usd or 0.0,
+        total_completion_tokens=row.total_completion_tokens or 0.0,
     )
 
 

@@ -293,6 +293,9 @@ def as_json(row: RegressionTest | None, with_code: bool = True) -> dict[str, Any
         "discoveredFrom": row.discovered_from,
         "metadata": row.meta or {},
         "createdAt": row.created_at.isoformat() if row.created_at else None,
+        "lastResult": row.last_result,
+        "lastRunAt": row.last_run_at.isoformat() if row.last_run_at else None,
+        "lastDurationS": row.last_duration_s,
     }
     if with_code:
         out["testCode"] = row.test_code

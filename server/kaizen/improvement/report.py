@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from ..memory.schema import BugPattern, RegressionTest, RoutingRule, Run
 from ..models import budget
 from ..models.policy import elsewhere, rank
-from . import bugs, heuristics, metrics, performance
+from . import bugs, forecast, heuristics, metrics, performance
 
 
 def analyze(
@@ -55,6 +55,7 @@ def analyze(
         runs = dict(s.execute(select(Run.status, func.count()).group_by(Run.status)).all())
     spent = store.spend_since(budget.day_start())
     return {
+        "predictionError": forecast.prediction_error(store),
         # the editor protocol's flat rows (docs/protocol.md), and the same rows per task type
         "models": [
             {**row, "taskType": task, "avgCost": row.get("avgCostUsd")}
@@ -128,6 +129,9 @@ def render_text(report: dict[str, Any]) -> str:
         f"Spent today: {_money(spend['todayUsd'])}"
         + (f" of a {_money(limit)} daily budget" if limit is not None else " (no daily budget)")
     )
+    if lines_of_error := forecast.render(report.get("predictionError") or []):
+        add("")
+        lines.extend(lines_of_error)
     if report["heuristics"]:
         add("")
         add("Routing heuristics:")

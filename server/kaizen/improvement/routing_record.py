@@ -12,14 +12,16 @@ from .heuristics import active_rules
 from .performance import load_stats
 
 
-def record_reader(store: Any) -> RecordReader:
-    """A blocking reader over ``store`` (call it on a worker thread)."""
+def record_reader(store: Any, alerts: Any = None) -> RecordReader:
+    """A blocking reader over ``store`` (call it on a worker thread); ``alerts`` (an
+    ``alerts.AlertMonitor``) adds the models to steer away from."""
 
     def read(with_spend: bool) -> RoutingRecord:
         return RoutingRecord(
             rules=active_rules(store),
             stats=load_stats(store),
             spent_today_usd=store.spend_since(day_start()) if with_spend else 0.0,
+            avoid=alerts.avoided() if alerts is not None else {},
         )
 
     return read

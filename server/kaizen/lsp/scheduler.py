@@ -84,11 +84,12 @@ class Scheduler:
                     progress, types.WorkDoneProgressReport(message=message)
                 )
 
+        result = None
         try:
             result = await self._run(pipeline, doc, on_status, on_progress)
         finally:
             self.running.pop(key, None)
-            self.end_progress(progress, uri, pipeline)
+            self.end_progress(progress, uri, pipeline, result)
             if self.tasks.get(key) is asyncio.current_task():
                 self.tasks.pop(key, None)
         for notice in result.notices:
@@ -168,12 +169,25 @@ class Scheduler:
             )
         self.status_notification(uri, pipeline, phase, model)
 
-    def end_progress(self, token: str | None, uri: str, pipeline: str) -> None:
+    def end_progress(
+        self, token: str | None, uri: str, pipeline: str, result: RunResult | None = None
+    ) -> None:
         if token is not None:
             self.server.work_done_progress.end(token, types.WorkDoneProgressEnd())
-        self.status_notification(uri, pipeline, "idle", None)
+        cost = None
+        if result is not None:  # what the run was predicted to cost, and did cost
+            totals = result.totals
+            cost = {"predictedCostUsd": totals.predicted_cost_usd, "costUsd": totals.cost_usd}
+        self.status_notification(uri, pipeline, "idle", None, cost)
 
-    def status_notification(self, uri: str, pipeline: str, phase: str, model: str | None) -> None:
+    def status_notification(
+        self,
+        uri: str,
+        pipeline: str,
+        phase: str,
+        model: str | None,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
         if not self.server.settings.status_notifications:
             return
         provider = model.split("/", 1)[0] if model and "/" in model else None
@@ -185,5 +199,6 @@ class Scheduler:
                 "phase": phase,
                 "provider": provider,
                 "model": model,
+                **(extra or {}),
             },
         )

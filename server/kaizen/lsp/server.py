@@ -30,6 +30,8 @@ from .scheduler import Scheduler
 log = logging.getLogger(__name__)
 FIRST_PAINT_WAIT_S = 0.5  # start-up work waits this long for the first file to be shown
 
+ALERT_NOTIFICATION = "kaizen/alert"
+
 
 class KaizenServer(LanguageServer):
     def __init__(self) -> None:
@@ -43,6 +45,9 @@ class KaizenServer(LanguageServer):
         self.notified: set[str] = set()
         self.scheduler = Scheduler(self)
         self.published = PublishedFindings(self)
+        self.metrics_port: int | None = None  # ``kaizen serve --metrics-port N``
+        self.metrics_url: str | None = None
+        self.services.on_alert = self.show_alert
 
     @property
     def settings(self) -> Settings:
@@ -75,6 +80,14 @@ class KaizenServer(LanguageServer):
         self.notified.add(message)
         self.window_show_message(types.ShowMessageParams(type=kind, message=message))
         self.window_log_message(types.LogMessageParams(type=kind, message=message))
+
+    def show_alert(self, event: Any) -> None:
+        """A degradation alert opened or cleared (``improvement.alerts``): one message per
+        event, and ``kaizen/alert`` for clients that show it (the VS Code status badge)."""
+        kind = types.MessageType.Warning if event.kind == "raised" else types.MessageType.Info
+        self.window_show_message(types.ShowMessageParams(type=kind, message=event.text))
+        self.window_log_message(types.LogMessageParams(type=kind, message=event.text))
+        self.protocol.notify(ALERT_NOTIFICATION, event.as_json())
 
     def report_failure(self, pipeline: str, doc: Document, result: RunResult) -> None:
         """Tell the user once per kind of failure, not once per file or per save."""
@@ -131,8 +144,37 @@ class KaizenServer(LanguageServer):
                     merged[pipeline] = {**(merged.get(pipeline) or {}), **choice}
                 self.apply_settings(merged)
         self.store_ready.set()
+        if self.metrics_port is not None:
+            problem = await asyncio.to_thread(self.start_metrics, self.metrics_port)
+            if problem is not None:
+                self.notify_once(problem, types.MessageType.Warning)
+            else:
+                self.window_log_message(
+                    types.LogMessageParams(
+                        type=types.MessageType.Info, message=f"Kaizen metrics at {self.metrics_url}"
+                    )
+                )
         if self.supports("workspace", "configuration"):
             await self.pull_configuration()
+
+    def start_metrics(self, port: int) -> str | None:
+        """Prometheus exposition of this process and its record on 127.0.0.1 (a daemon
+        thread of prometheus_client; blocking only for the bind, off the event loop).
+        Returns what went wrong, or None."""
+        from prometheus_client import start_http_server
+
+        from ..improvement import telemetry
+
+        reg = telemetry.registry(self.services.store, lambda: self.services.settings)
+        try:
+            httpd, _thread = start_http_server(port, addr="127.0.0.1", registry=reg)
+        except OSError as exc:
+            return (
+                f"Kaizen could not serve metrics on 127.0.0.1:{port} ({exc}); "
+                "the editor server keeps running without them"
+            )
+        self.metrics_url = f"http://127.0.0.1:{httpd.server_address[1]}/metrics"
+        return None
 
     async def pull_configuration(self) -> None:
         try:

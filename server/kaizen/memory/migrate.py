@@ -18,7 +18,7 @@ from .schema import Base
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 3  # 3: unit_reviews (the review cache)
+SCHEMA_VERSION = 3  # 3: unit_reviews (the review cache), predicted cost, test results
 
 
 def _add_missing_columns(conn: Connection) -> list[str]:
@@ -50,7 +50,21 @@ def _v2_backfill_recorded_by(conn: Connection) -> None:
     conn.execute(text("UPDATE workflow_insights SET embedder = '' WHERE embedder IS NULL"))
 
 
-DATA_MIGRATIONS: dict[int, Callable[[Connection], None]] = {2: _v2_backfill_recorded_by}
+def _v3_model_task_index(conn: Connection) -> None:
+    """v3 reads a model's newest calls on a task after every call (degradation alerts);
+    ``create_all`` makes the index only for a new table."""
+    conn.execute(
+        text(
+            "CREATE INDEX IF NOT EXISTS ix_model_calls_model_task "
+            "ON model_calls (model, task, id)"
+        )
+    )
+
+
+DATA_MIGRATIONS: dict[int, Callable[[Connection], None]] = {
+    2: _v2_backfill_recorded_by,
+    3: _v3_model_task_index,
+}
 
 
 def current_version(conn: Connection) -> int:

@@ -73,6 +73,8 @@ class ModelCall(Base):
     """One attempt at one model: the raw material of model_performance and bug patterns."""
 
     __tablename__ = "model_calls"
+    # the newest calls of one model on one task: the degradation alerts' window
+    __table_args__ = (Index("ix_model_calls_model_task", "model", "task", "id"),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     run_id: Mapped[int | None] = mapped_column(
         ForeignKey("runs.id", ondelete="SET NULL"), nullable=True, index=True
@@ -86,6 +88,10 @@ class ModelCall(Base):
     completion_tokens: Mapped[int] = mapped_column(Integer, default=0)
     cost_usd: Mapped[float] = mapped_column(Float, default=0.0)
     latency_ms: Mapped[float] = mapped_column(Float, default=0.0)
+    # what models.predict expected before the call (None: not predicted)
+    predicted_prompt_tokens: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    predicted_completion_tokens: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    predicted_cost_usd: Mapped[float | None] = mapped_column(Float, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
@@ -177,6 +183,7 @@ class ModelPerformance(Base):
     successes: Mapped[float] = mapped_column(Float, default=0.0)
     total_latency_ms: Mapped[float] = mapped_column(Float, default=0.0)
     total_cost_usd: Mapped[float] = mapped_column(Float, default=0.0)
+    total_completion_tokens: Mapped[float] = mapped_column(Float, default=0.0)
     accepted: Mapped[int] = mapped_column(Integer, default=0)
     rejected: Mapped[int] = mapped_column(Integer, default=0)
     invalid: Mapped[int] = mapped_column(Integer, default=0)  # answers that did not validate
@@ -215,6 +222,10 @@ class RegressionTest(Base):
     discovered_from: Mapped[str] = mapped_column(Text, default="")
     meta: Mapped[dict[str, Any]] = mapped_column("metadata", default=dict)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # the last ``kaizen regression-tests --run``: passed | failed | error | skipped
+    last_result: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    last_run_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    last_duration_s: Mapped[float | None] = mapped_column(Float, nullable=True)
 
 
 class PerformanceMetric(Base):

@@ -320,6 +320,7 @@ def _call_row(run_id: int | None, outcome: Any) -> ModelCall:
         completion_tokens=outcome.completion_tokens,
         cost_usd=outcome.cost_usd,
         latency_ms=outcome.latency_ms,
+        **predicted_columns(getattr(outcome, "predicted", None)),
     )
 
 
@@ -371,6 +372,16 @@ def _save_findings(
         else:
             s.add(FindingRow(fingerprint=f.fingerprint, repository=repository, **values))
     return ignored
+
+
+def predicted_columns(prediction: Any) -> dict[str, Any]:
+    if prediction is None:
+        return {}
+    return {
+        "predicted_prompt_tokens": prediction.prompt_tokens,
+        "predicted_completion_tokens": prediction.completion_tokens,
+        "predicted_cost_usd": prediction.cost_usd,
+    }
 
 
 def _fix_json(f: Finding) -> dict[str, Any] | None:

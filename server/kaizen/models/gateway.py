@@ -54,6 +54,7 @@ class CallOutcome:
     cost_usd: float = 0.0
     latency_ms: float = 0.0
     raw: str | None = field(default=None, repr=False)  # an invalid answer, for bug patterns
+    predicted: Any = None  # models.predict.Prediction made before the call
 
     @property
     def ok(self) -> bool:

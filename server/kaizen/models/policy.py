@@ -47,6 +47,7 @@ class Stats:
     rejected: int = 0  # findings the user dismissed
     total_latency_ms: float = 0.0
     total_cost_usd: float = 0.0
+    total_completion_tokens: float = 0.0  # what cost prediction learns from
 
     @property
     def avg_latency_ms(self) -> float:
@@ -77,6 +78,7 @@ class Stats:
             self.rejected + other.rejected,
             self.total_latency_ms + other.total_latency_ms,
             self.total_cost_usd + other.total_cost_usd,
+            self.total_completion_tokens + other.total_completion_tokens,
         )
 
 

@@ -17,6 +17,7 @@ on the event loop and does not touch the database.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import random
@@ -30,7 +31,7 @@ from pydantic import BaseModel
 
 from ..config import Settings
 from ..core.tasks import task as task_row
-from . import budget, local
+from . import budget, local, predict
 from .gateway import CallOutcome, Gateway, ModelTarget
 from .policy import LAYERS, LearnedPolicy, Stats, elsewhere, layer_order
 
@@ -67,6 +68,7 @@ class RoutingRecord:
     rules: list[Any] = field(default_factory=list)  # objects with .matches(task, path)
     stats: dict[str, dict[str, Stats]] = field(default_factory=dict)
     spent_today_usd: float = 0.0
+    avoid: dict[str, set[str]] = field(default_factory=dict)  # task -> degraded models
 
 
 RecordReader = Callable[[bool], RoutingRecord]
@@ -80,6 +82,7 @@ class Snapshot:
     rules: list[Any] = field(default_factory=list)  # improvement.heuristics.Rule
     stats: dict[str, dict[str, Stats]] = field(default_factory=dict)
     spent_today_usd: float = 0.0
+    avoid: dict[str, set[str]] = field(default_factory=dict)
     loaded_at: float = 0.0
 
 
@@ -123,6 +126,7 @@ class ModelRouter:
                 snapshot.rules = record.rules
                 snapshot.stats = record.stats
                 snapshot.spent_today_usd = record.spent_today_usd
+                snapshot.avoid = record.avoid
             except Exception:  # routing without the record beats not routing
                 log.exception("could not read the routing record")
         self._snapshot = snapshot
@@ -225,6 +229,24 @@ class ModelRouter:
     # choosing ----------------------------------------------------------------------------
 
     def choose(self, task: str, path: str = "") -> Choice:
+        return self._steer(self._choose(task, path), task)
+
+    def _steer(self, choice: Choice, task: str) -> Choice:
+        """Models with an open degradation alert on ``task`` (``RoutingRecord.avoid``, from
+        ``improvement.alerts``) go last: still a fallback of last resort, never first."""
+        avoid = self.snapshot().avoid.get(task)
+        if not avoid or choice.source in ("budget", "local", "none"):
+            return choice
+        kept = [t for t in choice.targets if t.model not in avoid]
+        moved = [t for t in choice.targets if t.model in avoid]
+        if not moved or not kept:
+            return choice
+        choice.targets = kept + moved
+        names = ", ".join(t.model for t in moved)
+        choice.reason = f"{choice.reason}; steering away from {names} (degradation alert)"
+        return choice
+
+    def _choose(self, task: str, path: str) -> Choice:
         row = task_row(task)
         pipeline, layer = row.pipeline, row.layer
         explicit = self.settings.choice(pipeline)
@@ -302,19 +324,89 @@ class ModelRouter:
         choice: Choice | None = None,
         on_attempt: AttemptHook | None = None,
     ) -> tuple[CallOutcome | None, list[CallOutcome]]:
-        """Try the chosen targets in order; the first valid answer wins."""
+        """Try the chosen targets in order; the first valid answer wins.
+
+        Each attempt's cost is predicted (``models.predict``; on a thread, alongside the
+        request when no budget is set); under a daily budget the prediction comes first, and
+        a target whose predicted cost would cross it is skipped before any request is sent
+        (refused, with a notice), and then, with ``whenExceeded = "cheapest"``, the cheapest
+        layer's models are tried after the chosen ones (downgraded)."""
         choice = choice or self.choose(task, path)
         attempts: list[CallOutcome] = []
-        for target in choice.targets:
-            outcome = await self.gateway.complete(
-                task, target, messages, answer_type, max_tokens=_max_tokens(target)
+        queue, downgraded = list(choice.targets), False
+        while queue:
+            target = queue.pop(0)
+            max_tokens = _max_tokens(target)
+            predicting = asyncio.ensure_future(
+                asyncio.to_thread(self._predict, task, target, messages, max_tokens)
             )
+            if self.settings.budget.daily_usd is not None:  # the guard needs it first
+                prediction = await predicting
+                if prediction is not None and self._refuse(choice, task, target, prediction):
+                    if not downgraded:
+                        downgraded = True
+                        tried = {t.model for t in choice.targets}
+                        queue.extend(t for t in self._downgrades() if t.model not in tried)
+                    continue
+            # with no budget the prediction (for its error report) overlaps the request
+            outcome = await self.gateway.complete(
+                task, target, messages, answer_type, max_tokens=max_tokens
+            )
+            outcome.predicted = await predicting
             attempts.append(outcome)
             if on_attempt is not None and (pending := on_attempt(outcome)) is not None:
                 await pending
             if outcome.ok:
                 return outcome, attempts
         return None, attempts
+
+    # predicted cost --------------------------------------------------------------------
+
+    def _predict(
+        self, task: str, target: ModelTarget, messages: list[dict[str, str]], max_tokens: int
+    ) -> predict.Prediction | None:
+        """Blocking (a tokenizer may load on first use); never raises."""
+        if target.model == local.LOCAL_MODEL:
+            return None  # free, and its tokenizer is not litellm's
+        history = self.snapshot().stats.get(task, {}).get(target.model)
+        try:
+            return predict.predict(target.model, messages, history, max_tokens)
+        except Exception:
+            log.exception("could not predict the cost of a call to %s", target.model)
+            return None
+
+    def _refuse(
+        self, choice: Choice, task: str, target: ModelTarget, prediction: predict.Prediction
+    ) -> bool:
+        """True (with a notice on ``choice``) when the call would cross the budget."""
+        limit = self.settings.budget.daily_usd
+        if not predict.crosses(prediction, self.snapshot().spent_today_usd, limit):
+            return False
+        notice = (  # stable text (no amounts): an editor shows it once
+            f"Kaizen did not call {target.model} for {task}: its predicted cost would cross "
+            f"the daily budget (${limit:.2f}). Raise it with kaizen.budget.dailyUsd (or "
+            "KAIZEN_BUDGET_DAILY_USD)."
+        )
+        if notice not in choice.notices:
+            choice.notices.append(notice)
+        log.info(
+            "refused %s for %s: predicted $%.4f, spent $%.4f of $%.2f",
+            target.model,
+            task,
+            prediction.cost_usd or 0.0,
+            self.snapshot().spent_today_usd,
+            limit or 0.0,
+        )
+        return True
+
+    def _downgrades(self) -> list[ModelTarget]:
+        """With ``whenExceeded = "cheapest"``: the cheapest layer's models, cheapest first."""
+        if self.settings.budget.when_exceeded != "cheapest":
+            return []
+        return [
+            self._layer_target(m)
+            for m in budget.by_price(budget.cheapest_layer(self._layers()), {})
+        ]
 
 
 def _max_tokens(target: ModelTarget) -> int:

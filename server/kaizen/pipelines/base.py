@@ -101,6 +101,8 @@ class RunScope:
         totals.completion_tokens += outcome.completion_tokens
         totals.cost_usd += outcome.cost_usd
         totals.latency_ms += outcome.latency_ms
+        if outcome.predicted is not None and outcome.predicted.cost_usd is not None:
+            totals.predicted_cost_usd += outcome.predicted.cost_usd
         if outcome.ok:
             totals.provider, totals.model = outcome.target.provider, outcome.target.model
         elif outcome.error:
@@ -125,6 +127,8 @@ class RunScope:
             choice=choice,
             on_attempt=self._attempt,
         )
+        # calls refused before they were made (predicted over budget) say so
+        self.result.notices.extend(n for n in choice.notices if n not in self.result.notices)
         if outcome is None:
             errors = "; ".join(f"{a.target.model}: {a.error}" for a in attempts) or "no model"
             self.result.error = f"{task} failed ({errors})"

@@ -91,6 +91,21 @@ def openapi_document(secured: bool) -> dict[str, Any]:
             "responses": listing,
         }
     }
+    metrics = {
+        "200": {
+            "description": "Prometheus text exposition of the record",
+            "content": {"text/plain": {"schema": {"type": "string"}}},
+        }
+    }
+    if secured:
+        metrics["401"] = _json_response("missing or wrong bearer token", "Error")
+    paths["/metrics"] = {
+        "get": {
+            "operationId": "metrics",
+            "summary": "Prometheus metrics: the shared record and this process",
+            "responses": metrics,
+        }
+    }
     public: dict[str, Any] = {"security": []} if secured else {}
     paths["/healthz"] = {
         "get": {

@@ -204,6 +204,19 @@ def get_regression_tests(store: Any, args: Any = None, settings: Any = None) -> 
     return {"regressionTests": regression.list_tests(store, a.category, a.include_code)}
 
 
+class RunRegressionTestsInput(Input):
+    category: str | None = Field(default=None, max_length=64)
+
+
+def run_regression_tests(store: Any, args: Any = None, settings: Any = None) -> dict:
+    """Run the stored tests with pytest in a subprocess (a scratch directory) and record
+    each one's result on its row."""
+    from ..improvement import regression_run
+
+    a: RunRegressionTestsInput = parse(RunRegressionTestsInput, args)
+    return regression_run.run(store, None, a.category)
+
+
 class GenerateRegressionTestInput(Input):
     bug_pattern_id: int | None = None
     all: bool = False  # every bug pattern that has a recipe and no test yet

@@ -203,6 +203,16 @@ _TOOLS = [
         },
     ),
     Tool(
+        "run_regression_tests",
+        ops.RunRegressionTestsInput,
+        "Run the generated regression tests with pytest (in a subprocess, in a scratch "
+        "directory) and record each one's result; returns every test's result and duration. "
+        "Their last results also appear in get_regression_tests (lastResult, lastRunAt).",
+        _on_store(ops.run_regression_tests),
+        command="runRegressionTests",
+        params={"category": "only tests of this bug category"},
+    ),
+    Tool(
         "generate_regression_test",
         ops.GenerateRegressionTestInput,
         "Turn a bug pattern into a stored regression test; with all: true, every bug pattern "
