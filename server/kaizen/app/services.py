@@ -231,20 +231,20 @@ class Services:
         return await asyncio.to_thread(self.store.insight_summaries, insight_ids)
 
     async def on_attempt(self, outcome: CallOutcome, run_id: int | None) -> None:
-        """Every model attempt: this process's metrics, model_performance, a bug pattern if
-        it failed, the degradation monitor (on one worker thread, not the event loop). The
-        router learns the attempt at once in memory; a failure or an alert (which may change
-        the rules or the models to avoid) makes it re-read the record. An alert goes to the
-        face on the loop."""
+        """Every model attempt: this process's metrics, its model_calls row,
+        model_performance, a bug pattern if it failed, the degradation monitor (on one
+        worker thread, not the event loop). The router learns the attempt at once in
+        memory; a failure or an alert (which may change the rules or the models to avoid)
+        makes it re-read the record. An alert goes to the face on the loop."""
         self.router.observe(outcome)
-        event = await asyncio.to_thread(self._after_attempt, outcome)
+        event = await asyncio.to_thread(self._after_attempt, outcome, run_id)
         if event is not None:
             if self.on_alert is not None:
                 self.on_alert(event)
             else:
                 log.warning("%s", event.text)
 
-    def _after_attempt(self, outcome: CallOutcome) -> AlertEvent | None:
+    def _after_attempt(self, outcome: CallOutcome, run_id: int | None) -> AlertEvent | None:
         from ..improvement.telemetry import observe_attempt
 
         observe_attempt(outcome)  # the latency histogram of this process (no database)
@@ -252,6 +252,10 @@ class Services:
             return None
         from ..improvement.events import record_attempt
 
+        try:  # the call's row first: the degradation monitor reads its window from them
+            self.store.record_call(run_id, outcome)
+        except Exception:
+            log.exception("could not record a call of %s", outcome.target.model)
         record_attempt(self.store, outcome)
         event = self._watch(outcome)
         if not outcome.ok or event is not None:

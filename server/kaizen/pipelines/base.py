@@ -107,7 +107,8 @@ class RunScope:
             totals.provider, totals.model = outcome.target.provider, outcome.target.model
         elif outcome.error:
             log.warning("%s via %s failed: %s", outcome.task, outcome.target.model, outcome.error)
-        self.calls.append(outcome)
+        if self.ctx.on_attempt is None:
+            self.calls.append(outcome)  # written with the run's final transaction
         if self.ctx.on_attempt is not None:
             await self.ctx.on_attempt(outcome, self.result.run_id)
 
