@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..config import Settings
 from ..core.document import Document, Learnings
+from ..core.errors import KaizenError
 from ..core.findings import Finding
 from ..core.runs import RunStatus
 from ..models.gateway import CallOutcome, Gateway
@@ -89,7 +90,10 @@ class Services:
                         "(nothing deleted) and a fresh one was created"
                     )
                     return self._open_loop()
-            log.exception("could not open the database")
+            if isinstance(exc, KaizenError):  # explained by its message: no traceback
+                log.info("could not open the database: %s", exc)
+            else:
+                log.exception("could not open the database")
             self.store = None
             self.store_error = f"Kaizen could not open its database ({exc}); running without memory"
             return None

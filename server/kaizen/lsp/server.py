@@ -52,8 +52,8 @@ class KaizenServer(LanguageServer):
             self.editor_options = editor
         settings, problems = load_settings(self.root, self.editor_options)
         self.services.update_settings(settings)
-        for problem in problems:
-            self.notify_once(problem, types.MessageType.Warning)
+        if problems:  # one message for the whole configuration, not one per key
+            self.notify_once("Kaizen settings: " + "; ".join(problems), types.MessageType.Warning)
 
     def supports(self, *path: str) -> bool:
         node: Any = self.client_capabilities

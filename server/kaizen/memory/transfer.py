@@ -447,6 +447,13 @@ def import_lines(engine: Any, settings: Any, data: bytes, *, force: bool = False
     except Unreadable as exc:
         report.refused = f"Nothing imported: {exc}."
         return report
+    if not records and report.skipped:
+        first = f" ({report.problems[0]})" if report.problems else ""
+        report.refused = (
+            f"Nothing imported: none of the {report.skipped} lines is a valid {FORMAT} "
+            f"record{first}."
+        )
+        return report
     batch: list[_Insight] = []
     findings: list[dict[str, Any]] = []
     for kind, value in records:

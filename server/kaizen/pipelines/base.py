@@ -87,8 +87,8 @@ class RunScope:
         totals.latency_ms += outcome.latency_ms
         if outcome.ok:
             totals.provider, totals.model = outcome.target.provider, outcome.target.model
-        elif outcome.error:
-            log.warning("%s via %s failed: %s", outcome.task, outcome.target.model, outcome.error)
+        elif outcome.error:  # the user hears it once, through the run's error
+            log.info("%s via %s failed: %s", outcome.task, outcome.target.model, outcome.error)
         await self.ctx.db("record_call", self.result.run_id, outcome)
         if self.ctx.on_attempt is not None:
             await self.ctx.on_attempt(outcome, self.result.run_id)
@@ -110,7 +110,7 @@ class RunScope:
             on_attempt=self._attempt,
         )
         if outcome is None:
-            errors = "; ".join(f"{a.target.model}: {a.error}" for a in attempts) or "no model"
+            errors = "; ".join(f"{_where(a)}: {a.error}" for a in attempts) or "no model"
             self.result.error = f"{task} failed ({errors})"
             return None
         return outcome.value
@@ -129,6 +129,8 @@ class RunScope:
         choice = self.ctx.router.choose(task, self.doc.relpath)
         self.result.notices.extend(n for n in choice.notices if n not in self.result.notices)
         if not choice.targets:
+            if choice.error:
+                self.result.error = choice.error
             return None, Learnings()
         status = task_row(task).status
         if self.result.status != status:
@@ -167,6 +169,12 @@ class RunScope:
             )
         self.ctx.on_status(status, self.result.totals.model)
         return self.result
+
+
+def _where(attempt: CallOutcome) -> str:
+    """``model`` or ``model at URL``: what a user needs to find a wrong setting."""
+    target = attempt.target
+    return f"{target.model} at {target.api_base}" if target.api_base else target.model
 
 
 Phases = Callable[[RunScope], Awaitable[list[Finding]]]
