@@ -20,6 +20,7 @@ from ..models.gateway import CallOutcome, Gateway
 from ..models.router import ModelRouter
 from ..pipelines.base import RunResult
 from ..pipelines.context import RunContext
+from ..pipelines.prompts import is_placeholder
 
 if TYPE_CHECKING:
     from ..memory.loop import LearningLoop
@@ -151,7 +152,7 @@ class Services:
         lines: list[str] | None = None,
     ) -> None:
         """accepted / rejected / fixed_by_hand: stored on the finding and learned from."""
-        if self.loop is not None:
+        if self.loop is not None and not is_placeholder(finding.message, finding.title):
             await asyncio.to_thread(
                 self.loop.record_outcome, doc, finding, outcome, lines or doc.lines, reason
             )
@@ -185,10 +186,12 @@ class Services:
             from ..improvement.events import record_runs  # pipeline errors -> bug patterns
 
             await asyncio.to_thread(record_runs, self.store)
-        if self.loop is not None and result.findings:
+        # A finding that only repeats a template's example ("short title") is no lesson.
+        learnable = [f for f in result.findings if not is_placeholder(f.message, f.title)]
+        if self.loop is not None and learnable:
             try:
                 await asyncio.to_thread(
-                    self.loop.record_run, doc, result.run_id, result.findings, result.ignored or ()
+                    self.loop.record_run, doc, result.run_id, learnable, result.ignored or ()
                 )
             except Exception:
                 log.exception("could not record insights for run %s", result.run_id)
@@ -213,7 +216,11 @@ class Services:
         self,
         on_status: Callable[[RunStatus, str | None], None] | None = None,
         on_notice: Callable[[str], None] | None = None,
+        *,
+        shown: bool = False,
     ) -> RunContext:
+        """``shown``: the editor shows the results, so a finding left alone counts as
+        ignored; the CLI's runs never do (nobody could act on them)."""
         extra: dict[str, Any] = {}
         if on_status is not None:
             extra["on_status"] = on_status
@@ -228,5 +235,6 @@ class Services:
             suppress=self.suppress,
             on_attempt=self.on_attempt,
             after_run=self.after_run,
+            shown=shown,
             **extra,
         )

@@ -99,7 +99,10 @@ def run(args: argparse.Namespace) -> int:
     from ..core.errors import KaizenError
 
     try:
-        return int(args.func(args) or 0)
+        code = int(args.func(args) or 0)
+        if not sys.stdout.closed:  # (``serve`` closes it on exit)
+            sys.stdout.flush()  # a closed pipe shows here, not in the interpreter's last flush
+        return code
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import sys
 from pathlib import Path
 from typing import Any
@@ -87,7 +88,8 @@ def run_regression_tests(args: argparse.Namespace) -> int:
             print(path)
         print(
             f"Wrote {len(paths)} test file{'s' if len(paths) != 1 else ''} to {args.write}; "
-            f"run them with: python -m pytest {args.write}",
+            # the interpreter Kaizen runs in: the tests import kaizen and need its packages
+            f"run them with: {shlex.quote(sys.executable)} -m pytest {shlex.quote(args.write)}",
             file=sys.stderr,
         )
         return 0

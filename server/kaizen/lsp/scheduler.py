@@ -105,6 +105,7 @@ class Scheduler:
         ctx = server.services.context(
             on_status=on_status,
             on_notice=lambda message: server.notify_once(message, types.MessageType.Warning),
+            shown=True,
         )
         ctx.after_run = None  # run by learn_from, once the result is published
         return await registry.run(pipeline, doc, ctx)

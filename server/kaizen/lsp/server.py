@@ -23,6 +23,7 @@ from ..config import Settings, deep_merge, load_settings
 from ..core.document import Document
 from ..models.lazy_litellm import warm_up_in_background
 from ..pipelines.base import RunResult
+from .protocol import KaizenProtocol
 from .published import PublishedFindings
 from .scheduler import Scheduler
 
@@ -31,7 +32,7 @@ log = logging.getLogger(__name__)
 
 class KaizenServer(LanguageServer):
     def __init__(self) -> None:
-        super().__init__("kaizen", __version__)
+        super().__init__("kaizen", __version__, protocol_cls=KaizenProtocol)
         self.services = Services(Settings())
         self.editor_options: dict[str, Any] = {}
         self.root: Path | None = None

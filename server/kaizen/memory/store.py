@@ -185,12 +185,22 @@ class Store:
     # findings ---------------------------------------------------------------------------
 
     def save_findings(
-        self, run_id: int, repository: str, uri: str, language: str, findings: list[Finding]
+        self,
+        run_id: int,
+        repository: str,
+        uri: str,
+        language: str,
+        findings: list[Finding],
+        *,
+        shown: bool = True,
     ) -> list[str]:
         """Upsert by (repository, fingerprint); a finding shown again counts another showing.
 
         Returns the fingerprints that have now been shown IGNORED_AFTER times with no
         reaction (decided here, inside the write, so exactly one run reports each).
+        ``shown=False`` (``kaizen check``, where nobody can act on a finding) records the
+        finding without counting a showing: only the editor's "shown and not acted on"
+        makes a finding ignored.
         """
         ignored: list[str] = []
         if not findings:
@@ -223,15 +233,18 @@ class Store:
                     "fix": _fix_json(f),
                 }
                 if (row := existing.get(f.fingerprint)) is not None:
-                    if row.status == "open" and row.times_shown + 1 == IGNORED_AFTER:
+                    if shown and row.status == "open" and row.times_shown + 1 == IGNORED_AFTER:
                         ignored.append(f.fingerprint)
-                    s.execute(
-                        update(FindingRow)
-                        .where(FindingRow.id == row.id)
-                        .values(times_shown=FindingRow.times_shown + 1, **values)
-                    )
+                    if shown:
+                        values["times_shown"] = FindingRow.times_shown + 1
+                    s.execute(update(FindingRow).where(FindingRow.id == row.id).values(**values))
                 else:
-                    s.add(FindingRow(fingerprint=f.fingerprint, repository=repository, **values))
+                    times = {} if shown else {"times_shown": 0}
+                    s.add(
+                        FindingRow(
+                            fingerprint=f.fingerprint, repository=repository, **values, **times
+                        )
+                    )
         return ignored
 
     def set_outcome(

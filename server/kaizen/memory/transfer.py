@@ -115,9 +115,12 @@ def export(engine: Any, out: IO[str], repository: str | None = None) -> dict[str
     """Write the header, every insight and every finding with an outcome; returns counts."""
     from sqlalchemy import select
 
+    from ..core.workspace import repository_key
     from .migrate import SCHEMA_VERSION, current_version
     from .schema import FindingRow, WorkflowInsight
 
+    if repository is not None:  # acme/widgets, a remote URL: the stored form
+        repository = repository_key(repository)
     counts = {"insight": 0, "finding": 0}
     with engine.connect() as conn:
         header = {

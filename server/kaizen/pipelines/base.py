@@ -203,6 +203,7 @@ async def run_pipeline(pipeline: str, doc: Document, ctx: RunContext, phases: Ph
                 doc.uri,
                 doc.language,
                 findings,
+                shown=ctx.shown,
             )
         # A model that failed only fails the run when it left nothing to show.
         answered = any(f.origin == "model" for f in findings)
