@@ -89,7 +89,7 @@ def run_regression_tests(args: argparse.Namespace) -> int:
         print(
             f"Wrote {len(paths)} test file{'s' if len(paths) != 1 else ''} to {args.write}; "
             # the interpreter Kaizen runs in: the tests import kaizen and need its packages
-            f"run them with: {shlex.quote(sys.executable)} -m pytest {shlex.quote(args.write)}",
+            f"run them with: {shlex.quote(sys.executable)} -m pytest {shlex.quote(str(args.write))}",
             file=sys.stderr,
         )
         return 0

@@ -15,6 +15,7 @@ from typing import Any
 
 from ..app.services import Services
 from ..core.findings import Finding, apply_edits
+from ..core.runs import RunStatus
 from .common import cli_settings, editor_overrides, read_document
 
 
@@ -66,6 +67,8 @@ async def _pr(services: Services, doc: Any, args: argparse.Namespace) -> int:
     result = await registry.run("refactor", doc, services.context())
     for notice in [*result.notices, *([result.error] if result.error else [])]:
         print(f"kaizen: {notice}", file=sys.stderr)
+    if result.status == RunStatus.FAILED:  # the refactor could not run: not "no refactor"
+        return 2
     finding = pick(result.findings, args.fingerprint, args.line)
     if finding is None:
         print("kaizen: no matching refactor with a generated change", file=sys.stderr)

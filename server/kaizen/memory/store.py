@@ -19,6 +19,7 @@ from sqlalchemy import Engine, func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from ..config import Settings, settings_for_database
+from ..core.errors import KaizenError
 from ..core.findings import Finding
 from ..core.runs import FINAL, RunStatus, RunTotals
 from ..core.tasks import PIPELINE_NAMES
@@ -54,8 +55,19 @@ class Store:
     @classmethod
     def open(cls, location: str | Path | None) -> Store:
         """Open (creating and migrating as needed) and recover runs a crash left 'running'."""
+        from sqlalchemy.exc import OperationalError
+
         engine = create_db_engine(location)
-        migrate(engine)
+        try:
+            migrate(engine)
+        except OperationalError as exc:
+            if "unable to open database file" not in str(exc):
+                raise
+            engine.dispose()
+            raise KaizenError(
+                f"cannot open the database {engine.url.database or location} (unable to open "
+                "the file); set KAIZEN_HOME, KAIZEN_DATABASE or --database to a writable place"
+            ) from None
         store = cls(engine)
         store.fail_orphaned_runs()
         return store
