@@ -9,6 +9,7 @@ that is decided here, and an answer that does not parse or validate is a failed 
 from __future__ import annotations
 
 import json
+import logging
 import re
 import time
 from dataclasses import dataclass, field
@@ -20,6 +21,8 @@ from pydantic import BaseModel, ValidationError
 from .lazy_litellm import litellm
 
 MAX_ANSWER_CHARS = 200_000
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -155,13 +158,25 @@ class Gateway:
 
     async def _ready(self, target: ModelTarget) -> Any:
         """The target's Router, built on a worker thread the first time (the import of
-        litellm takes seconds and must not block the event loop)."""
+        litellm takes seconds and must not block the event loop), then warmed with one
+        ``mock_response`` call: litellm's first call sets up lazily (imports, the
+        platform headers, ~0.4 s in a CLI process) and that is not the model's latency.
+        Nothing is sent: a mock answer never leaves the process."""
         key = (target.model, target.api_base, target.api_key)
         if (router := self._routers.get(key)) is not None:
             return router
         import asyncio
 
-        return await asyncio.to_thread(self._router, target)
+        router = await asyncio.to_thread(self._router, target)
+        try:
+            await router.acompletion(
+                model=target.model,
+                messages=[{"role": "user", "content": "warm-up"}],
+                mock_response="{}",
+            )
+        except Exception as exc:  # a warm-up is an optimisation, never a failure
+            log.debug("warm-up of %s failed: %s", target.model, exc)
+        return router
 
     async def complete(
         self,
@@ -178,6 +193,7 @@ class Gateway:
             # per target) are paid before the clock starts, or the first call of every
             # process would be recorded seconds slow and the router would learn it.
             router = await self._ready(target)
+            schema = response_format(task, answer_type)  # pydantic's first schema build: slow
         except Exception as exc:
             outcome.error = _short(exc, target)
             return outcome
@@ -186,7 +202,7 @@ class Gateway:
             response = await router.acompletion(
                 model=target.model,
                 messages=messages,
-                response_format=response_format(task, answer_type),
+                response_format=schema,
                 temperature=0,
                 max_tokens=max_tokens,
             )
