@@ -429,3 +429,18 @@ def test_regression_hint_names_this_interpreter(tmp_path, kaizen_home, project):
     proc = kaizen(["regression-tests", "--write", str(tmp_path / "out")], kaizen_home, project)
     assert proc.returncode == 0, proc.stderr
     assert f"run them with: {sys.executable} -m pytest {tmp_path / 'out'}" in proc.stderr
+
+
+def test_the_bundled_model_is_only_an_explicit_choice():
+    from kaizen.config import Settings
+    from kaizen.models import local
+    from kaizen.models.router import LOCAL_MISSING, NO_MODEL_MESSAGE, ModelRouter
+
+    nothing = ModelRouter(Settings()).choose("issue_detector")
+    assert (nothing.targets, nothing.notices, nothing.error) == ([], [NO_MODEL_MESSAGE], None)
+    for settings in (Settings(autofix={"provider": "local"}), Settings(localModel=True)):
+        chosen = ModelRouter(settings).choose("opportunity_detector")  # refactor follows autofix
+        if local.available():
+            assert [t.model for t in chosen.targets] == [local.LOCAL_MODEL]
+        else:
+            assert (chosen.targets, chosen.error) == ([], LOCAL_MISSING)
