@@ -19,9 +19,13 @@ $(VENV)/.installed: pyproject.toml | $(PY)
 
 install: $(VENV)/.installed
 
+# Exit status 1 means "findings", which is what a demo should show; 2 (could not review) fails.
 demo: install
-	@echo "== kaizen check examples/sample_project (no provider configured: bundled model + ruff)"
+	@echo "== 1. kaizen check examples/sample_project (no provider configured: ruff + learnings, instant)"
 	@KAIZEN_HOME=$${KAIZEN_HOME:-$(CURDIR)/.demo-home} $(PY) -m kaizen check examples/sample_project; \
+	  status=$$?; [ $$status -le 1 ] || exit $$status
+	@echo "== 2. kaizen check --provider local examples/sample_project (the bundled offline smoke model: slow, proves the pipeline)"
+	@KAIZEN_HOME=$${KAIZEN_HOME:-$(CURDIR)/.demo-home} $(PY) -m kaizen check --provider local examples/sample_project; \
 	  status=$$?; [ $$status -le 1 ] || exit $$status
 
 lint: install

@@ -15,6 +15,7 @@ BENCHES = [
     "bench_static.py",
     "bench_search.py",
     "bench_router.py",
+    "bench_first_call.py",
 ]
 
 

@@ -49,7 +49,7 @@ def test_jobs_run_files_concurrently_with_a_deterministic_order(scripted, kaizen
     assert proc.returncode == 1, proc.stderr
     assert scripted.max_in_flight >= 2  # more than one request in flight
     assert scripted.max_in_flight <= 4  # never more than --jobs
-    paths = [(f["path"], f["line"]) for f in json.loads(proc.stdout)]
+    paths = [(f["path"], f["line"]) for f in json.loads(proc.stdout)["findings"]]
     assert paths == sorted(paths) and len(paths) == 6
 
     # --jobs 1 keeps one request in flight
@@ -76,12 +76,12 @@ def test_models_max_concurrency_bounds_requests_per_provider(scripted, kaizen_ho
 def test_a_second_run_on_unchanged_code_makes_no_model_call(scripted, kaizen_home, project):
     write_files(project, 3)
     scripted.set_default("issue_detector", issue_on(2, "divides"))
-    first = kaizen(["check", "--no-static", "."], scripted, kaizen_home, project)
+    first = kaizen(["check", "--no-static", "--stats", "."], scripted, kaizen_home, project)
     assert first.returncode == 1, first.stderr
     calls = len(scripted.requests_for("issue_detector"))
     assert calls == 3
     assert "3 files, 6 reviewed, 0 cached" in first.stderr  # two functions a file
-    second = kaizen(["check", "--no-static", "."], scripted, kaizen_home, project)
+    second = kaizen(["check", "--no-static", "--stats", "."], scripted, kaizen_home, project)
     assert second.returncode == 1, second.stderr
     assert len(scripted.requests_for("issue_detector")) == calls
     assert "3 files, 0 reviewed, 6 cached" in second.stderr
@@ -121,7 +121,7 @@ def test_diff_reviews_only_the_touched_unit_and_reports_changed_lines(
     prompts = scripted.prompts_for("issue_detector")
     assert len(prompts) == 1  # one file, one unit
     assert "return y * 20" in prompts[0] and "return x / 2" not in prompts[0]
-    assert [(f["path"], f["line"], f["message"]) for f in json.loads(proc.stdout)] == [
+    assert [(f["path"], f["line"], f["message"]) for f in json.loads(proc.stdout)["findings"]] == [
         ("mod2.py", 6, "changed")
     ]
     every = kaizen(
@@ -130,7 +130,7 @@ def test_diff_reviews_only_the_touched_unit_and_reports_changed_lines(
         kaizen_home,
         project,
     )
-    assert {f["message"] for f in json.loads(every.stdout)} == {"changed", "untouched"}
+    assert {f["message"] for f in json.loads(every.stdout)["findings"]} == {"changed", "untouched"}
 
     bad = kaizen(["check", "--diff=no-such-ref", "."], scripted, kaizen_home, project)
     assert bad.returncode == 2
@@ -142,7 +142,7 @@ def test_shards_split_the_files_stably_and_completely(scripted, kaizen_home, pro
     seen: list[str] = []
     for i in (1, 2, 3):
         proc = kaizen(
-            ["check", "--static-only", "--shard", f"{i}/3", "--format", "json", *names],
+            ["check", "--static-only", "--stats", "--shard", f"{i}/3", "--format", "json", *names],
             scripted,
             kaizen_home,
             project,

@@ -29,7 +29,9 @@ def test_local_model_runs_the_whole_pipeline(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.endswith("_API_KEY")}
     env.update(KAIZEN_HOME=str(tmp_path), KAIZEN_STATIC_ONLY="")
     proc = subprocess.run(
-        [sys.executable, "-m", "kaizen", "check", "--no-static", "--format", "json", str(SAMPLE)],
+        # the bundled model is an explicit choice: with nothing configured only ruff runs
+        [sys.executable, "-m", "kaizen", "check", "--no-static", "--provider", "local",
+         "--format", "json", str(SAMPLE)],
         capture_output=True,
         text=True,
         env=env,
@@ -38,7 +40,9 @@ def test_local_model_runs_the_whole_pipeline(tmp_path: Path) -> None:
     )
     assert proc.returncode in (0, 1), proc.stderr
     assert "tiny model" in proc.stderr  # Kaizen says plainly what it is using
-    findings = json.loads(proc.stdout)
+    report = json.loads(proc.stdout)
+    assert report["complete"] is True and report["errors"] == []
+    findings = report["findings"]
     lines = SAMPLE.read_text().splitlines()
     for f in findings:
         assert 1 <= f["line"] <= f["endLine"] <= len(lines) + 1

@@ -49,7 +49,7 @@ def home(tmp_path: Path) -> Path:
                 category=category,
                 summary=summary,
                 detail=f"[{category}] {summary}",
-                repository="acme/widgets",
+                repository="github.com/acme/widgets",  # as repository_id() stores it
                 language="python",
             )
             for kind, category, summary in LESSONS

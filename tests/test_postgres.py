@@ -492,8 +492,8 @@ def test_export_from_sqlite_and_import_into_postgres(
     assert len(ids) == len(LESSONS)
 
     # the same file twice would double-count: refused unless --force
-    assert db("db", "import", str(export), "--database", pg_url) == 1
-    assert "--force" in capsys.readouterr().out
+    assert db("db", "import", str(export), "--database", pg_url) == 2
+    assert "--force" in capsys.readouterr().err
     assert db("db", "import", str(export), "--database", pg_url, "--force") == 0
     assert "0 new insights, 9 merged" in capsys.readouterr().out
 
@@ -537,8 +537,8 @@ def test_import_rejects_bad_records(tmp_path: Path, pg_url: str,
     newer = tmp_path / "newer.jsonl"
     newer.write_text(json.dumps({"type": "header", "format": "kaizen-learnings",
                                  "version": 99}) + "\n")
-    assert db("db", "import", str(newer), "--database", pg_url) == 1
-    assert "newer than this Kaizen reads" in capsys.readouterr().out
+    assert db("db", "import", str(newer), "--database", pg_url) == 2
+    assert "newer than this Kaizen reads" in capsys.readouterr().err
 
 
 # the shared model gateway --------------------------------------------------------------------

@@ -163,10 +163,14 @@ class Settings(_Model):
     status_notifications: bool = False
     send_only_open_document: bool = False
     request_timeout_s: float = Field(default=60.0, gt=0)
-    local_model: bool = True
+    local_model: bool = False  # True: the bundled model when no provider is configured
 
     def choice(self, pipeline: str) -> ModelChoice:
-        return self.refactor if pipeline == "refactor" else self.autofix
+        """The pipeline's explicit choice. One configured provider serves both pipelines:
+        refactor uses ``autofix``'s choice unless ``refactor`` names a provider or model."""
+        if pipeline == "refactor" and (self.refactor.provider or self.refactor.model):
+            return self.refactor
+        return self.autofix
 
 
 def deep_merge(base: dict[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
@@ -188,21 +192,94 @@ def _camel_keys(data: Any) -> Any:
     return data
 
 
-def file_settings(root: Path | None) -> dict[str, Any]:
-    """``kaizen.toml`` in the workspace root, else ``[tool.kaizen]`` in its pyproject.toml."""
+class Problem(str):
+    """A settings problem as a user reads it; ``fatal`` when a whole layer was lost (a
+    file that does not parse), so a command that must not run on the wrong settings can
+    stop."""
+
+    fatal: bool = False
+
+
+def _fatal(message: str) -> Problem:
+    problem = Problem(message)
+    problem.fatal = True
+    return problem
+
+
+CLIENT_KEYS = frozenset({"interpreter", "serverArgs", "trace"})
+"""Editor-side settings the VS Code client reads itself and may send along."""
+
+
+def unknown_keys(
+    data: Mapping[str, Any],
+    where: str,
+    *,
+    camel: bool,
+    label: str = "",
+    model: type[BaseModel] | None = None,
+) -> list[Problem]:
+    """Keys no setting has, each with the nearest real name (``api_bse`` -> ``api_base``).
+
+    ``where`` is the dotted path so far, ``label`` what the layer is (a file name);
+    ``camel``: the layer spells keys as editors do (``apiBase``); files use either.
+    """
+    import difflib
+
+    model = model or Settings
+    fields = model.model_fields
+    known = {(info.alias or to_camel(name)): name for name, info in fields.items()}
+    out: list[Problem] = []
+    for key, value in data.items():
+        lookup = key if key == "autoCreatePR" else to_camel(str(key))
+        if lookup not in known:
+            if camel and key in CLIENT_KEYS and model is Settings:
+                continue
+            spell = list(known) if camel else list(known.values())
+            close = difflib.get_close_matches(
+                str(key).lower(), [k.lower() for k in spell], n=1, cutoff=0.6
+            )
+            hint = ""
+            if close:
+                match = next(k for k in spell if k.lower() == close[0])
+                hint = f" (did you mean {where}{match}?)"
+            out.append(Problem(f"{label}{where}{key}: unknown setting, ignored{hint}"))
+            continue
+        annotation = fields[known[lookup]].annotation
+        if isinstance(value, Mapping) and isinstance(annotation, type) and issubclass(
+            annotation, BaseModel
+        ):
+            out += unknown_keys(
+                value, f"{where}{key}.", camel=camel, label=label, model=annotation
+            )
+    return out
+
+
+def file_settings(root: Path | None, problems: list[str] | None = None) -> dict[str, Any]:
+    """``kaizen.toml`` in the workspace root, else ``[tool.kaizen]`` in its pyproject.toml.
+
+    A file that does not parse is reported with its line (and ignored); so are keys that
+    name no setting, with the nearest real one.
+    """
     if root is None:
         return {}
+    problems = [] if problems is None else problems
     for name, table in (("kaizen.toml", ()), ("pyproject.toml", ("tool", "kaizen"))):
         path = root / name
         if not path.is_file():
             continue
         try:
             data: Any = tomllib.loads(path.read_text(encoding="utf-8"))
-        except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError):
+        except tomllib.TOMLDecodeError as exc:
+            problems.append(_fatal(f"{path}: not valid TOML ({exc}); the file is ignored"))
+            continue
+        except (OSError, UnicodeDecodeError) as exc:
+            problems.append(_fatal(f"{path}: cannot be read ({exc}); the file is ignored"))
             continue
         for key in table:
             data = data.get(key, {}) if isinstance(data, Mapping) else {}
         if data:
+            prefix = "tool.kaizen." if table else ""
+            problems.extend(unknown_keys(data, prefix, camel=False, label=f"{path}: "))
             return _camel_keys(data)
     return {}
 
@@ -259,12 +336,13 @@ def load_settings(
     env: Mapping[str, str] | None = None,
 ) -> tuple[Settings, list[str]]:
     """Merge the layers and validate; returns the settings and the problems found."""
+    problems: list[str] = []
     merged: dict[str, Any] = {}
-    for layer in (file_settings(root), env_settings(os.environ if env is None else env)):
+    for layer in (file_settings(root, problems), env_settings(os.environ if env is None else env)):
         merged = deep_merge(merged, layer)
     if editor:
+        problems.extend(unknown_keys(editor, "kaizen.", camel=True))
         merged = deep_merge(merged, _camel_keys(dict(editor)))
-    problems: list[str] = []
     return _validated(merged, problems), problems
 
 

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..config import Settings
 from ..core.document import Document, Learnings
+from ..core.errors import KaizenError
 from ..core.findings import Finding
 from ..core.runs import RunStatus
 from ..core.tasks import detector_of
@@ -21,6 +22,7 @@ from ..models.gateway import CallOutcome, Gateway
 from ..models.router import ModelRouter
 from ..pipelines.base import RunResult
 from ..pipelines.context import RunContext
+from ..pipelines.prompts import is_placeholder
 
 if TYPE_CHECKING:
     from ..improvement.alerts import AlertEvent, AlertMonitor
@@ -101,7 +103,10 @@ class Services:
                         "(nothing deleted) and a fresh one was created"
                     )
                     return self._open_loop()
-            log.exception("could not open the database")
+            if isinstance(exc, KaizenError):  # explained by its message: no traceback
+                log.info("could not open the database: %s", exc)
+            else:
+                log.exception("could not open the database")
             self.store = None
             self.store_error = f"Kaizen could not open its database ({exc}); running without memory"
             return None
@@ -211,7 +216,7 @@ class Services:
         lines: list[str] | None = None,
     ) -> None:
         """accepted / rejected / fixed_by_hand: stored on the finding and learned from."""
-        if self.loop is not None:
+        if self.loop is not None and not is_placeholder(finding.message, finding.title):
             await asyncio.to_thread(
                 self.loop.record_outcome, doc, finding, outcome, lines or doc.lines, reason
             )
@@ -287,10 +292,12 @@ class Services:
             from ..improvement.events import record_runs  # pipeline errors -> bug patterns
 
             await asyncio.to_thread(record_runs, self.store)
-        if self.loop is not None and result.findings:
+        # A finding that only repeats a template's example ("short title") is no lesson.
+        learnable = [f for f in result.findings if not is_placeholder(f.message, f.title)]
+        if self.loop is not None and learnable:
             try:
                 await asyncio.to_thread(
-                    self.loop.record_run, doc, result.run_id, result.findings, result.ignored or ()
+                    self.loop.record_run, doc, result.run_id, learnable, result.ignored or ()
                 )
             except Exception:
                 log.exception("could not record insights for run %s", result.run_id)
@@ -316,7 +323,11 @@ class Services:
         on_status: Callable[[RunStatus, str | None], None] | None = None,
         on_notice: Callable[[str], None] | None = None,
         on_progress: Callable[[str], None] | None = None,
+        *,
+        shown: bool = False,
     ) -> RunContext:
+        """``shown``: the editor shows the results, so a finding left alone counts as
+        ignored; the CLI's runs never do (nobody could act on them)."""
         extra: dict[str, Any] = {}
         if on_progress is not None:
             extra["on_progress"] = on_progress
@@ -333,5 +344,6 @@ class Services:
             suppress=self.suppress,
             on_attempt=self.on_attempt,
             after_run=self.after_run,
+            shown=shown,
             **extra,
         )

@@ -1,7 +1,10 @@
 """``kaizen check``: the editor's pipeline over files, reported like a linter.
 
 Text (``path:line:col: severity [category] message (model)``), JSON, or SARIF 2.1.0 for
-GitHub code scanning. Exit status 1 when anything was found, 2 when nothing could run.
+GitHub code scanning. Exit status 0 clean, 1 findings, 2 when anything asked for could not
+be reviewed (a missing or unreadable path, a model that failed): then every format says so
+(text: ``Not reviewed:`` lines; JSON: ``complete: false`` and ``errors``; SARIF:
+``executionSuccessful: false`` with ``toolExecutionNotifications``).
 """
 
 from __future__ import annotations
@@ -10,20 +13,20 @@ import argparse
 import asyncio
 import json
 import sys
-from collections.abc import Iterator
-from dataclasses import replace
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from .. import __version__
 from ..app.check_run import DEFAULT_JOBS, Progress, in_shard, review_documents
 from ..app.services import Services
-from ..config import load_settings
 from ..core.document import Document
 from ..core.findings import Finding
+from ..core.runs import RunStatus
 from ..core.workspace import LANGUAGES
 from ..pipelines.base import RunResult
-from .common import editor_overrides, read_document
+from .common import cli_settings, editor_overrides, read_document
 from .cost import predicted_cost_line
 from .progress import ProgressDisplay
 
@@ -58,17 +61,14 @@ def iter_files(paths: list[str]) -> Iterator[Path]:
                     and not (SKIP_DIRS & set(child.relative_to(path).parts[:-1]))
                 ):
                     yield child
-        else:
-            print(f"kaizen: {raw}: no such file or directory", file=sys.stderr)
+        # a missing path is reported by ``not_reviewed``
 
 
 def load_documents(files: list[Path]) -> list[Document]:
     docs = []
     for path in files:
         doc = read_document(path)
-        if isinstance(doc, str):
-            print(f"kaizen: {doc}", file=sys.stderr)
-        else:
+        if not isinstance(doc, str):  # an unreadable file is reported by ``not_reviewed``
             docs.append(doc)
     return docs
 
@@ -95,8 +95,8 @@ async def check_files(
 def print_notices(results: list[tuple[Document, RunResult]]) -> None:
     seen: set[str] = set()
     for _, result in results:
-        for notice in [*result.notices, *([result.error] if result.error else [])]:
-            if notice not in seen:
+        for notice in result.notices:  # errors are the report's (see ``not_reviewed``)
+            if notice not in seen and notice != result.error:
                 seen.add(notice)
                 print(f"kaizen: {notice}", file=sys.stderr)
 
@@ -163,12 +163,56 @@ def finding_json(doc: Document, f: Finding) -> dict[str, Any]:
         "origin": f.origin,
         "model": f.model,
         "title": f.title,
-        "fix": [[e.start_line, e.start_col, e.end_line, e.end_col, e.new_text] for e in f.edits]
+        "fix": [
+            {
+                "line": e.start_line + 1,
+                "column": e.start_col + 1,
+                "endLine": e.end_line + 1,
+                "endColumn": e.end_col + 1,
+                "newText": e.new_text,
+            }
+            for e in f.edits
+        ]
         or None,
     }
 
 
-def sarif(results: list[tuple[Document, RunResult]]) -> dict[str, Any]:
+@dataclass(frozen=True)
+class NotReviewed:
+    """Something ``kaizen check`` was asked to review and could not: a missing or unreadable
+    path, a run whose model failed. Any of them makes the result incomplete (exit 2)."""
+
+    path: str
+    message: str
+    pipeline: str | None = None
+
+    def text(self) -> str:
+        where = f"{self.path} ({self.pipeline})" if self.pipeline else self.path
+        return f"{where}: {self.message}"
+
+    def as_json(self) -> dict[str, Any]:
+        return {"path": self.path, "pipeline": self.pipeline, "message": self.message}
+
+
+def not_reviewed(
+    paths: list[str], files: list[Path], results: list[tuple[Document, RunResult]]
+) -> list[NotReviewed]:
+    out = [NotReviewed(raw, "no such file or directory") for raw in paths if not Path(raw).exists()]
+    read = {doc.path for doc, _ in results}
+    for path in files:
+        if path.resolve() not in read and isinstance(why := read_document(path), str):
+            out.append(NotReviewed(str(path), why.removeprefix(f"{path}: ")))
+    out += [
+        NotReviewed(display_path(doc), r.error or "the run failed", r.pipeline)
+        for doc, r in results
+        if r.status == RunStatus.FAILED
+    ]
+    return out
+
+
+def sarif(
+    results: list[tuple[Document, RunResult]], problems: Sequence[NotReviewed] = ()
+) -> dict[str, Any]:
     rules: dict[str, dict[str, Any]] = {}
     sarif_results: list[dict[str, Any]] = []
     for doc, result in results:
@@ -212,18 +256,47 @@ def sarif(results: list[tuple[Document, RunResult]]) -> dict[str, Any]:
                         "rules": list(rules.values()),
                     }
                 },
+                "invocations": [invocation(problems)],
                 "results": sarif_results,
             }
         ],
     }
 
 
-def render(results: list[tuple[Document, RunResult]], fmt: str) -> str:
+def invocation(problems: Sequence[NotReviewed]) -> dict[str, Any]:
+    """SARIF's place for "the tool could not do all of its job": code scanning shows a
+    run with ``executionSuccessful`` false as failed instead of as a clean result."""
+    notes = [
+        {
+            "level": "error",
+            "message": {"text": p.text()},
+            "locations": [
+                {"physicalLocation": {"artifactLocation": {"uri": p.path.replace("\\", "/")}}}
+            ],
+        }
+        for p in problems
+    ]
+    out: dict[str, Any] = {"executionSuccessful": not problems}
+    if notes:
+        out["toolExecutionNotifications"] = notes
+    return out
+
+
+def render(
+    results: list[tuple[Document, RunResult]],
+    fmt: str,
+    problems: Sequence[NotReviewed] = (),
+) -> str:
     if fmt == "sarif":
-        return json.dumps(sarif(results), indent=2)
+        return json.dumps(sarif(results, problems), indent=2)
     if fmt == "json":
         return json.dumps(
-            [finding_json(doc, f) for doc, r in results for f in r.findings], indent=2
+            {
+                "findings": [finding_json(doc, f) for doc, r in results for f in r.findings],
+                "complete": not problems,
+                "errors": [p.as_json() for p in problems],
+            },
+            indent=2,
         )
     ordered = sorted(
         ((doc, f) for doc, r in results for f in r.findings),
@@ -231,7 +304,16 @@ def render(results: list[tuple[Document, RunResult]], fmt: str) -> str:
     )
     lines = [text_line(doc, f) for doc, f in ordered]
     total = len(lines)
-    lines.append(f"Found {total} finding{'s' if total != 1 else ''}." if total else "No findings.")
+    found = f"Found {total} finding{'s' if total != 1 else ''}"
+    lines += [f"Not reviewed: {p.text()}" for p in problems]
+    if problems:
+        count = len(problems)
+        lines.append(
+            f"{found}; {count} review{'s' if count != 1 else ''} could not be done "
+            "(the result is incomplete)."
+        )
+    else:
+        lines.append(f"{found}." if total else "No findings.")
     return "\n".join(lines)
 
 
@@ -268,9 +350,7 @@ def parse_shard(text: str) -> tuple[int, int]:
 
 
 def run_check(args: argparse.Namespace) -> int:
-    settings, problems = load_settings(Path.cwd(), editor_overrides(args))
-    for problem in problems:
-        print(f"kaizen: {problem}", file=sys.stderr)
+    settings = cli_settings(editor_overrides(args))
     try:
         files, changed = select_files(args)
     except CheckError as exc:
@@ -309,19 +389,23 @@ def run_check(args: argparse.Namespace) -> int:
             services.store.close()
     if changed is not None and not args.all_findings:
         only_changed_lines(results)
-    report = render(results, args.format)
+    problems = not_reviewed(args.paths or ["."], files, results) if not interrupted else []
+    report = render(results, args.format, problems)
     if args.output:
         Path(args.output).write_text(report + "\n", encoding="utf-8")
     else:
         print(report)
-    if not args.quiet:
+    if args.output or args.format != "text":  # the report is not on screen: say it here
+        for problem in problems:
+            print(f"kaizen: not reviewed: {problem.text()}", file=sys.stderr)
+    if args.stats or (display.enabled and not args.quiet):
         print(f"kaizen: {summary_line(len(files), progress)}", file=sys.stderr)
-        if line := predicted_cost_line(results):
-            print(line, file=sys.stderr)
+    if not args.quiet and (line := predicted_cost_line(results)):
+        print(line, file=sys.stderr)
     if interrupted:
         finished = len({doc.path for doc, _ in results})
         print(f"kaizen: interrupted: {finished} of {len(files)} files finished", file=sys.stderr)
         return 130
-    if files and not results:
+    if problems:
         return 2
     return 1 if any(r.findings for _, r in results) else 0

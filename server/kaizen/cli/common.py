@@ -4,10 +4,13 @@ the model options of the command line into the editor layer of the settings."""
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import Any
 
+from ..config import Settings, load_settings
 from ..core.document import Document
+from ..core.errors import KaizenError
 
 
 def read_document(path: Path) -> Document | str:
@@ -37,3 +40,19 @@ def editor_overrides(args: argparse.Namespace) -> dict[str, Any]:
     if getattr(args, "no_cache", False):
         out["review"] = {"cache": False}
     return out
+
+
+def cli_settings(overrides: dict[str, Any]) -> Settings:
+    """The settings for a command run in this directory; each problem printed once.
+
+    A configuration file that does not parse stops the command (exit 2): running on the
+    defaults instead would review with settings the user did not write.
+    """
+    settings, problems = load_settings(Path.cwd(), overrides)
+    fatal = [p for p in problems if getattr(p, "fatal", False)]
+    for problem in problems:
+        if problem not in fatal:
+            print(f"kaizen: {problem}", file=sys.stderr)
+    if fatal:
+        raise KaizenError("; ".join(fatal))
+    return settings

@@ -43,7 +43,7 @@ def add_db_command(sub: Any) -> None:
 def run_db(args: argparse.Namespace) -> int:
     settings, problems = settings_for_database(args.database)
     for problem in problems:
-        print(problem, file=sys.stderr)
+        print(f"kaizen: {problem}", file=sys.stderr)
     from ..memory.db import create_db_engine
 
     engine = create_db_engine(settings.database_path)
@@ -67,8 +67,11 @@ def run_db(args: argparse.Namespace) -> int:
             return 0
         data = sys.stdin.buffer.read() if args.file == "-" else Path(args.file).read_bytes()
         report = transfer.import_lines(engine, settings, data, force=args.force)
+        if not report.ok:  # refused: nothing was imported
+            print(f"kaizen: {report.summary(transfer.describe(engine))}", file=sys.stderr)
+            return 2
         print(report.summary(transfer.describe(engine)))
-        return 0 if report.ok else 1
+        return 0
     finally:
         engine.dispose()
 

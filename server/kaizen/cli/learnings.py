@@ -7,24 +7,49 @@ import json
 import sys
 from typing import Any
 
+# memory.insights.KIND_LABELS, spelt out so that building the parser imports no database
+# code (tests/test_honest_failures.py checks the two agree)
+KINDS = (
+    "issue_found",
+    "fix_proposed",
+    "fix_accepted",
+    "finding_rejected",
+    "fixed_by_hand",
+    "ignored",
+    "opportunity_found",
+    "improvement_proposed",
+    "refactor_accepted",
+    "refactor_rejected",
+)
+
 
 def add_learnings_command(sub: Any) -> None:
     parser = sub.add_parser("learnings", help="list, search or delete learnings")
-    parser.add_argument("--database", help="database path or URL")
-    parser.add_argument("--format", choices=("text", "json"), default="text")
+    _common_options(parser, None)
     actions = parser.add_subparsers(dest="action")
     listing = actions.add_parser("list", help="most recent first (the default)")
-    listing.add_argument("--repository")
-    listing.add_argument("--kind")
+    listing.add_argument("--repository", help="owner/name, a remote URL or github.com/owner/name")
+    listing.add_argument("--kind", choices=KINDS)
     listing.add_argument("--limit", type=int, default=50)
     search = actions.add_parser("search", help="hybrid search, as the prompts use it")
     search.add_argument("query")
-    search.add_argument("--repository")
+    search.add_argument("--repository", help="owner/name, a remote URL or github.com/owner/name")
     search.add_argument("--language")
     search.add_argument("--limit", type=int, default=10)
     forget = actions.add_parser("delete", help="forget learnings by id")
     forget.add_argument("ids", nargs="+", type=int)
+    for action in (listing, search, forget):  # options after the subcommand work too
+        _common_options(action, argparse.SUPPRESS)
     parser.set_defaults(func=run_learnings)
+
+
+def _common_options(parser: argparse.ArgumentParser, default: Any) -> None:
+    """``--database`` and ``--format`` before or after the action: the action's copies
+    default to SUPPRESS so they never overwrite a value given before it."""
+    parser.add_argument("--database", help="database path or URL", default=default)
+    parser.add_argument(
+        "--format", choices=("text", "json"), default="text" if default is None else default
+    )
 
 
 def _print(rows: list[dict[str, Any]], fmt: str) -> None:
@@ -39,7 +64,7 @@ def _print(rows: list[dict[str, Any]], fmt: str) -> None:
 
 
 def run_learnings(args: argparse.Namespace) -> int:
-    from ..memory.catalog import delete_learnings, list_learnings, search_learnings
+    from ..memory.catalog import list_learnings, missing_after_delete, search_learnings
     from ..memory.loop import LearningLoop
     from ..memory.store import open_configured
 
@@ -47,9 +72,14 @@ def run_learnings(args: argparse.Namespace) -> int:
     try:
         action = args.action or "list"
         if action == "delete":
-            removed = delete_learnings(store, args.ids)
+            missing = missing_after_delete(store, args.ids)
+            removed = len(args.ids) - len(missing)
             print(f"Deleted {removed} learning{'s' if removed != 1 else ''}.")
-            return 0 if removed == len(args.ids) else 1
+            if missing:
+                names = ", ".join(str(i) for i in missing)
+                print(f"kaizen: no learning with id {names}: nothing to delete", file=sys.stderr)
+                return 1
+            return 0
         if action == "search":
             loop = LearningLoop(store, settings)
             rows = search_learnings(
@@ -69,6 +99,8 @@ def run_learnings(args: argparse.Namespace) -> int:
             )
         _print(rows, args.format)
         return 0
+    except BrokenPipeError:  # the reader left (``| head``): main ends quietly
+        raise
     except Exception as exc:  # a broken database is reported, not a traceback
         print(f"kaizen: {exc}", file=sys.stderr)
         return 2

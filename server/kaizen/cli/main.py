@@ -30,11 +30,18 @@ def _check(args: argparse.Namespace) -> int:
     return run_check(args)
 
 
+def _version() -> str:
+    from .. import __version__
+
+    return __version__
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="kaizen", description="Code review by LLMs that learns from every run."
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log to stderr")
+    parser.add_argument("--version", action="version", version=f"kaizen {_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     serve = sub.add_parser("serve", help="run the language server (stdio by default)")
@@ -87,6 +94,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--shard", metavar="I/N", help="only the I-th of N stable shards of the files"
     )
     check.add_argument("--quiet", "-q", action="store_true", help="no progress on stderr")
+    check.add_argument(
+        "--stats",
+        action="store_true",
+        help="print files, units reviewed and cached, tokens and cost on stderr at the end "
+        "(always shown under the progress bar on a terminal)",
+    )
     check.set_defaults(func=_check)
     from .agents import add_agent_commands
     from .db import add_db_command
@@ -113,10 +126,48 @@ def main(argv: Sequence[str] | None = None) -> int:
     from ..security.logging import install
 
     install()
+    return run(args)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run a subcommand under the one exit-code policy of every command: 0 clean, 1
+    findings (or what was asked for is not there), 2 the job could not be done.
+
+    The known failures (``KaizenError``, and an ``OSError`` naming its file) become one
+    ``kaizen: ...`` line on stderr; a reader that stops early (``| head``) ends the
+    command quietly. Anything else is a bug and keeps its traceback.
+    """
+    from ..core.errors import KaizenError
+
     try:
-        return int(args.func(args) or 0)
+        code = int(args.func(args) or 0)
+        if not sys.stdout.closed:  # (``serve`` closes it on exit)
+            sys.stdout.flush()  # a closed pipe shows here, not in the interpreter's last flush
+        return code
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        _silence_stdout()
+        return 141  # 128 + SIGPIPE, as a command killed by the closed pipe would
+    except KaizenError as exc:
+        print(f"kaizen: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        if exc.filename is None:
+            raise
+        print(f"kaizen: {exc.filename}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's final flush cannot fail again."""
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import sys
 from pathlib import Path
 from typing import Any
@@ -105,9 +106,11 @@ def run_regression_tests(args: argparse.Namespace) -> int:
         paths = write(tests, args.write)
         for path in paths:
             print(path)
+        # the interpreter Kaizen runs in: the tests import kaizen and need its packages
+        command = f"{shlex.quote(sys.executable)} -m pytest {shlex.quote(str(args.write))}"
         print(
             f"Wrote {len(paths)} test file{'s' if len(paths) != 1 else ''} to {args.write}; "
-            f"run them with: python -m pytest {args.write}",
+            f"run them with: {command}",
             file=sys.stderr,
         )
         return 0

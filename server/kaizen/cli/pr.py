@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from ..app.services import Services
-from ..config import load_settings
 from ..core.findings import Finding, apply_edits
-from .common import editor_overrides, read_document
+from ..core.runs import RunStatus
+from .common import cli_settings, editor_overrides, read_document
 
 
 def add_pr_command(sub: Any) -> None:
@@ -45,9 +45,7 @@ def pick(findings: list[Finding], fingerprint: str | None, line: int | None) -> 
 
 def run_pr(args: argparse.Namespace) -> int:
     args.static_only = args.no_static = False
-    settings, problems = load_settings(Path.cwd(), editor_overrides(args))
-    for problem in problems:
-        print(f"kaizen: {problem}", file=sys.stderr)
+    settings = cli_settings(editor_overrides(args))
     doc = read_document(Path(args.file))
     if isinstance(doc, str):
         print(f"kaizen: {doc}", file=sys.stderr)
@@ -69,6 +67,8 @@ async def _pr(services: Services, doc: Any, args: argparse.Namespace) -> int:
     result = await registry.run("refactor", doc, services.context())
     for notice in [*result.notices, *([result.error] if result.error else [])]:
         print(f"kaizen: {notice}", file=sys.stderr)
+    if result.status == RunStatus.FAILED:  # the refactor could not run: not "no refactor"
+        return 2
     finding = pick(result.findings, args.fingerprint, args.line)
     if finding is None:
         print("kaizen: no matching refactor with a generated change", file=sys.stderr)

@@ -21,3 +21,12 @@ def validation_problems(exc: Any, prefix: str = "") -> list[str]:
         where = ".".join(str(p) for p in error["loc"]) or "argument"
         out.append(f"{prefix}{where}: {error['msg']}")
     return out
+
+
+class KaizenError(Exception):
+    """A failure Kaizen knows how to explain: the job could not be done (a database that
+    cannot be opened, a file that cannot be read, a configuration that does not parse).
+
+    Its message is one line that names the setting, URL or file involved; every face shows
+    it as it is (the CLI prints ``kaizen: <message>`` and exits 2) instead of a traceback.
+    """

@@ -65,6 +65,26 @@ def normalise_remote(url: str) -> str:
     return url.strip()
 
 
+def repository_key(value: str) -> str:
+    """A repository as a user types it, in the form learnings are stored under.
+
+    ``acme/widgets``, ``github.com/acme/widgets``, ``https://github.com/acme/widgets.git``
+    and ``git@github.com:acme/widgets.git`` all name ``github.com/acme/widgets`` (an
+    ``owner/name`` pair means GitHub, the host ``repository_id`` records most often); a
+    local path (a repository without a remote) is kept as it is.
+    """
+    text = value.strip()
+    if not text or text.startswith(("/", "~", ".")) or re.match(r"^[A-Za-z]:[\\/]", text):
+        return text
+    if "://" in text or "@" in text:
+        return normalise_remote(text)
+    text = text.removesuffix("/").removesuffix(".git")
+    parts = text.split("/")
+    if len(parts) == 2 and "." not in parts[0]:
+        return f"github.com/{text}"
+    return normalise_remote(text) if len(parts) > 2 else text
+
+
 @lru_cache(maxsize=256)
 def repository_id(root: Path | None) -> str:
     """The origin remote (normalised) if any, so clones share learnings; else the path."""

@@ -106,7 +106,9 @@ _NOISE = [
     (re.compile(r"https?://\S+"), "<url>"),
     (re.compile(r"'[^']{0,200}'|\"[^\"]{0,200}\""), "'…'"),
     (re.compile(r"\b0x[0-9a-fA-F]+\b|\b[0-9a-f]{12,}\b"), "<hex>"),
-    (re.compile(r"\d+(?:\.\d+)?"), "N"),
+    # numbers standing alone (counts, ports, line numbers), not digits inside a name such as
+    # ``gpt-4o-minii`` or ``claude-3-5-haiku``: those are what tells two patterns apart
+    (re.compile(r"(?<![\w.-])\d+(?:\.\d+)?(?![\w-])"), "N"),
     (re.compile(r"\s+"), " "),
 ]
 

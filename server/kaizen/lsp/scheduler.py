@@ -139,6 +139,7 @@ class Scheduler:
             on_status=on_status,
             on_notice=lambda message: server.notify_once(message, types.MessageType.Warning),
             on_progress=on_progress,
+            shown=True,
         )
         ctx.after_run = None  # run by learn_from, once the result is published
         return await registry.run(pipeline, doc, ctx)

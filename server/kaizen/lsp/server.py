@@ -24,6 +24,7 @@ from ..config import Settings, deep_merge, load_settings
 from ..core.document import Document
 from ..models.lazy_litellm import warm_up_in_background
 from ..pipelines.base import RunResult
+from .protocol import KaizenProtocol
 from .published import PublishedFindings
 from .scheduler import Scheduler
 
@@ -35,7 +36,7 @@ ALERT_NOTIFICATION = "kaizen/alert"
 
 class KaizenServer(LanguageServer):
     def __init__(self) -> None:
-        super().__init__("kaizen", __version__)
+        super().__init__("kaizen", __version__, protocol_cls=KaizenProtocol)
         self.services = Services(Settings())
         self.editor_options: dict[str, Any] = {}
         self.root: Path | None = None
@@ -60,8 +61,8 @@ class KaizenServer(LanguageServer):
             self.editor_options = editor
         settings, problems = load_settings(self.root, self.editor_options)
         self.services.update_settings(settings)
-        for problem in problems:
-            self.notify_once(problem, types.MessageType.Warning)
+        if problems:  # one message for the whole configuration, not one per key
+            self.notify_once("Kaizen settings: " + "; ".join(problems), types.MessageType.Warning)
 
     def supports(self, *path: str) -> bool:
         node: Any = self.client_capabilities

@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from ..core.workspace import repository_key
 from .embed import Embedder
 from .insights import KIND_LABELS, delete
 from .schema import WorkflowInsight
@@ -42,7 +43,7 @@ def list_learnings(
     with store.session() as s:
         query = select(WorkflowInsight).order_by(WorkflowInsight.updated_at.desc())
         if repository:
-            query = query.where(WorkflowInsight.repository == repository)
+            query = query.where(WorkflowInsight.repository == repository_key(repository))
         if kind:
             query = query.where(WorkflowInsight.kind == kind)
         return [as_json(row) for row in s.scalars(query.limit(limit))]
@@ -63,7 +64,7 @@ def search_learnings(
             conn,
             query=query,
             vector=vector,
-            repository=repository,
+            repository=repository_key(repository) if repository else None,
             language=language,
             limit=limit,
         )
@@ -80,4 +81,9 @@ def search_learnings(
 
 
 def delete_learnings(store: Store, ids: list[int]) -> int:
-    return sum(delete(store.engine, insight_id) for insight_id in ids)
+    return len(ids) - len(missing_after_delete(store, ids))
+
+
+def missing_after_delete(store: Store, ids: list[int]) -> list[int]:
+    """Delete ``ids``; the ones that were not there (so the caller can name them)."""
+    return [insight_id for insight_id in ids if not delete(store.engine, insight_id)]

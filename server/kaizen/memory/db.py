@@ -18,6 +18,8 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy import text as sql_text
 from sqlalchemy.pool import NullPool
 
+from ..core.errors import KaizenError
+
 BUSY_TIMEOUT_MS = int(os.environ.get("KAIZEN_DB_BUSY_TIMEOUT_MS", "10000"))
 
 
@@ -71,7 +73,14 @@ def create_sqlite_engine(url: str) -> Engine:
     """An engine whose connections are WAL, busy-tolerant and have sqlite-vec loaded."""
     path = url.removeprefix("sqlite:///")
     if path and path != ":memory:":
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        folder = Path(path).parent
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise KaizenError(
+                f"cannot create the database folder {folder} ({exc.strerror or exc}); set "
+                "KAIZEN_HOME, KAIZEN_DATABASE or --database to a writable place"
+            ) from None
     engine = create_engine(
         url,
         module=sqlite_module(),

@@ -243,6 +243,11 @@ def _upsert_postgresql(
 def delete(engine: Engine, insight_id: int) -> bool:
     """Forget one insight (a wrong learning); its index rows go with it."""
     with writer(engine).begin() as conn:
+        found = conn.execute(
+            select(WorkflowInsight.id).where(WorkflowInsight.id == insight_id)
+        ).first()
+        if found is None:  # nothing to forget (and a fresh database has no index yet)
+            return False
         remove_insight(conn, insight_id)
         result = conn.execute(
             text("DELETE FROM workflow_insights WHERE id = :id"), {"id": insight_id}

@@ -19,6 +19,7 @@ from sqlalchemy import Engine, func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from ..config import Settings, settings_for_database
+from ..core.errors import KaizenError
 from ..core.findings import Finding
 from ..core.runs import FINAL, RunStatus, RunTotals
 from ..core.tasks import PIPELINE_NAMES
@@ -54,8 +55,19 @@ class Store:
     @classmethod
     def open(cls, location: str | Path | None) -> Store:
         """Open (creating and migrating as needed) and recover runs a crash left 'running'."""
+        from sqlalchemy.exc import OperationalError
+
         engine = create_db_engine(location)
-        migrate(engine)
+        try:
+            migrate(engine)
+        except OperationalError as exc:
+            if "unable to open database file" not in str(exc):
+                raise
+            engine.dispose()
+            raise KaizenError(
+                f"cannot open the database {engine.url.database or location} (unable to open "
+                "the file); set KAIZEN_HOME, KAIZEN_DATABASE or --database to a writable place"
+            ) from None
         store = cls(engine)
         store.fail_orphaned_runs()
         return store
@@ -172,15 +184,25 @@ class Store:
     # findings ---------------------------------------------------------------------------
 
     def save_findings(
-        self, run_id: int, repository: str, uri: str, language: str, findings: list[Finding]
+        self,
+        run_id: int,
+        repository: str,
+        uri: str,
+        language: str,
+        findings: list[Finding],
+        *,
+        shown: bool = True,
     ) -> list[str]:
         """Upsert by (repository, fingerprint); a finding shown again counts another showing.
 
         Returns the fingerprints that have now been shown IGNORED_AFTER times with no
         reaction (decided here, inside the write, so exactly one run reports each).
+        ``shown=False`` (``kaizen check``, where nobody can act on a finding) records the
+        finding without counting a showing: only the editor's "shown and not acted on"
+        makes a finding ignored.
         """
         with self.sessions.begin() as s:
-            return _save_findings(s, run_id, repository, uri, language, findings)
+            return _save_findings(s, run_id, repository, uri, language, findings, shown)
 
     def complete_run(
         self,
@@ -192,6 +214,7 @@ class Store:
         insight_ids: Iterable[int] = (),
         calls: Iterable[Any] = (),
         findings: tuple[str, str, str, list[Finding]] | None = None,
+        shown: bool = True,
         cache: tuple[str, str, str, dict[str, list[dict[str, Any]]], list[str]] | None = None,
         cache_max_rows: int = 50_000,
     ) -> list[str]:
@@ -202,14 +225,14 @@ class Store:
         from . import unit_cache
 
         ignored: list[str] = []
-        shown = 0
+        count = 0
         with self.sessions.begin() as s:
             for outcome in calls:
                 s.add(_call_row(run_id, outcome))
             if findings is not None:
                 repository, uri, language, items = findings
-                shown = len(items)
-                ignored = _save_findings(s, run_id, repository, uri, language, items)
+                count = len(items)
+                ignored = _save_findings(s, run_id, repository, uri, language, items, shown)
             if cache is not None:
                 repository, path, pipeline, entries, hits = cache
                 unit_cache.store(s, repository, path, pipeline, entries, hits, cache_max_rows)
@@ -224,7 +247,7 @@ class Store:
                     completion_tokens=totals.completion_tokens,
                     cost_usd=totals.cost_usd,
                     latency_ms=totals.latency_ms,
-                    findings_count=shown,
+                    findings_count=count,
                     error=error,
                     insight_ids=list(insight_ids),
                     finished_at=utcnow(),
@@ -331,7 +354,9 @@ def _save_findings(
     uri: str,
     language: str,
     findings: list[Finding],
+    shown: bool = True,
 ) -> list[str]:
+    """The upsert of ``save_findings`` inside the caller's transaction."""
     ignored: list[str] = []
     if not findings:
         return ignored
@@ -362,15 +387,14 @@ def _save_findings(
             "fix": _fix_json(f),
         }
         if (row := existing.get(f.fingerprint)) is not None:
-            if row.status == "open" and row.times_shown + 1 == IGNORED_AFTER:
+            if shown and row.status == "open" and row.times_shown + 1 == IGNORED_AFTER:
                 ignored.append(f.fingerprint)
-            s.execute(
-                update(FindingRow)
-                .where(FindingRow.id == row.id)
-                .values(times_shown=FindingRow.times_shown + 1, **values)
-            )
+            if shown:
+                values["times_shown"] = FindingRow.times_shown + 1
+            s.execute(update(FindingRow).where(FindingRow.id == row.id).values(**values))
         else:
-            s.add(FindingRow(fingerprint=f.fingerprint, repository=repository, **values))
+            times = {} if shown else {"times_shown": 0}
+            s.add(FindingRow(fingerprint=f.fingerprint, repository=repository, **values, **times))
     return ignored
 
 

@@ -115,9 +115,12 @@ def export(engine: Any, out: IO[str], repository: str | None = None) -> dict[str
     """Write the header, every insight and every finding with an outcome; returns counts."""
     from sqlalchemy import select
 
+    from ..core.workspace import repository_key
     from .migrate import SCHEMA_VERSION, current_version
     from .schema import FindingRow, WorkflowInsight
 
+    if repository is not None:  # acme/widgets, a remote URL: the stored form
+        repository = repository_key(repository)
     counts = {"insight": 0, "finding": 0}
     with engine.connect() as conn:
         header = {
@@ -446,6 +449,13 @@ def import_lines(engine: Any, settings: Any, data: bytes, *, force: bool = False
         records = list(_records(data, report))
     except Unreadable as exc:
         report.refused = f"Nothing imported: {exc}."
+        return report
+    if not records and report.skipped:
+        first = f" ({report.problems[0]})" if report.problems else ""
+        report.refused = (
+            f"Nothing imported: none of the {report.skipped} lines is a valid {FORMAT} "
+            f"record{first}."
+        )
         return report
     batch: list[_Insight] = []
     findings: list[dict[str, Any]] = []

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import re
 import time
 from dataclasses import dataclass, field
@@ -21,6 +22,8 @@ from pydantic import BaseModel, ValidationError
 from .lazy_litellm import litellm
 
 MAX_ANSWER_CHARS = 200_000
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -95,13 +98,35 @@ def response_format(task: str, answer_type: type[BaseModel]) -> dict[str, Any]:
     }
 
 
+# litellm's additions to a provider's message: the Router's bookkeeping and the exception
+# name repeated (``InternalServerError: litellm.InternalServerError: InternalServerError:``)
+_ROUTER_NOISE = re.compile(r"\.?\s*(?:Received Model Group=|LiteLLM Retried:).*$", re.S)
+_REPEATED_NAME = re.compile(r"^(\w+): (?:litellm\.)?\1:\s*(?:\1:\s*)?")
+
+
 def _short(exc: BaseException, target: ModelTarget) -> str:
     """A one-line error for the user and the database, with any key scrubbed out."""
     from ..security.redact import scrub
 
+    if "LLM Provider NOT provided" in str(exc):
+        return unknown_provider(target.provider)
     text = scrub(f"{type(exc).__name__}: {exc}", [target.api_key])
     text = " ".join(text.split())
+    text = _REPEATED_NAME.sub(r"\1: ", _ROUTER_NOISE.sub("", text)).rstrip(". ")
     return text if len(text) < 500 else text[:497] + "..."
+
+
+def unknown_provider(provider: str) -> str:
+    """litellm's "LLM Provider NOT provided" as the user's mistake: the setting, a guess."""
+    import difflib
+
+    names = [str(getattr(p, "value", p)) for p in litellm().provider_list] + ["local"]
+    close = difflib.get_close_matches(provider.lower(), names, n=1, cutoff=0.6)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    return (
+        f"unknown provider {provider!r}{hint}: set kaizen.autofix.provider (or --provider, "
+        "KAIZEN_PROVIDER) to a litellm provider such as 'openai', 'anthropic', 'ollama'"
+    )
 
 
 class Gateway:
@@ -138,10 +163,34 @@ class Gateway:
                 num_retries=self.num_retries,
                 timeout=self.timeout_s,
                 retry_after=0,
-                allowed_fails=3,
-                cooldown_time=30,
+                # One deployment per Router: a cooldown could only replace the real error
+                # (an unknown model, a bad key) with "No deployments available" on the
+                # next call. Kaizen's own router falls back across targets instead.
+                disable_cooldowns=True,
             )
             self._routers[key] = router
+        return router
+
+    async def _ready(self, target: ModelTarget) -> Any:
+        """The target's Router, built on a worker thread the first time (the import of
+        litellm takes seconds and must not block the event loop), then warmed with one
+        ``mock_response`` call: litellm's first call sets up lazily (imports, the
+        platform headers, ~0.4 s in a CLI process) and that is not the model's latency.
+        Nothing is sent: a mock answer never leaves the process."""
+        key = (target.model, target.api_base, target.api_key)
+        if (router := self._routers.get(key)) is not None:
+            return router
+        import asyncio
+
+        router = await asyncio.to_thread(self._router, target)
+        try:
+            await router.acompletion(
+                model=target.model,
+                messages=[{"role": "user", "content": "warm-up"}],
+                mock_response="{}",
+            )
+        except Exception as exc:  # a warm-up is an optimisation, never a failure
+            log.debug("warm-up of %s failed: %s", target.model, exc)
         return router
 
     async def complete(
@@ -154,13 +203,22 @@ class Gateway:
         max_tokens: int = 2048,
     ) -> CallOutcome:
         outcome = CallOutcome(task=task, target=target, status="error")
-        async with self._slot(target):
+        try:
+            # Start-up is not model latency: litellm's import and the Router (built once
+            # per target) are paid before the clock starts, or the first call of every
+            # process would be recorded seconds slow and the router would learn it.
+            router = await self._ready(target)
+            schema = response_format(task, answer_type)  # pydantic's first schema build: slow
+        except Exception as exc:
+            outcome.error = _short(exc, target)
+            return outcome
+        async with self._slot(target):  # a waiting call is not model latency either
             started = time.perf_counter()
             try:
-                response = await self._router(target).acompletion(
+                response = await router.acompletion(
                     model=target.model,
                     messages=messages,
-                    response_format=response_format(task, answer_type),
+                    response_format=schema,
                     temperature=0,
                     max_tokens=max_tokens,
                 )

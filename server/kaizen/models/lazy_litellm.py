@@ -6,6 +6,7 @@ map instead of fetching one over the network.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 from functools import cache
@@ -28,6 +29,10 @@ def litellm() -> ModuleType:
         from .local import register
 
         register(_litellm)
+        # The OpenAI SDK imports its chat client on first use (~1.7 s): do it now, as
+        # start-up, not as the first call's latency.
+        with contextlib.suppress(ImportError):
+            import openai.resources.chat  # noqa: F401
         return _litellm
 
 

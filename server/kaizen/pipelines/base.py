@@ -105,8 +105,8 @@ class RunScope:
             totals.predicted_cost_usd += outcome.predicted.cost_usd
         if outcome.ok:
             totals.provider, totals.model = outcome.target.provider, outcome.target.model
-        elif outcome.error:
-            log.warning("%s via %s failed: %s", outcome.task, outcome.target.model, outcome.error)
+        elif outcome.error:  # the user hears it once, through the run's error
+            log.info("%s via %s failed: %s", outcome.task, outcome.target.model, outcome.error)
         if self.ctx.on_attempt is None:
             self.calls.append(outcome)  # written with the run's final transaction
         if self.ctx.on_attempt is not None:
@@ -131,7 +131,7 @@ class RunScope:
         # calls refused before they were made (predicted over budget) say so
         self.result.notices.extend(n for n in choice.notices if n not in self.result.notices)
         if outcome is None:
-            errors = "; ".join(f"{a.target.model}: {a.error}" for a in attempts) or "no model"
+            errors = "; ".join(f"{_where(a)}: {a.error}" for a in attempts) or "no model"
             self.result.error = f"{task} failed ({errors})"
             return None
         return outcome.value
@@ -158,6 +158,8 @@ class RunScope:
         choice = self.ctx.router.choose(task, self.doc.relpath)
         self.result.notices.extend(n for n in choice.notices if n not in self.result.notices)
         if not choice.targets:
+            if choice.error:
+                self.result.error = choice.error
             return None, Learnings()
         status = task_row(task).status
         if self.result.status != status:
@@ -200,6 +202,7 @@ class RunScope:
                     findings=(doc.repository, doc.uri, doc.language, self.result.findings)
                     if save_findings
                     else None,
+                    shown=self.ctx.shown,
                     cache=(
                         doc.repository,
                         doc.relpath,
@@ -216,6 +219,12 @@ class RunScope:
                 self.result.ignored = ignored or []
         self.ctx.on_status(status, self.result.totals.model)
         return self.result
+
+
+def _where(attempt: CallOutcome) -> str:
+    """``model`` or ``model at URL``: what a user needs to find a wrong setting."""
+    target = attempt.target
+    return f"{target.model} at {target.api_base}" if target.api_base else target.model
 
 
 Phases = Callable[[RunScope], Awaitable[list[Finding]]]

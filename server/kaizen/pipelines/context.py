@@ -53,6 +53,7 @@ class RunContext:
     on_progress: Callable[[str], None] = lambda _m: None
     on_attempt: Callable[[CallOutcome, int | None], Awaitable[None]] | None = None
     after_run: Callable[[Any, Document], Awaitable[None]] | None = None
+    shown: bool = False  # the findings are put before a user who can act on them (editor)
 
     async def db(self, method: str, *args: Any, **kwargs: Any) -> Any:
         """Run a store method on a thread; without a store, do nothing.

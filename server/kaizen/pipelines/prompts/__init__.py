@@ -6,6 +6,8 @@ code are never interpreted: values are substituted, never re-parsed.
 
 from __future__ import annotations
 
+import json
+import re
 from functools import cache
 from importlib.resources import files
 from string import Template
@@ -37,6 +39,7 @@ __all__ = [
     "OpportunityReport",
     "numbered",
     "numbered_lines",
+    "placeholders",
     "render",
     "template",
 ]
@@ -92,3 +95,38 @@ def numbered(lines: list[str]) -> str:
 ANSWERS: dict[str, type[BaseModel]] = {name: t.answer for name, t in TASKS.items()}
 """Each task's answer type (a view of ``core.tasks.TASKS``; generated regression tests
 import it under this name)."""
+
+
+_EXAMPLE = re.compile(r"^\{.*\}$", re.M)
+
+
+@cache
+def placeholders() -> frozenset[str]:
+    """The example strings of every template's answer shape ("one sentence", "short
+    title", ...). A model that copies them back (the bundled tiny model does) has said
+    nothing: such a finding must never become a learning."""
+    out: set[str] = set()
+
+    def walk(node: object) -> None:
+        if isinstance(node, str) and " " in node:  # not the enum values ("bug", "error")
+            out.add(node.strip().lower())
+        elif isinstance(node, dict):
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    for name in TASKS:
+        for example in _EXAMPLE.findall(template(name).template):
+            try:
+                walk(json.loads(example))
+            except json.JSONDecodeError:
+                continue
+    return frozenset(out)
+
+
+def is_placeholder(*texts: str | None) -> bool:
+    """True when any of ``texts`` is one of the templates' example strings."""
+    known = placeholders()
+    return any(t is not None and t.strip().lower() in known for t in texts)
