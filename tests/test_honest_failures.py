@@ -372,7 +372,8 @@ async def test_invalid_code_action_params_get_a_json_rpc_error(kaizen_home, proj
 
 
 async def test_shutdown_with_a_pending_request_answers_both(start_client, scripted, project):
-    client = await start_client(model_options(scripted))
+    # no review cache: the command's run must reach the model even though the text is as before
+    client = await start_client(model_options(scripted, review={"cache": False}))
     uri = open_document(client, project / "d.py", "x = 1\n")
     await wait_for_diagnostics(client, uri)
     scripted.enqueue("issue_detector", {"_delay": 20, "_then": {"issues": []}})

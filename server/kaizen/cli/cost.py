@@ -10,7 +10,7 @@ from typing import Any
 
 def predicted_cost_line(results: Iterable[Any]) -> str | None:
     """``results``: ``RunResult``s (or ``(doc, RunResult)`` pairs); None when no model
-    was called."""
+    was called or nothing called has a price."""
     predicted = actual = 0.0
     calls = False
     for item in results:
@@ -20,6 +20,6 @@ def predicted_cost_line(results: Iterable[Any]) -> str | None:
             calls = True
         predicted += totals.predicted_cost_usd
         actual += totals.cost_usd
-    if not calls:
+    if not calls or (not predicted and not actual):  # nothing priced (local, self-hosted)
         return None
     return f"kaizen: predicted cost of this run ${predicted:.4f} (actual ${actual:.4f})"
