@@ -176,6 +176,16 @@ class Services:
         await asyncio.to_thread(record_attempt, self.store, outcome)
         await asyncio.to_thread(self.router.refresh)
 
+    async def on_dropped(self, model: str, task: str, counts: dict[str, int]) -> None:
+        """Findings grounding dropped (ungrounded, prompt echo, generic) count against the
+        model that gave them; the router re-reads its record."""
+        if self.store is None:
+            return
+        from ..improvement.events import record_dropped
+
+        await asyncio.to_thread(record_dropped, self.store, model, task, counts)
+        await asyncio.to_thread(self.router.refresh)
+
     async def after_run(self, result: RunResult, doc: Document) -> None:
         if self.store is not None and result.status == RunStatus.FAILED:
             from ..improvement.events import record_runs  # pipeline errors -> bug patterns
@@ -224,5 +234,6 @@ class Services:
             suppress=self.suppress,
             on_attempt=self.on_attempt,
             after_run=self.after_run,
+            on_dropped=self.on_dropped,
             **extra,
         )

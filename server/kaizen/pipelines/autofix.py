@@ -23,6 +23,7 @@ from ..core.findings import (
 from . import prompts
 from .base import RunResult, RunScope, run_pipeline
 from .context import RunContext
+from .grounding import Dropped, clean_rationale, ground
 
 log = logging.getLogger(__name__)
 PIPELINE = "autofix"
@@ -40,10 +41,12 @@ def already_reported(static: list[Finding]) -> str:
 
 def issues_to_findings(
     report: prompts.IssueReport, doc: Document, model: str | None
-) -> tuple[list[Finding], int]:
-    """Validated findings and how many items were dropped as out of range."""
+) -> tuple[list[Finding], int, list[tuple[Finding, Dropped]]]:
+    """Validated, grounded findings; how many items were out of range; and the items
+    grounding dropped, with why (see ``grounding.ground``)."""
     found: list[Finding] = []
     dropped = 0
+    ungrounded: list[tuple[Finding, Dropped]] = []
     for item in report.issues:
         f = Finding(
             pipeline=PIPELINE,
@@ -52,7 +55,7 @@ def issues_to_findings(
             start_line=item.line,
             end_line=item.end_line or item.line,
             message=item.message.strip(),
-            rationale=item.rationale.strip(),
+            rationale=clean_rationale(item.rationale),
             origin="model",
             model=model,
         )
@@ -60,9 +63,13 @@ def issues_to_findings(
         if clamp_finding(f, doc.lines) is None:
             dropped += 1
             continue
-        locate_snippet(f, doc.lines, item.snippet)
-        found.append(f)
-    return found, dropped
+        kept = ground(doc.safe_lines, f, item.snippet)
+        if isinstance(kept, Dropped):
+            ungrounded.append((f, kept))
+            continue
+        locate_snippet(kept, doc.safe_lines, item.snippet)
+        found.append(kept)
+    return found, dropped, ungrounded
 
 
 def drop_static_duplicates(model_findings: list[Finding], static: list[Finding]) -> list[Finding]:
@@ -123,8 +130,9 @@ async def _detect_and_fix(
     )
     if report is None:
         return []
-    findings, dropped = issues_to_findings(report, doc, scope.result.totals.model)
+    findings, dropped, ungrounded = issues_to_findings(report, doc, scope.result.totals.model)
     scope.result.dropped += dropped
+    await scope.dropped("issue_detector", ungrounded)
     findings = drop_static_duplicates(findings, static)
     for f in findings:
         f.learnings, f.learnings_used = list(learned.insight_ids), bool(learned.insight_ids)

@@ -39,7 +39,8 @@ class RunResult:
     notices: list[str] = field(default_factory=list)
     totals: RunTotals = field(default_factory=RunTotals)
     insight_ids: list[int] = field(default_factory=list)
-    dropped: int = 0  # findings the model gave that failed validation
+    dropped: int = 0  # findings the model gave that failed validation or grounding
+    drops: list[str] = field(default_factory=list)  # why each grounding drop happened
     ignored: list[str] | None = None  # fingerprints shown repeatedly with no reaction
 
 
@@ -148,6 +149,25 @@ class RunScope:
             task, [{"role": "user", "content": message}], prompts.ANSWERS[task], choice
         )
         return answer, learned
+
+    async def dropped(self, task: str, drops: list[tuple[Finding, Any]]) -> None:
+        """Findings of one answer that grounding dropped: logged one by one, and counted
+        against the model that gave them (an invalid answer in its record)."""
+        if not drops:
+            return
+        counts: dict[str, int] = {}
+        for f, why in drops:
+            counts[why.kind] = counts.get(why.kind, 0) + 1
+            line = f"{self.doc.relpath}:{f.start_line}: dropped {why} ({f.message[:80]!r})"
+            self.result.drops.append(line)
+            log.info("%s by %s: %s", task, f.model, line)
+        self.result.dropped += len(drops)
+        model = self.result.totals.model
+        if model and self.ctx.on_dropped is not None:
+            try:
+                await self.ctx.on_dropped(model, task, counts)
+            except Exception:
+                log.exception("could not record dropped findings of %s", model)
 
     async def finish(self, status: RunStatus, error: str | None = None) -> RunResult:
         self.result.status = status

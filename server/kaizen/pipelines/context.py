@@ -26,6 +26,8 @@ LearningsProvider = Callable[[Document, str, str], Awaitable[Learnings]]
 StaticAnalyzer = Callable[[Document], Awaitable[list[Finding]]]
 Suppressor = Callable[[Document, list[Finding]], Awaitable[list[Finding]]]
 Recorder = Callable[..., Awaitable[Any]]
+# (model, task, {drop kind: count}): findings of one answer dropped by grounding
+DropRecorder = Callable[[str, str, dict[str, int]], Awaitable[None]]
 
 
 async def _no_learnings(_doc: Document, _task: str, _query: str) -> Learnings:
@@ -52,6 +54,7 @@ class RunContext:
     on_notice: Callable[[str], None] = lambda _m: None
     on_attempt: Callable[[CallOutcome, int | None], Awaitable[None]] | None = None
     after_run: Callable[[Any, Document], Awaitable[None]] | None = None
+    on_dropped: DropRecorder | None = None
 
     async def db(self, method: str, *args: Any, **kwargs: Any) -> Any:
         """Run a store method on a thread; without a store, do nothing.

@@ -24,6 +24,7 @@ from ..core.findings import (
 from . import prompts
 from .base import RunResult, RunScope, run_pipeline
 from .context import RunContext
+from .grounding import Dropped, clean_rationale, ground
 
 log = logging.getLogger(__name__)
 PIPELINE = "refactor"
@@ -37,9 +38,11 @@ def kind_slug(kind: str) -> str:
 
 def opportunities_to_findings(
     report: prompts.OpportunityReport, doc: Document, model: str | None
-) -> tuple[list[Finding], int]:
+) -> tuple[list[Finding], int, list[tuple[Finding, Dropped]]]:
+    """Like ``autofix.issues_to_findings``: kept, out of range, dropped by grounding."""
     found: list[Finding] = []
     dropped = 0
+    ungrounded: list[tuple[Finding, Dropped]] = []
     for item in report.opportunities:
         kind = kind_slug(item.kind)
         f = Finding(
@@ -50,7 +53,7 @@ def opportunities_to_findings(
             start_line=item.line,
             end_line=item.end_line or item.line,
             message=item.title.strip() + (f": {item.message.strip()}" if item.message else ""),
-            rationale=item.rationale.strip(),
+            rationale=clean_rationale(item.rationale),
             origin="model",
             model=model,
             title=item.title.strip(),
@@ -58,8 +61,12 @@ def opportunities_to_findings(
         if clamp_finding(f, doc.lines) is None:
             dropped += 1
             continue
-        found.append(f)
-    return found, dropped
+        kept = ground(doc.safe_lines, f, item.snippet)
+        if isinstance(kept, Dropped):
+            ungrounded.append((f, kept))
+            continue
+        found.append(kept)
+    return found, dropped, ungrounded
 
 
 def attach_improvement(answer: prompts.Improvement, finding: Finding, doc: Document) -> bool:
@@ -95,8 +102,11 @@ async def _opportunities(doc: Document, ctx: RunContext, scope: RunScope) -> lis
     report, learned = await scope.prompt("opportunity_detector", "\n".join(doc.safe_lines)[:4000])
     if report is None:
         return []
-    findings, dropped = opportunities_to_findings(report, doc, scope.result.totals.model)
+    findings, dropped, ungrounded = opportunities_to_findings(
+        report, doc, scope.result.totals.model
+    )
     scope.result.dropped += dropped
+    await scope.dropped("opportunity_detector", ungrounded)
     for f in findings:
         f.learnings, f.learnings_used = list(learned.insight_ids), bool(learned.insight_ids)
     for f in findings[:MAX_IMPROVEMENTS]:
