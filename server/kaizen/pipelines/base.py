@@ -42,6 +42,7 @@ class RunResult:
     dropped: int = 0  # findings the model gave that failed validation or grounding
     drops: list[str] = field(default_factory=list)  # why each grounding drop happened
     ignored: list[str] | None = None  # fingerprints shown repeatedly with no reaction
+    suppressed: list[Finding] = field(default_factory=list)  # dismissed before: not shown
 
 
 def check_document(doc: Document, max_bytes: int) -> None:
@@ -205,8 +206,10 @@ async def run_pipeline(pipeline: str, doc: Document, ctx: RunContext, phases: Ph
         check_document(doc, ctx.settings.max_file_bytes)
         findings = await phases(scope)
         assign_fingerprints(findings, doc.lines)
-        findings = await ctx.suppress(doc, findings)
-        scope.result.findings = findings
+        shown = await ctx.suppress(doc, findings)
+        kept = {id(f) for f in shown}
+        scope.result.suppressed = [f for f in findings if id(f) not in kept]
+        findings = scope.result.findings = shown
         if scope.result.run_id is not None:
             scope.result.ignored = await ctx.db(
                 "save_findings",
