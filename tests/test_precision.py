@@ -144,3 +144,74 @@ def test_cli_dismiss_by_location_and_fingerprint(scripted, kaizen_home, project)
     assert nothing.returncode == 2 and "no finding is recorded at m.py:4" in nothing.stderr
     unknown = kaizen(["dismiss", "0123456789abcdef01234567"], scripted, kaizen_home, project)
     assert unknown.returncode == 2 and "no finding with fingerprint" in unknown.stderr
+
+
+def _record(store, repository: str, category: str, status: str, n: int, model: str = "m/x"):
+    """n findings of one category by one model, each with the given outcome."""
+    findings = [
+        Finding("autofix", category, "warning", 1, 1, f"{category} finding {i}", code=category,
+                model=model, fingerprint=f"{category}-{status}-{i}")
+        for i in range(n)
+    ]
+    run = store.start_run("autofix", "file:///r/a.py", repository, "python", 1)
+    store.save_findings(run, repository, "file:///r/a.py", "python", findings)
+    for f in findings:
+        store.set_outcome(repository, f.fingerprint, status)
+
+
+import pytest  # noqa: E402
+
+
+@pytest.mark.parametrize("database_url", ["sqlite", "postgresql"], indirect=True)
+def test_confidence_from_outcomes_demotes_hides_and_survives_restart(database_url):
+    from kaizen.memory import confidence
+    from kaizen.memory.store import Store
+
+    store = Store.open(database_url)
+    _record(store, "acme/w", "performance", "rejected", 5)  # five dismissals, no acceptance
+    _record(store, "acme/w", "bug", "accepted", 5)
+    _record(store, "acme/w", "bug", "rejected", 1)
+    _record(store, "other/repo", "security", "accepted", 3)  # only elsewhere
+    store.close()
+
+    store = Store.open(database_url)  # a restart: everything comes from the findings table
+    try:
+        record = confidence.load(store, "acme/w")
+        listed = confidence.low_confidence(store, None, 0.15, 0.4)  # `kaizen learnings confidence`
+    finally:
+        store.close()
+    assert [(r["repository"], r["code"], r["effect"], r["why"]) for r in listed] == [
+        ("acme/w", "performance", "demoted", "accepted 0 of 5 times here")
+    ]
+
+    def new(category: str, severity: str = "warning") -> Finding:
+        return Finding("autofix", category, severity, 1, 1, "new", code=category, model="m/x")
+
+    perf, bug, sec, fresh = new("performance"), new("bug", "error"), new("security"), new("api-misuse")
+    shown, hidden = confidence.weigh([perf, bug, sec, fresh], record, 0.15, 0.35)
+    assert hidden == [] and perf.severity == "info"  # demoted one step (warning -> info)
+    assert perf.confidence < 0.35 and perf.confidence_why == "accepted 0 of 5 times here"
+    assert bug.severity == "error" and bug.confidence > 0.6  # an accepted category keeps it
+    assert bug.confidence_why == "accepted 5 of 6 times here"
+    assert sec.confidence_why == "accepted 3 of 3 times in other repositories"
+    assert fresh.confidence_why == "" and fresh.severity == "warning"
+    # a stricter setting hides what the default demotes
+    perf2 = new("performance")
+    shown, hidden = confidence.weigh([perf2], record, 0.3, 0.5)
+    assert hidden == [perf2] and shown == []
+    # by hand: overall (8 + 5) / (14 + 10) = 0.5417; across, here: (for + 4 * prior) / (n + 4);
+    # the same on SQLite and PostgreSQL (the same SQL)
+    expected = {"performance": 0.241, "bug": 0.717, "security": 0.738, "api-misuse": 0.542}
+    assert {f.category: f.confidence for f in (perf, bug, sec, fresh)} == expected
+
+
+def test_diagnostic_carries_confidence_and_why():
+    from pygls.workspace.position_codec import PositionCodec
+
+    from kaizen.lsp.convert import to_diagnostic
+
+    f = finding(2)
+    f.confidence, f.confidence_why = 0.78, "accepted 7 of 9 times here"
+    d = to_diagnostic(PositionCodec(), LINES, f)
+    assert d.data["confidence"] == 0.78
+    assert d.message.endswith("(confidence 78%: accepted 7 of 9 times here)")

@@ -88,6 +88,18 @@ class StaticPrepass(_Model):
     only: bool = False
 
 
+class Review(_Model):
+    """What confidence learned from outcomes does (``memory.confidence``). A finding with no
+    history has confidence 0.5. Below ``min_confidence`` it is hidden: the default 0.15 needs
+    the key's record to be clearly against it (five dismissals and no acceptance when
+    nothing was ever accepted; in a repository where most findings are accepted, about
+    fifteen), so a few bad days do not silence a category. Below ``demote_below`` (0.35:
+    two dismissals, not one) it is shown one severity step lower."""
+
+    min_confidence: float = Field(default=0.15, ge=0, le=1)
+    demote_below: float = Field(default=0.35, ge=0, le=1)
+
+
 class GitHub(_Model):
     base_url: str | None = None
     token: str | None = Field(default=None, repr=False)
@@ -110,6 +122,7 @@ class Settings(_Model):
     learnings: Learnings = Learnings()
     budget: Budget = Budget()
     static_prepass: StaticPrepass = StaticPrepass()
+    review: Review = Review()
     auto_create_pr: bool = Field(default=False, alias="autoCreatePR")
     github: GitHub = GitHub()
     gateway: Gateway = Gateway()

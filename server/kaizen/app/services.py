@@ -141,6 +141,23 @@ class Services:
             return findings
         return suppress_dismissed(findings, reasons)
 
+    async def weigh(
+        self, doc: Document, findings: list[Finding]
+    ) -> tuple[list[Finding], list[Finding]]:
+        """Confidence from this repository's outcomes: (shown, hidden); the middle band is
+        demoted a severity step (``memory.confidence``, ``review`` settings)."""
+        if not findings or self.store is None:
+            return findings, []
+        from ..memory import confidence
+
+        review = self.settings.review
+        try:
+            record = await asyncio.to_thread(confidence.load, self.store, doc.repository)
+        except Exception:  # memory unavailable: show as found
+            log.exception("could not read the outcomes behind confidence")
+            return findings, []
+        return confidence.weigh(findings, record, review.min_confidence, review.demote_below)
+
     async def record_outcome(
         self,
         doc: Document,
@@ -235,6 +252,7 @@ class Services:
             learnings=self.learnings,
             static=self.static,
             suppress=self.suppress,
+            weigh=self.weigh,
             on_attempt=self.on_attempt,
             after_run=self.after_run,
             on_dropped=self.on_dropped,

@@ -116,6 +116,7 @@ def finding_json(doc: Document, f: Finding) -> dict[str, Any]:
         "origin": f.origin,
         "model": f.model,
         "title": f.title,
+        "confidence": f.confidence,
         "fix": [[e.start_line, e.start_col, e.end_line, e.end_col, e.new_text] for e in f.edits]
         or None,
     }

@@ -43,6 +43,7 @@ class RunResult:
     drops: list[str] = field(default_factory=list)  # why each grounding drop happened
     ignored: list[str] | None = None  # fingerprints shown repeatedly with no reaction
     suppressed: list[Finding] = field(default_factory=list)  # dismissed before: not shown
+    hidden: list[Finding] = field(default_factory=list)  # below review.minConfidence
 
 
 def check_document(doc: Document, max_bytes: int) -> None:
@@ -209,7 +210,14 @@ async def run_pipeline(pipeline: str, doc: Document, ctx: RunContext, phases: Ph
         shown = await ctx.suppress(doc, findings)
         kept = {id(f) for f in shown}
         scope.result.suppressed = [f for f in findings if id(f) not in kept]
+        shown, scope.result.hidden = await ctx.weigh(doc, shown)
         findings = scope.result.findings = shown
+        if hidden := len(scope.result.hidden):
+            scope.result.notices.append(
+                f"Kaizen hid {hidden} finding{'s' if hidden != 1 else ''} in {doc.relpath} that "
+                "this repository's history says are rarely worth it (review.minConfidence; "
+                "`kaizen learnings confidence` lists them)"
+            )
         if scope.result.run_id is not None:
             scope.result.ignored = await ctx.db(
                 "save_findings",
