@@ -8,7 +8,13 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-BENCHES = ["bench_lsp.py", "bench_static.py", "bench_search.py", "bench_router.py"]
+BENCHES = [
+    "bench_lsp.py",
+    "bench_static.py",
+    "bench_search.py",
+    "bench_router.py",
+    "bench_precision.py",
+]
 
 
 def main() -> int:

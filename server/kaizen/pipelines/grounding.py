@@ -152,6 +152,10 @@ def ground(lines: list[str], finding: Finding, snippet: str | None) -> Finding |
         start = min(near_by, key=lambda s: abs(s - (finding.start_line - 1)))
         return _anchor(finding, start, len(wanted), len(lines))
     everywhere = [s for s in range(len(norm)) if _matches_at(norm, s, wanted)]
+    if len(everywhere) > 1:  # near matches elsewhere: an exact one, if unique, decides
+        joined = " ".join(wanted)
+        exact = [s for s in everywhere if joined in _window(norm, s, len(wanted))]
+        everywhere = exact if len(exact) == 1 else everywhere
     if len(everywhere) == 1:
         return _anchor(finding, everywhere[0], len(wanted), len(lines))
     quoted = wanted[0][:60]
