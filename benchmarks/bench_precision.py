@@ -170,8 +170,17 @@ def confidence_bench(rounds: int, rng: random.Random) -> dict:
         demoted: list[int] = []  # rounds where performance was shown a step lower
         for r in range(rounds):
             findings = [
-                Finding("autofix", c, "warning", 1, 1, f"{c} {r}", code=c, model="m/x",
-                        fingerprint=f"{c}-{r}")
+                Finding(
+                    "autofix",
+                    c,
+                    "warning",
+                    1,
+                    1,
+                    f"{c} {r}",
+                    code=c,
+                    model="m/x",
+                    fingerprint=f"{c}-{r}",
+                )
                 for c in policy
             ]
             record = confidence.load(store, "acme/widgets")

@@ -232,6 +232,13 @@ def run_check(args: argparse.Namespace) -> int:
         if services.store is not None:
             services.store.close()
     report = render(results, args.format, getattr(args, "show_suppressed", False))
+    if hidden := sum(len(r.hidden) for _, r in results):
+        print(
+            f"kaizen: {hidden} finding{'s' if hidden != 1 else ''} hidden: this repository's "
+            "history says they are rarely worth it (review.minConfidence; "
+            "`kaizen learnings confidence` lists the kinds)",
+            file=sys.stderr,
+        )
     if args.output:
         Path(args.output).write_text(report + "\n", encoding="utf-8")
     else:

@@ -212,11 +212,15 @@ async def run_pipeline(pipeline: str, doc: Document, ctx: RunContext, phases: Ph
         scope.result.suppressed = [f for f in findings if id(f) not in kept]
         shown, scope.result.hidden = await ctx.weigh(doc, shown)
         findings = scope.result.findings = shown
-        if hidden := len(scope.result.hidden):
-            scope.result.notices.append(
-                f"Kaizen hid {hidden} finding{'s' if hidden != 1 else ''} in {doc.relpath} that "
-                "this repository's history says are rarely worth it (review.minConfidence; "
-                "`kaizen learnings confidence` lists them)"
+        for f in scope.result.hidden:  # counted in the result; `kaizen check` says how many
+            log.info(
+                "%s:%s: hidden [%s] %s (confidence %.2f: %s)",
+                doc.relpath,
+                f.start_line,
+                f.code or f.category,
+                f.message[:80],
+                f.confidence or 0.0,
+                f.confidence_why,
             )
         if scope.result.run_id is not None:
             scope.result.ignored = await ctx.db(
