@@ -215,3 +215,52 @@ def test_diagnostic_carries_confidence_and_why():
     d = to_diagnostic(PositionCodec(), LINES, f)
     assert d.data["confidence"] == 0.78
     assert d.message.endswith("(confidence 78%: accepted 7 of 9 times here)")
+
+
+async def test_five_dismissals_demote_then_hide_through_the_pipeline(scripted, project, kaizen_home):
+    """The real run frame (Services, run_pipeline, the scripted model over HTTP): five
+    dismissed findings of one category and nothing accepted: the next is hidden by the
+    default setting, and shown one severity step lower under a looser one."""
+    from kaizen.app.services import Services
+    from kaizen.config import load_settings
+    from kaizen.core.document import Document
+    from kaizen.pipelines import registry
+
+    names = ["users", "orders", "prices", "tags", "carts", "events", "rows"]
+    lines = [f"def f{i}({n}):\n    return [x for x in {n} if x in list({n})]\n" for i, n in enumerate(names)]
+    why = ["list() rebuilt per element", "quadratic scan", "membership on a list is O(n)",
+           "slow for big inputs", "allocates every time", "use a set", "nested linear search"]
+    path = project / "slow.py"
+    path.write_text("".join(lines))
+    doc = Document(uri=path.as_uri(), path=path, text=path.read_text())
+
+    def slow(i: int) -> dict:
+        return {"issues": [{"line": 2 * i + 2, "severity": "warning", "category": "performance",
+                            "message": f"f{i} {why[i]}",
+                            "snippet": f"return [x for x in {names[i]} if x in list({names[i]})]"}]}
+
+    options = {"autofix": {"provider": "openai", "model": "scripted", "apiBase": scripted.url,
+                           "apiKey": "sk-test"},
+               "staticPrepass": {"enabled": False}, "localModel": False,
+               "databasePath": str(kaizen_home / "k.db")}
+    settings, _ = load_settings(project, options)
+    services = Services(settings)
+    services.open_store()
+    try:
+        for i in range(5):
+            scripted.enqueue("issue_detector", slow(i))
+            [f] = (await registry.run("autofix", doc, services.context())).findings
+            assert f.start_line == 2 * i + 2
+            await services.record_outcome(doc, f, "rejected", "we accept the cost")
+        scripted.enqueue("issue_detector", slow(5))
+        result = await registry.run("autofix", doc, services.context())
+        # nothing ever accepted: (0 + 4 * 5/15) / (5 + 4) = 0.148, under the default 0.15
+        assert result.findings == [] and [h.start_line for h in result.hidden] == [12]
+        assert result.hidden[0].confidence_why == "accepted 0 of 5 times here"
+        looser, _ = load_settings(project, {**options, "review": {"minConfidence": 0.1}})
+        services.update_settings(looser)
+        scripted.enqueue("issue_detector", slow(6))
+        [f] = (await registry.run("autofix", doc, services.context())).findings
+        assert f.start_line == 14 and f.severity == "info"  # shown, one step down
+    finally:
+        services.store.close()
