@@ -264,3 +264,53 @@ async def test_five_dismissals_demote_then_hide_through_the_pipeline(scripted, p
         assert f.start_line == 14 and f.severity == "info"  # shown, one step down
     finally:
         services.store.close()
+
+
+def _apply(text: str, edits) -> str:
+    """Apply LSP TextEdits (ASCII text: UTF-16 units are code points)."""
+    from kaizen.core.findings import Edit, apply_edits
+
+    return apply_edits(text, [Edit(e.range.start.line, e.range.start.character,
+                                   e.range.end.line, e.range.end.character, e.new_text) for e in edits])
+
+
+async def test_accepting_a_ruff_fix_offers_the_similar_places(start_client, scripted, project):
+    from lsprotocol import types
+
+    from tests.conftest import model_options, open_document, wait_for_diagnostics
+
+    (project / "b.py").write_text("import sys\n\n\ndef b():\n    return 2\n")
+    (project / "pkg").mkdir()
+    (project / "pkg" / "c.py").write_text("import json\nimport re\n\nprint(re.escape('x'))\n")
+    (project / "clean.py").write_text("import re\n\nprint(re)\n")
+    client = await start_client(model_options(scripted, staticPrepass={"enabled": True, "only": True}))
+    text = "import os\n\nx = 1\n"
+    uri = open_document(client, project / "a.py", text)
+    [d] = await wait_for_diagnostics(client, uri, lambda d: len(d) == 1)
+    assert d.code == "F401"
+    actions = await client.text_document_code_action_async(types.CodeActionParams(
+        text_document=types.TextDocumentIdentifier(uri=uri), range=d.range,
+        context=types.CodeActionContext(diagnostics=[d])))
+    fix = next(a for a in actions if a.edit is not None)
+    assert not any("similar" in a.title for a in actions)  # nothing offered before accepting
+    fixed = _apply(text, fix.edit.changes[uri])
+    client.text_document_did_change(types.DidChangeTextDocumentParams(
+        text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=2),
+        content_changes=[types.TextDocumentContentChangeWholeDocument(text=fixed)]))
+    answer = await client.workspace_execute_command_async(types.ExecuteCommandParams(
+        command=fix.command.command, arguments=fix.command.arguments))
+    assert answer["similar"] == 2
+    actions = await client.text_document_code_action_async(types.CodeActionParams(
+        text_document=types.TextDocumentIdentifier(uri=uri),
+        range=types.Range(start=types.Position(0, 0), end=types.Position(0, 0)),
+        context=types.CodeActionContext(diagnostics=[])))
+    [offer] = [a for a in actions if "similar" in a.title]
+    assert offer.title == "Kaizen: apply to 2 similar places (F401)"
+    b, c = (project / "b.py").as_uri(), (project / "pkg" / "c.py").as_uri()
+    assert set(offer.edit.changes) == {b, c}  # exactly those places; clean.py untouched
+    assert _apply((project / "b.py").read_text(), offer.edit.changes[b]) == "\n\ndef b():\n    return 2\n"
+    assert _apply((project / "pkg" / "c.py").read_text(), offer.edit.changes[c]) == (
+        "import re\n\nprint(re.escape('x'))\n")
+    done = await client.workspace_execute_command_async(types.ExecuteCommandParams(
+        command=offer.command.command, arguments=offer.command.arguments))
+    assert done == {"accepted": 2}

@@ -25,6 +25,7 @@ from ..models.lazy_litellm import warm_up_in_background
 from ..pipelines.base import RunResult
 from .published import PublishedFindings
 from .scheduler import Scheduler
+from .similar import SimilarFixes
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +41,7 @@ class KaizenServer(LanguageServer):
         self.notified: set[str] = set()
         self.scheduler = Scheduler(self)
         self.published = PublishedFindings(self)
+        self.similar = SimilarFixes(self)
 
     @property
     def settings(self) -> Settings:
