@@ -83,7 +83,7 @@ def by_location(store: Any, path: Path, line: int) -> Target:
         raise NotFound(
             f"{len(open_rows)} findings at {path}:{line}, name one by fingerprint: {listed}"
         )
-    return Target(open_rows[0], split_lines(path.read_text(encoding="utf-8")))
+    return Target(open_rows[0], _lines(uri))
 
 
 def as_finding(row: FindingRow) -> Finding:
