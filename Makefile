@@ -26,6 +26,14 @@ demo: install
 	  status=$$?; [ $$status -le 1 ] || exit $$status
 	@echo "== 2. kaizen check --provider local examples/sample_project (the bundled offline smoke model: slow, proves the pipeline)"
 	@KAIZEN_HOME=$${KAIZEN_HOME:-$(CURDIR)/.demo-home} $(PY) -m kaizen check --provider local examples/sample_project; \
+	@echo "== kaizen dismiss: dismiss the first finding from the terminal, then review again"
+	@home=$${KAIZEN_HOME:-$(CURDIR)/.demo-home}; \
+	  fp=$$(KAIZEN_HOME=$$home $(PY) -m kaizen check --static-only --format json examples/sample_project \
+	    | $(PY) -c 'import json, sys; f = json.load(sys.stdin); f = f["findings"]; print(f[0]["fingerprint"] if f else "")'); \
+	  if [ -z "$$fp" ]; then echo "nothing to dismiss"; exit 0; fi; \
+	  KAIZEN_HOME=$$home $(PY) -m kaizen dismiss "$$fp" --reason "demo: accepted risk" || exit 2; \
+	  echo "== kaizen check again: the dismissed finding stays suppressed (--show-suppressed lists it)"; \
+	  KAIZEN_HOME=$$home $(PY) -m kaizen check --static-only --show-suppressed examples/sample_project; \
 	  status=$$?; [ $$status -le 1 ] || exit $$status
 
 lint: install

@@ -16,6 +16,7 @@ BENCHES = [
     "bench_search.py",
     "bench_router.py",
     "bench_first_call.py",
+    "bench_precision.py",
 ]
 
 

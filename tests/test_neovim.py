@@ -172,7 +172,7 @@ def test_neovim_quick_fix(
     assert ("quickfix", "kaizen.recordOutcome", True) in kinds
     assert ("quickfix", "kaizen.dismiss", False) in kinds
     assert result["text_after_edit"] == FIXED
-    assert result["command"] == {"name": "kaizen.recordOutcome", "result": {"ok": True}}
+    assert result["command"] == {"name": "kaizen.recordOutcome", "result": {"ok": True, "similar": 0}}
     assert result["diagnostics_after"] == 0
     # :write sent didSave (the server asked for it), Kaizen ran again on the saved text, and
     # that publish is for the buffer's current version
@@ -208,3 +208,26 @@ def test_neovim_quick_fix(
         assert "Kaizen" in titles
         assert any(p.get("kind") == "end" for p in result["progress"])
     assert not [m for m in result["messages"] if "failed" in m.lower()], result["messages"]
+
+
+def test_neovim_applies_a_ruff_fix_to_the_similar_places(
+    nvim: str, scripted: ScriptedModel, project: Path, kaizen_home: Path, tmp_path: Path,
+):
+    """Accept ruff's fix in one of three files with the same rule: Neovim is offered "apply
+    to 2 similar places" and applying it edits exactly those places, on disk."""
+    (project / "b.py").write_text("import sys\n\n\ndef b():\n    return 2\n")
+    (project / "c.py").write_text("import json\nimport re\n\nprint(re.escape('x'))\n")
+    (project / "clean.py").write_text("import re\n\nprint(re)\n")
+    file = project / "a.py"
+    file.write_text("import os\n\nx = 1\n")
+    options = model_options(scripted, staticPrepass={"enabled": True, "only": True})
+    result = run_nvim(nvim, tmp_path, file, kaizen_home, options, "minimal")
+    assert result["command"]["result"] == {"ok": True, "similar": 2}
+    similar = result["similar"]
+    assert similar["title"] == "Kaizen: apply to 2 similar places (F401)"
+    assert sorted(similar["uris"]) == sorted([(project / "b.py").as_uri(), (project / "c.py").as_uri()])
+    assert similar["result"] == {"accepted": 2}
+    assert (project / "b.py").read_text() == "\n\ndef b():\n    return 2\n"
+    assert (project / "c.py").read_text() == "import re\n\nprint(re.escape('x'))\n"
+    assert (project / "clean.py").read_text() == "import re\n\nprint(re)\n"
+    assert file.read_text() == "\nx = 1\n"

@@ -123,7 +123,14 @@ class Gateway(_Model):
 
 
 class Review(_Model):
-    """How much of a document goes to the model, and with what around it."""
+    """How much of a document goes to the model, with what around it, and what is shown.
+
+    Confidence learned from outcomes (``memory.confidence``): a finding with no history has
+    confidence 0.5. Below ``min_confidence`` it is hidden: the default 0.15 needs the key's
+    record to be clearly against it (five dismissals and no acceptance when nothing was ever
+    accepted; in a repository where most findings are accepted, about fifteen), so a few
+    bad days do not silence a category. Below ``demote_below`` (0.35: two dismissals, not
+    one) it is shown one severity step lower."""
 
     scope: Literal["changed", "file"] = "changed"  # only changed units, or the whole file
     context_tokens: int = Field(default=800, ge=0, le=20_000)  # the context pack's budget
@@ -131,6 +138,8 @@ class Review(_Model):
     max_unit_tokens: int = Field(default=6000, ge=200, le=200_000)  # larger units are split
     cache_max_units: int = Field(default=50_000, ge=0)  # review cache rows kept (LRU)
     cache: bool = True  # read the unit review cache (``kaizen check --no-cache``: False)
+    min_confidence: float = Field(default=0.15, ge=0, le=1)
+    demote_below: float = Field(default=0.35, ge=0, le=1)
 
 
 class Models(_Model):

@@ -5,8 +5,9 @@
 -- config.json: {"cmd", "root_dir", "init_options", "output", "profile" ("minimal" strips
 -- window.workDoneProgress from Neovim's capabilities, "default" keeps them), "timeout_ms"}.
 -- On VimEnter it attaches Kaizen to the buffer, waits for its diagnostics, asks for code
--- actions, applies the quick fix's WorkspaceEdit, runs its command, and writes everything it
--- saw to config.output as JSON. It always quits, with whatever it got so far plus the error.
+-- actions, applies the quick fix's WorkspaceEdit, runs its command (and, when offered after a
+-- ruff fix, "apply to N similar places"), and writes everything it saw to config.output as
+-- JSON. It always quits, with whatever it got so far plus the error.
 -- Any error before the scenario starts makes Neovim exit at once with status 2.
 local function die(err)
   io.stderr:write('tests/nvim/init.lua: ' .. tostring(err) .. '\n')
@@ -109,7 +110,7 @@ end
 local function kaizen_diagnostics(bufnr)
   local list = {}
   for _, d in ipairs(vim.diagnostic.get(bufnr)) do
-    if d.source == 'kaizen' then
+    if d.source == 'kaizen' or d.source == 'kaizen (ruff)' then
       table.insert(list, d)
     end
   end
@@ -196,6 +197,28 @@ local function scenario()
   assert(cmd_err == nil, fix.command.command .. ' failed: ' .. vim.inspect(cmd_err))
   out.command = { name = fix.command.command, result = result }
   step('command executed')
+
+  -- 3b. after an accepted ruff fix, Kaizen may offer "apply to N similar places": ask for
+  -- the code actions again, apply that one's WorkspaceEdit (other files), write, run its command
+  if type(result) == 'table' and given(result.similar) and result.similar > 0 then
+    local again = vim.lsp.util.make_range_params()
+    again.context = { diagnostics = {} }
+    local replies = vim.lsp.buf_request_sync(bufnr, 'textDocument/codeAction', again, timeout)
+    local similar
+    for _, action in ipairs(((replies or {})[id] or {}).result or {}) do
+      if action.title:find('similar', 1, true) then
+        similar = action
+      end
+    end
+    assert(similar, 'no "apply to N similar places" code action after accepting the fix')
+    vim.lsp.util.apply_workspace_edit(similar.edit, client.offset_encoding or 'utf-16')
+    vim.cmd('silent wall')
+    local accepted, similar_err =
+      kaizen.execute(client, similar.command.command, similar.command.arguments[1], timeout)
+    assert(similar_err == nil, similar.command.command .. ' failed: ' .. vim.inspect(similar_err))
+    out.similar = { title = similar.title, uris = vim.tbl_keys(similar.edit.changes), result = accepted }
+    step('similar applied')
+  end
 
   -- 4. the accepted finding's diagnostic goes away
   wait_for('the diagnostic to clear', function() return #kaizen_diagnostics(bufnr) == 0 end)

@@ -185,7 +185,8 @@ class Services:
         return await self.suppress(doc, found) if self.store is not None else found
 
     async def suppress(self, doc: Document, findings: list[Finding]) -> list[Finding]:
-        """Drop findings the user rejected before in this repository."""
+        """Drop findings the user rejected before in this repository (each dropped one
+        says why in ``suppressed``)."""
         if not findings:
             return findings
         kept = await self._suppress(doc, findings)
@@ -196,16 +197,35 @@ class Services:
         return kept
 
     async def _suppress(self, doc: Document, findings: list[Finding]) -> list[Finding]:
+        from ..memory.loop import suppress_dismissed
+
         try:
             if self.loop is not None:
                 return await asyncio.to_thread(self.loop.suppress, doc, findings)
             if self.store is None:
                 return findings
-            rejected = await asyncio.to_thread(self.store.rejected_fingerprints, doc.repository)
+            reasons = await asyncio.to_thread(self.store.rejected_reasons, doc.repository)
         except Exception:  # memory unavailable: show everything rather than nothing
             log.exception("could not check dismissed findings")
             return findings
-        return [f for f in findings if f.fingerprint not in rejected]
+        return suppress_dismissed(findings, reasons)
+
+    async def weigh(
+        self, doc: Document, findings: list[Finding]
+    ) -> tuple[list[Finding], list[Finding]]:
+        """Confidence from this repository's outcomes: (shown, hidden); the middle band is
+        demoted a severity step (``memory.confidence``, ``review`` settings)."""
+        if not findings or self.store is None:
+            return findings, []
+        from ..memory import confidence
+
+        review = self.settings.review
+        try:
+            record = await asyncio.to_thread(confidence.load, self.store, doc.repository)
+        except Exception:  # memory unavailable: show as found
+            log.exception("could not read the outcomes behind confidence")
+            return findings, []
+        return confidence.weigh(findings, record, review.min_confidence, review.demote_below)
 
     async def record_outcome(
         self,
@@ -287,6 +307,16 @@ class Services:
             handle(self.store, self.settings.alerts, event)
         return event
 
+    async def on_dropped(self, model: str, task: str, counts: dict[str, int]) -> None:
+        """Findings grounding dropped (ungrounded, prompt echo, generic) count against the
+        model that gave them; the router re-reads its record."""
+        if self.store is None:
+            return
+        from ..improvement.events import record_dropped
+
+        await asyncio.to_thread(record_dropped, self.store, model, task, counts)
+        await asyncio.to_thread(self.router.refresh)
+
     async def after_run(self, result: RunResult, doc: Document) -> None:
         if self.store is not None and result.status == RunStatus.FAILED:
             from ..improvement.events import record_runs  # pipeline errors -> bug patterns
@@ -342,8 +372,10 @@ class Services:
             learnings=self.learnings,
             static=self.static,
             suppress=self.suppress,
+            weigh=self.weigh,
             on_attempt=self.on_attempt,
             after_run=self.after_run,
             shown=shown,
+            on_dropped=self.on_dropped,
             **extra,
         )

@@ -163,6 +163,7 @@ def finding_json(doc: Document, f: Finding) -> dict[str, Any]:
         "origin": f.origin,
         "model": f.model,
         "title": f.title,
+        "confidence": f.confidence,
         "fix": [
             {
                 "line": e.start_line + 1,
@@ -216,7 +217,7 @@ def sarif(
     rules: dict[str, dict[str, Any]] = {}
     sarif_results: list[dict[str, Any]] = []
     for doc, result in results:
-        for f in result.findings:
+        for f in [*result.findings, *result.suppressed]:
             rule_id = f.code or f.category
             rule = rules.setdefault(rule_id, {"id": rule_id, "shortDescription": {"text": rule_id}})
             if f.code_url:
@@ -241,6 +242,12 @@ def sarif(
                     ],
                     "partialFingerprints": {"kaizen/v1": f.fingerprint},
                     "properties": {"origin": f.origin, "model": f.model, "pipeline": f.pipeline},
+                    # dismissed before: kept in the log, marked so code scanning closes it
+                    **(
+                        {"suppressions": [{"kind": "external", "justification": f.suppressed}]}
+                        if f.suppressed
+                        else {}
+                    ),
                 }
             )
     return {
@@ -286,13 +293,20 @@ def render(
     results: list[tuple[Document, RunResult]],
     fmt: str,
     problems: Sequence[NotReviewed] = (),
+    show_suppressed: bool = False,
 ) -> str:
     if fmt == "sarif":
         return json.dumps(sarif(results, problems), indent=2)
     if fmt == "json":
+        hidden = [
+            {**finding_json(doc, f), "suppressed": f.suppressed}
+            for doc, r in results
+            for f in (r.suppressed if show_suppressed else [])
+        ]
         return json.dumps(
             {
-                "findings": [finding_json(doc, f) for doc, r in results for f in r.findings],
+                "findings": [finding_json(doc, f) for doc, r in results for f in r.findings]
+                + hidden,
                 "complete": not problems,
                 "errors": [p.as_json() for p in problems],
             },
@@ -314,7 +328,21 @@ def render(
         )
     else:
         lines.append(f"{found}." if total else "No findings.")
+    if show_suppressed:
+        lines.extend(suppressed_lines(results))
     return "\n".join(lines)
+
+
+def suppressed_lines(results: list[tuple[Document, RunResult]]) -> list[str]:
+    """``--show-suppressed``: what was not reported because the user dismissed it."""
+    hidden = [(doc, f) for doc, r in results for f in r.suppressed]
+    if not hidden:
+        return ["No suppressed findings."]
+    out = [f"Suppressed ({len(hidden)}, dismissed before):"]
+    for doc, f in hidden:
+        where = text_line(doc, f).split(f": {f.severity} [", 1)[0]
+        out.append(f"  {where}: suppressed [{f.code or f.category}] {f.message} ({f.suppressed})")
+    return out
 
 
 def select_files(args: argparse.Namespace) -> tuple[list[Path], dict[Path, frozenset[int]] | None]:
@@ -390,7 +418,14 @@ def run_check(args: argparse.Namespace) -> int:
     if changed is not None and not args.all_findings:
         only_changed_lines(results)
     problems = not_reviewed(args.paths or ["."], files, results) if not interrupted else []
-    report = render(results, args.format, problems)
+    report = render(results, args.format, problems, getattr(args, "show_suppressed", False))
+    if hidden := sum(len(r.hidden) for _, r in results):
+        print(
+            f"kaizen: {hidden} finding{'s' if hidden != 1 else ''} hidden: this repository's "
+            "history says they are rarely worth it (review.minConfidence; "
+            "`kaizen learnings confidence` lists the kinds)",
+            file=sys.stderr,
+        )
     if args.output:
         Path(args.output).write_text(report + "\n", encoding="utf-8")
     else:

@@ -36,6 +36,10 @@ def add_learnings_command(sub: Any) -> None:
     search.add_argument("--repository", help="owner/name, a remote URL or github.com/owner/name")
     search.add_argument("--language")
     search.add_argument("--limit", type=int, default=10)
+    weak = actions.add_parser(
+        "confidence", help="kinds of finding hidden or demoted by their history (review.*)"
+    )
+    weak.add_argument("--repository", help="only this repository (default: every one)")
     forget = actions.add_parser("delete", help="forget learnings by id")
     forget.add_argument("ids", nargs="+", type=int)
     for action in (listing, search, forget):  # options after the subcommand work too
@@ -63,6 +67,30 @@ def _print(rows: list[dict[str, Any]], fmt: str) -> None:
         print(f"#{row['id']:<5} {row['label']}{times}: {row['summary']}  [{row['repository']}]")
 
 
+def _print_confidence(store: Any, settings: Any, args: argparse.Namespace) -> int:
+    """The (repository, code, source) keys whose findings are hidden (below
+    review.minConfidence) or demoted (below review.demoteBelow), with the outcomes why."""
+    from ..memory.confidence import low_confidence
+
+    review = settings.review
+    rows = low_confidence(store, args.repository, review.min_confidence, review.demote_below)
+    if args.format == "json":
+        print(json.dumps(rows, indent=2))
+        return 0
+    if not rows:
+        print("No kind of finding is hidden or demoted by its history.")
+    for row in rows:
+        print(
+            f"{row['effect']:<8} {row['confidence']:>4.0%} [{row['code']}] {row['source']}: "
+            f"{row['why']}  [{row['repository']}]"
+        )
+    print(
+        f"(hidden below review.minConfidence {review.min_confidence:g}, demoted one severity "
+        f"step below review.demoteBelow {review.demote_below:g})"
+    )
+    return 0
+
+
 def run_learnings(args: argparse.Namespace) -> int:
     from ..memory.catalog import list_learnings, missing_after_delete, search_learnings
     from ..memory.loop import LearningLoop
@@ -80,6 +108,8 @@ def run_learnings(args: argparse.Namespace) -> int:
                 print(f"kaizen: no learning with id {names}: nothing to delete", file=sys.stderr)
                 return 1
             return 0
+        if action == "confidence":
+            return _print_confidence(store, settings, args)
         if action == "search":
             loop = LearningLoop(store, settings)
             rows = search_learnings(

@@ -100,9 +100,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="print files, units reviewed and cached, tokens and cost on stderr at the end "
         "(always shown under the progress bar on a terminal)",
     )
+    check.add_argument(
+        "--show-suppressed", action="store_true", help="also list findings dismissed before"
+    )
     check.set_defaults(func=_check)
     from .agents import add_agent_commands
     from .db import add_db_command
+    from .dismiss import add_dismiss_command
     from .learnings import add_learnings_command
     from .metrics import add_record_commands
     from .pr import add_pr_command
@@ -112,6 +116,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_record_commands(sub)
     add_agent_commands(sub)
     add_db_command(sub)
+    add_dismiss_command(sub)
     return parser
 
 

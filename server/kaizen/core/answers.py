@@ -32,7 +32,9 @@ class IssueItem(BaseModel):
     category: str = Field(default="bug", json_schema_extra={"enum": list(CATEGORIES)})
     message: str = Field(min_length=1, max_length=2000)
     rationale: str = Field(default="", max_length=4000)
-    snippet: str | None = Field(default=None, max_length=2000)
+    # The code the finding is about, quoted: required, so every finding can be grounded
+    # (pipelines.grounding checks it is really at those lines).
+    snippet: str = Field(max_length=2000)
 
     @field_validator("category", mode="before")
     @classmethod
@@ -67,6 +69,7 @@ class OpportunityItem(BaseModel):
     message: str = Field(default="", max_length=2000)
     rationale: str = Field(default="", max_length=4000)
     impact: Literal["low", "medium", "high"] = "medium"
+    snippet: str = Field(max_length=2000)  # the code it is about, grounded like an issue's
 
 
 class OpportunityReport(BaseModel):

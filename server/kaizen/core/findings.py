@@ -51,6 +51,9 @@ class Finding:
     learnings: list[int] = field(default_factory=list)
     learnings_used: bool = False
     title: str | None = None  # refactor opportunities: a short name
+    suppressed: str | None = None  # why it is not shown: the user's dismissal (and reason)
+    confidence: float | None = None  # learned from outcomes (memory.confidence)
+    confidence_why: str = ""  # e.g. "accepted 7 of 9 times here"
 
     @property
     def has_fix(self) -> bool:

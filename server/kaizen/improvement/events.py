@@ -8,7 +8,7 @@ import logging
 from typing import Any
 
 from ..core.tasks import detector_of
-from . import bugs, heuristics, performance
+from . import bugs, heuristics, metrics, performance
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +35,28 @@ def record_finding_outcome(store: Any, finding: Any, outcome: str) -> None:
         performance.record_feedback(store, finding.model, task, outcome)
     except Exception:
         log.exception("could not record the outcome of a finding by %s", finding.model)
+
+
+DROPPED_METRIC = "findings_dropped"
+
+
+def record_dropped(store: Any, model: str, task: str, counts: dict[str, int]) -> None:
+    """Findings of one answer that grounding dropped (``{kind: n}``: ungrounded, echo,
+    generic). Each is an invalid answer in the model's record (``invalid``, shown by
+    ``kaizen metrics``) and counts against its acceptance (``rejected``, the factor the
+    routing policy reads), so a model that points at code that is not there loses ground;
+    the metric keeps the split by kind."""
+    total = sum(counts.values())
+    if total <= 0:
+        return
+    try:
+        sample = performance.Sample(invalid=total, rejected=total)
+        performance.add_sample(store, model, task, sample)
+        metrics.record_metric(
+            store, DROPPED_METRIC, total, "findings", {"model": model, "task": task, **counts}
+        )
+    except Exception:
+        log.exception("could not record the dropped findings of %s", model)
 
 
 def record_runs(store: Any) -> None:

@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from ..memory.schema import BugPattern, RegressionTest, RoutingRule, Run
+from ..memory.schema import BugPattern, PerformanceMetric, RegressionTest, RoutingRule, Run
 from ..models import budget
 from ..models.policy import elsewhere, rank
 from . import bugs, forecast, heuristics, metrics, performance
@@ -53,6 +53,13 @@ def analyze(
         tests = s.scalar(select(func.count()).select_from(RegressionTest)) or 0
         rule_rows = list(s.scalars(select(RoutingRule)))
         runs = dict(s.execute(select(Run.status, func.count()).group_by(Run.status)).all())
+        dropped: dict[str, int] = {}
+        for context in s.scalars(
+            select(PerformanceMetric.context).where(PerformanceMetric.name == "findings_dropped")
+        ):
+            for kind, n in (context or {}).items():
+                if kind not in ("model", "task") and isinstance(n, int):
+                    dropped[kind] = dropped.get(kind, 0) + n
     spent = store.spend_since(budget.day_start())
     return {
         "predictionError": forecast.prediction_error(store),
@@ -73,6 +80,7 @@ def analyze(
                 1 for r in rule_rows if (r.meta or {}).get("source") == "learned"
             ),
             "runs": runs,
+            "droppedFindings": {"total": sum(dropped.values()), **dropped},
         },
         "recentBugs": bugs.list_patterns(store, limit=recent),
         "heuristics": heuristics.list_rules(store),
@@ -123,6 +131,10 @@ def render_text(report: dict[str, Any]) -> str:
     )
     runs = ", ".join(f"{n} {status}" for status, n in sorted(c["runs"].items())) or "none"
     add(f"Runs: {runs}")
+    drops = c.get("droppedFindings") or {}
+    if drops.get("total"):
+        kinds = ", ".join(f"{n} {k}" for k, n in sorted(drops.items()) if k != "total")
+        add(f"Model findings dropped by grounding: {drops['total']} ({kinds})")
     spend = report["spend"]
     limit = spend["dailyBudgetUsd"]
     add(

@@ -131,8 +131,19 @@ async def run_refactor_command(ls: KaizenServer, args: dict[str, Any]) -> Any:
 @command("kaizen.recordOutcome")
 async def record_outcome(ls: KaizenServer, args: dict[str, Any]) -> Any:
     a: OutcomeArgs = parse(OutcomeArgs, args)
+    finding = ls.published.finding(a.uri, a.fingerprint)
     await ls.published.record_outcome(a.uri, a.fingerprint, a.outcome, a.reason)
-    return {"ok": True}
+    similar = 0
+    if a.outcome == "accepted" and finding is not None and (doc := ls.snapshot(a.uri)):
+        similar = await ls.similar.offer(doc, finding)  # "apply to N similar places"
+    return {"ok": True, "similar": similar}
+
+
+@command("kaizen.acceptSimilar")
+async def accept_similar(ls: KaizenServer, args: dict[str, Any]) -> Any:
+    """The user applied "apply to N similar places": each place counts as accepted."""
+    a: UriArgs = parse(UriArgs, args)
+    return await ls.similar.accept(a.uri)
 
 
 @command("kaizen.dismiss")

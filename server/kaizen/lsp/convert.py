@@ -56,6 +56,7 @@ def diagnostic_data(f: Finding) -> dict[str, Any]:
         "origin": f.origin,
         "learnings": f.learnings,
         "hasFix": f.has_fix,
+        "confidence": f.confidence,
     }
 
 
@@ -64,6 +65,8 @@ def to_diagnostic(codec: PositionCodec, lines: list[str], f: Finding) -> types.D
     if f.learnings_used:
         count = len(f.learnings)
         message += f" (informed by {count} past learning{'s' if count != 1 else ''})"
+    if f.confidence is not None and f.confidence_why:
+        message += f" (confidence {f.confidence:.0%}: {f.confidence_why})"
     return types.Diagnostic(
         range=finding_range(codec, lines, f),
         message=message,

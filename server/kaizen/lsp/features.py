@@ -92,9 +92,10 @@ def _still_applies(ls: KaizenServer, uri: str, lines_then: list[str], f: Finding
 
 def code_actions(ls: KaizenServer, params: types.CodeActionParams) -> list[types.CodeAction]:
     uri = params.text_document.uri
+    offered = ls.similar.code_actions(uri)  # after an accepted ruff fix: the same elsewhere
     state = ls.published.get(uri)
     if state is None:
-        return []
+        return offered
     codec = ls.workspace.position_codec
     wanted = {convert.fingerprint_of(d) for d in params.context.diagnostics} - {None}
     actions: list[types.CodeAction] = []
@@ -145,4 +146,4 @@ def code_actions(ls: KaizenServer, params: types.CodeActionParams) -> list[types
                 command=types.Command(title="Dismiss", command="kaizen.dismiss", arguments=[args]),
             )
         )
-    return actions
+    return actions + offered

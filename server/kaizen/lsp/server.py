@@ -27,6 +27,7 @@ from ..pipelines.base import RunResult
 from .protocol import KaizenProtocol
 from .published import PublishedFindings
 from .scheduler import Scheduler
+from .similar import SimilarFixes
 
 log = logging.getLogger(__name__)
 FIRST_PAINT_WAIT_S = 0.5  # start-up work waits this long for the first file to be shown
@@ -49,6 +50,7 @@ class KaizenServer(LanguageServer):
         self.metrics_port: int | None = None  # ``kaizen serve --metrics-port N``
         self.metrics_url: str | None = None
         self.services.on_alert = self.show_alert
+        self.similar = SimilarFixes(self)
 
     @property
     def settings(self) -> Settings:

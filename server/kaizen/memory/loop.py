@@ -45,6 +45,18 @@ def cosine(a: Sequence[float], b: Sequence[float]) -> float:
     return dot / (na * nb) if na and nb else 0.0
 
 
+def suppress_dismissed(findings: list[Finding], reasons: dict[str, str | None]) -> list[Finding]:
+    """The findings whose fingerprint the user did not dismiss; the others get the reason
+    in ``suppressed`` (``reasons``: fingerprint -> the user's reason or None)."""
+    kept = []
+    for f in findings:
+        if f.fingerprint in reasons:
+            f.suppressed = reasons[f.fingerprint] or "dismissed"
+        else:
+            kept.append(f)
+    return kept
+
+
 def finding_key(f: Finding) -> str:
     """The words that identify a finding for near-duplicate checks (as insights store it)."""
     return f"[{f.code or f.category}] {f.title or f.message}"
@@ -78,12 +90,26 @@ class LearningLoop:
             return Learnings()
 
     def suppress(self, doc: Document, findings: list[Finding]) -> list[Finding]:
-        """Drop what the user dismissed before: same fingerprint, or near-identical words."""
-        rejected = self.store.rejected_fingerprints(doc.repository)
-        kept = [f for f in findings if f.fingerprint not in rejected]
+        """Drop what the user dismissed before: same fingerprint, or near-identical words.
+        Each dropped finding says why in ``suppressed``.
+
+        The fingerprint check is exact and needs only the findings table; the words check
+        needs the embedder (a provider's, over the network, when one is configured). A
+        failing embedder costs the words check only: a dismissal by fingerprint holds
+        whatever else is unavailable (before, one exception showed every dismissed
+        finding again, e.g. in CI without the embedding provider's key).
+        """
+        kept = suppress_dismissed(findings, self.store.rejected_reasons(doc.repository))
+        try:
+            return self._suppress_similar(doc, kept)
+        except Exception:
+            log.exception("could not compare findings with dismissed ones; exact matches only")
+            return kept
+
+    def _suppress_similar(self, doc: Document, kept: list[Finding]) -> list[Finding]:
         with self.store.session() as s:
             dismissed = [
-                (row.category, row.summary.split(" (reason: ")[0])
+                (row.category, row.summary.split(" (reason: ")[0], row.summary)
                 for row in s.scalars(
                     select(WorkflowInsight).where(
                         WorkflowInsight.repository == doc.repository,
@@ -94,17 +120,23 @@ class LearningLoop:
         if not dismissed or not kept:
             return kept
         vectors = self.embedder.embed(
-            [text for _, text in dismissed] + [finding_key(f) for f in kept]
+            [text for _, text, _ in dismissed] + [finding_key(f) for f in kept]
         )
         old, new = vectors[: len(dismissed)], vectors[len(dismissed) :]
         out = []
         for f, vector in zip(kept, new, strict=True):
             category = f.code or f.category
-            if any(
-                cat == category and cosine(vector, o) >= NEAR_DUPLICATE
-                for (cat, _), o in zip(dismissed, old, strict=True)
-            ):
+            like = next(
+                (
+                    summary
+                    for (cat, _, summary), o in zip(dismissed, old, strict=True)
+                    if cat == category and cosine(vector, o) >= NEAR_DUPLICATE
+                ),
+                None,
+            )
+            if like is not None:
                 log.info("suppressed %s: like a finding the user dismissed", f.fingerprint)
+                f.suppressed = f"like a dismissed finding: {like}"
                 continue
             out.append(f)
         return out

@@ -110,6 +110,8 @@ class FindingRow(Base):
     uri: Mapped[str] = mapped_column(Text)
     language: Mapped[str] = mapped_column(String(32), default="")
     category: Mapped[str] = mapped_column(String(64))
+    # the diagnostic code (ruff rule, refactor/<kind>); NULL on rows from before it was kept
+    code: Mapped[str | None] = mapped_column(String(64), nullable=True)
     severity: Mapped[str] = mapped_column(String(16))
     start_line: Mapped[int] = mapped_column(Integer)
     end_line: Mapped[int] = mapped_column(Integer)

@@ -298,6 +298,16 @@ class Store:
                 )
             )
 
+    def rejected_reasons(self, repository: str) -> dict[str, str | None]:
+        """Dismissed fingerprints with the reason the user gave (None when none was)."""
+        with self.readers() as s:
+            rows = s.execute(
+                select(FindingRow.fingerprint, FindingRow.outcome_reason).where(
+                    FindingRow.repository == repository, FindingRow.status == "rejected"
+                )
+            )
+            return {fp: reason for fp, reason in rows}
+
     def insight_summaries(self, insight_ids: list[int]) -> list[str]:
         with self.readers() as s:
             rows = s.scalars(select(WorkflowInsight).where(WorkflowInsight.id.in_(insight_ids)))
@@ -376,6 +386,7 @@ def _save_findings(
             "uri": uri,
             "language": language,
             "category": f.category,
+            "code": (f.code or f.category)[:64],
             "severity": f.severity,
             "start_line": f.start_line,
             "end_line": f.end_line,

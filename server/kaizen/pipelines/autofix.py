@@ -25,6 +25,7 @@ from ..core.findings import (
 from . import prompts
 from .base import RunResult, RunScope, run_pipeline
 from .context import RunContext
+from .grounding import Dropped, clean_rationale, ground
 from .review import (
     Plan,
     Planned,
@@ -53,10 +54,12 @@ def already_reported(static: list[Finding]) -> str:
 
 def issues_to_findings(
     report: prompts.IssueReport, doc: Document, model: str | None
-) -> tuple[list[Finding], int]:
-    """Validated findings and how many items were dropped as out of range."""
+) -> tuple[list[Finding], int, list[tuple[Finding, Dropped]]]:
+    """Validated, grounded findings; how many items were out of range; and the items
+    grounding dropped, with why (see ``grounding.ground``)."""
     found: list[Finding] = []
     dropped = 0
+    ungrounded: list[tuple[Finding, Dropped]] = []
     for item in report.issues:
         f = Finding(
             pipeline=PIPELINE,
@@ -65,7 +68,7 @@ def issues_to_findings(
             start_line=item.line,
             end_line=item.end_line or item.line,
             message=item.message.strip(),
-            rationale=item.rationale.strip(),
+            rationale=clean_rationale(item.rationale),
             origin="model",
             model=model,
         )
@@ -73,9 +76,13 @@ def issues_to_findings(
         if clamp_finding(f, doc.lines) is None:
             dropped += 1
             continue
-        locate_snippet(f, doc.lines, item.snippet)
-        found.append(f)
-    return found, dropped
+        kept = ground(doc.safe_lines, f, item.snippet)
+        if isinstance(kept, Dropped):
+            ungrounded.append((f, kept))
+            continue
+        locate_snippet(kept, doc.safe_lines, item.snippet)
+        found.append(kept)
+    return found, dropped, ungrounded
 
 
 def drop_static_duplicates(model_findings: list[Finding], static: list[Finding]) -> list[Finding]:
@@ -179,7 +186,8 @@ async def _review_batch(
     )
     if report is None:
         return None
-    findings, dropped = issues_to_findings(report, doc, scope.result.totals.model)
+    findings, dropped, ungrounded = issues_to_findings(report, doc, scope.result.totals.model)
+    await scope.dropped("issue_detector", ungrounded)
     owners = [plan.unit_for(f.start_line, batch) for f in findings]
     kept = [(f, o) for f, o in zip(findings, owners, strict=True) if o is not None]
     dropped += len(findings) - len(kept)  # outside the units under review

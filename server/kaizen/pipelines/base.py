@@ -40,11 +40,14 @@ class RunResult:
     notices: list[str] = field(default_factory=list)
     totals: RunTotals = field(default_factory=RunTotals)
     insight_ids: list[int] = field(default_factory=list)
-    dropped: int = 0  # findings the model gave that failed validation
+    dropped: int = 0  # findings the model gave that failed validation or grounding
+    drops: list[str] = field(default_factory=list)  # why each grounding drop happened
     ignored: list[str] | None = None  # fingerprints shown repeatedly with no reaction
     units_reviewed: int = 0  # review units sent to a model in this run
     units_cached: int = 0  # review units whose findings came from the cache
     units_skipped: int = 0  # units outside a diff, neither cached nor reviewed
+    suppressed: list[Finding] = field(default_factory=list)  # dismissed before: not shown
+    hidden: list[Finding] = field(default_factory=list)  # below review.minConfidence
 
 
 def check_document(doc: Document, max_bytes: int) -> None:
@@ -181,6 +184,25 @@ class RunScope:
         )
         return answer, learned
 
+    async def dropped(self, task: str, drops: list[tuple[Finding, Any]]) -> None:
+        """Findings of one answer that grounding dropped: logged one by one, and counted
+        against the model that gave them (an invalid answer in its record)."""
+        if not drops:
+            return
+        counts: dict[str, int] = {}
+        for f, why in drops:
+            counts[why.kind] = counts.get(why.kind, 0) + 1
+            line = f"{self.doc.relpath}:{f.start_line}: dropped {why} ({f.message[:80]!r})"
+            self.result.drops.append(line)
+            log.info("%s by %s: %s", task, f.model, line)
+        self.result.dropped += len(drops)
+        model = self.result.totals.model
+        if model and self.ctx.on_dropped is not None:
+            try:
+                await self.ctx.on_dropped(model, task, counts)
+            except Exception:
+                log.exception("could not record dropped findings of %s", model)
+
     async def finish(
         self, status: RunStatus, error: str | None = None, save_findings: bool = False
     ) -> RunResult:
@@ -243,8 +265,21 @@ async def run_pipeline(pipeline: str, doc: Document, ctx: RunContext, phases: Ph
         check_document(doc, ctx.settings.max_file_bytes)
         findings = await phases(scope)
         assign_fingerprints(findings, doc.lines, scope_namer(doc.text, doc.language))
-        findings = await ctx.suppress(doc, findings)
-        scope.result.findings = findings
+        shown = await ctx.suppress(doc, findings)
+        kept = {id(f) for f in shown}
+        scope.result.suppressed = [f for f in findings if id(f) not in kept]
+        shown, scope.result.hidden = await ctx.weigh(doc, shown)
+        findings = scope.result.findings = shown
+        for f in scope.result.hidden:  # counted in the result; `kaizen check` says how many
+            log.info(
+                "%s:%s: hidden [%s] %s (confidence %.2f: %s)",
+                doc.relpath,
+                f.start_line,
+                f.code or f.category,
+                f.message[:80],
+                f.confidence or 0.0,
+                f.confidence_why,
+            )
         # A model that failed only fails the run when it left nothing to show.
         answered = any(f.origin == "model" for f in findings)
         failed = scope.result.error is not None and not answered

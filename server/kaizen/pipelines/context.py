@@ -25,7 +25,11 @@ log = logging.getLogger(__name__)
 LearningsProvider = Callable[[Document, str, str], Awaitable[Learnings]]
 StaticAnalyzer = Callable[[Document], Awaitable[list[Finding]]]
 Suppressor = Callable[[Document, list[Finding]], Awaitable[list[Finding]]]
+# (document, findings) -> (shown, hidden): confidence learned from outcomes
+Weigher = Callable[[Document, list[Finding]], Awaitable[tuple[list[Finding], list[Finding]]]]
 Recorder = Callable[..., Awaitable[Any]]
+# (model, task, {drop kind: count}): findings of one answer dropped by grounding
+DropRecorder = Callable[[str, str, dict[str, int]], Awaitable[None]]
 
 
 async def _no_learnings(_doc: Document, _task: str, _query: str) -> Learnings:
@@ -40,6 +44,12 @@ async def _keep_all(_doc: Document, findings: list[Finding]) -> list[Finding]:
     return findings
 
 
+async def _show_all(
+    _doc: Document, findings: list[Finding]
+) -> tuple[list[Finding], list[Finding]]:
+    return findings, []
+
+
 @dataclass
 class RunContext:
     settings: Settings
@@ -48,12 +58,14 @@ class RunContext:
     learnings: LearningsProvider = _no_learnings
     static: StaticAnalyzer = _no_static
     suppress: Suppressor = _keep_all
+    weigh: Weigher = _show_all
     on_status: Callable[[RunStatus, str | None], None] = lambda _s, _m: None
     on_notice: Callable[[str], None] = lambda _m: None
     on_progress: Callable[[str], None] = lambda _m: None
     on_attempt: Callable[[CallOutcome, int | None], Awaitable[None]] | None = None
     after_run: Callable[[Any, Document], Awaitable[None]] | None = None
     shown: bool = False  # the findings are put before a user who can act on them (editor)
+    on_dropped: DropRecorder | None = None
 
     async def db(self, method: str, *args: Any, **kwargs: Any) -> Any:
         """Run a store method on a thread; without a store, do nothing.

@@ -27,6 +27,7 @@ from ..core.findings import (
 from . import prompts
 from .base import RunResult, RunScope, run_pipeline
 from .context import RunContext
+from .grounding import Dropped, clean_rationale, ground
 from .review import (
     batch_context,
     batch_lines,
@@ -49,9 +50,11 @@ def kind_slug(kind: str) -> str:
 
 def opportunities_to_findings(
     report: prompts.OpportunityReport, doc: Document, model: str | None
-) -> tuple[list[Finding], int]:
+) -> tuple[list[Finding], int, list[tuple[Finding, Dropped]]]:
+    """Like ``autofix.issues_to_findings``: kept, out of range, dropped by grounding."""
     found: list[Finding] = []
     dropped = 0
+    ungrounded: list[tuple[Finding, Dropped]] = []
     for item in report.opportunities:
         kind = kind_slug(item.kind)
         f = Finding(
@@ -62,7 +65,7 @@ def opportunities_to_findings(
             start_line=item.line,
             end_line=item.end_line or item.line,
             message=item.title.strip() + (f": {item.message.strip()}" if item.message else ""),
-            rationale=item.rationale.strip(),
+            rationale=clean_rationale(item.rationale),
             origin="model",
             model=model,
             title=item.title.strip(),
@@ -70,8 +73,12 @@ def opportunities_to_findings(
         if clamp_finding(f, doc.lines) is None:
             dropped += 1
             continue
-        found.append(f)
-    return found, dropped
+        kept = ground(doc.safe_lines, f, item.snippet)
+        if isinstance(kept, Dropped):
+            ungrounded.append((f, kept))
+            continue
+        found.append(kept)
+    return found, dropped, ungrounded
 
 
 def attach_improvement(
@@ -137,7 +144,10 @@ async def _opportunities(doc: Document, ctx: RunContext, scope: RunScope) -> lis
         if report is None:
             failed = True
             continue
-        found, dropped = opportunities_to_findings(report, doc, scope.result.totals.model)
+        found, dropped, ungrounded = opportunities_to_findings(
+            report, doc, scope.result.totals.model
+        )
+        await scope.dropped("opportunity_detector", ungrounded)
         kept = [(f, o) for f in found if (o := plan.unit_for(f.start_line, batch)) is not None]
         scope.result.dropped += dropped + len(found) - len(kept)
         for f, _ in kept:

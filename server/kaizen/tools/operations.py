@@ -326,3 +326,57 @@ def search_learnings(store: Any, args: Any, embedder: Any) -> dict:
         store, embedder, a.query, repository=a.repository, language=a.language, limit=a.limit
     )
     return {"learnings": rows}
+
+
+# dismissals -------------------------------------------------------------------------------
+
+
+class DismissFindingInput(Input):
+    fingerprint: str | None = Field(default=None, min_length=1, max_length=64)
+    path: str | None = Field(default=None, min_length=1, max_length=4096)
+    line: int | None = Field(default=None, ge=1)
+    repository: str | None = Field(default=None, max_length=512)
+    reason: str | None = Field(default=None, max_length=2000)
+
+
+def dismiss_finding(store: Any, args: Any, embedder: Any = None) -> dict:
+    """Dismiss a recorded finding as the editor's Dismiss does: it is rejected in this
+    repository (``kaizen check``, SARIF and the editor all suppress it from now on), counts
+    against the model that found it, and becomes a lesson for the next prompts."""
+    from pathlib import Path
+
+    from ..improvement.events import record_finding_outcome
+    from ..memory import dismissals, insights
+
+    a: DismissFindingInput = parse(DismissFindingInput, args)
+    try:
+        if a.fingerprint:
+            target = dismissals.by_fingerprint(store, a.fingerprint, a.repository)
+        elif a.path and a.line:
+            target = dismissals.by_location(store, Path(a.path), a.line)
+        else:
+            raise ToolError("give a fingerprint, or a path and a line")
+    except dismissals.NotFound as exc:
+        raise ToolError(str(exc)) from None
+    row = target.row
+    store.set_outcome(row.repository, row.fingerprint, "rejected", a.reason)
+    finding = dismissals.as_finding(row)
+    record_finding_outcome(store, finding, "rejected")
+    learned: list[int] = []
+    if embedder is not None:
+        item = insights.from_outcome(
+            finding, "rejected", target.lines, row.repository, row.language, a.reason
+        )
+        learned = insights.record(store.engine, embedder, [item])
+    return {
+        "dismissed": {
+            "fingerprint": row.fingerprint,
+            "repository": row.repository,
+            "uri": row.uri,
+            "line": row.start_line,
+            "category": row.code or row.category,
+            "message": row.message,
+            "reason": a.reason,
+        },
+        "insightIds": learned,
+    }

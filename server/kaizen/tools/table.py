@@ -169,6 +169,10 @@ def _on_store(function: Callable[[Any, Any, Any], dict[str, Any]]) -> Runner:
     return run
 
 
+def _dismiss_finding(ctx: Context, args: Any) -> dict[str, Any]:
+    return ops.dismiss_finding(ctx.store, args, ctx.embedder())
+
+
 def _search_learnings(ctx: Context, args: Any) -> dict[str, Any]:
     return ops.search_learnings(ctx.store, args, ctx.embedder())
 
@@ -317,6 +321,23 @@ _TOOLS = [
             "latencyMs": "total latency over the calls, in milliseconds",
             "costUsd": "total cost over the calls, in US dollars",
             "reset": "forget this model's record for the task type first",
+        },
+    ),
+    Tool(
+        "dismiss_finding",
+        ops.DismissFindingInput,
+        "Dismiss a finding Kaizen reported (by fingerprint, or by file and line) as the "
+        "editor's Dismiss does: `kaizen check`, its SARIF and the editor suppress it from "
+        "then on, and the reason becomes a lesson for later reviews.",
+        _dismiss_finding,
+        # None: the editor has kaizen.dismiss, which also updates what is on screen
+        command=None,
+        params={
+            "fingerprint": "the finding's fingerprint (as `kaizen check --format json` shows)",
+            "path": "the file of the finding (with line, instead of a fingerprint)",
+            "line": "a line of the finding (1-based)",
+            "repository": "the repository of the fingerprint, when it is in several",
+            "reason": "why it is not a problem (kept as the SARIF justification)",
         },
     ),
     Tool(

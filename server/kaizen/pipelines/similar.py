@@ -1,0 +1,50 @@
+"""Fix all similar: after a ruff fix is accepted, the same rule's other places in the
+workspace, each with ruff's own fix.
+
+Only static rules: a ruff rule is the same defect wherever it fires and ruff's fix is
+checked code, so offering it elsewhere is safe. (Model findings would need a fix-generator
+call per place; they are not offered here.) Nothing is written: the editor face turns the
+places into one code action the user may choose.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from pathlib import Path
+
+from ..core.document import Document
+from ..core.findings import Finding, assign_fingerprints
+from .static import ruff_findings
+
+MAX_FILES = 500
+SKIP_DIRS = {".git", ".hg", ".venv", "venv", "node_modules", "__pycache__", "build", "dist", ".tox"}
+
+
+def python_files(root: Path, limit: int = MAX_FILES) -> Iterator[Path]:
+    """The workspace's Python files, vendored and generated folders left out."""
+    count = 0
+    for path in sorted(root.rglob("*.py")):
+        if SKIP_DIRS & set(path.relative_to(root).parts[:-1]) or not path.is_file():
+            continue
+        yield path
+        count += 1
+        if count >= limit:
+            return
+
+
+async def similar_places(code: str, docs: list[Document]) -> list[tuple[Document, Finding]]:
+    """Every finding of ruff rule ``code`` that has a fix, in ``docs`` (fingerprinted). The
+    caller passes the documents as they are after the accepted fix, so that place is gone."""
+    places: list[tuple[Document, Finding]] = []
+    limit = asyncio.Semaphore(4)
+
+    async def one(doc: Document) -> list[tuple[Document, Finding]]:
+        async with limit:
+            found = await ruff_findings(doc)
+        assign_fingerprints(found, doc.lines)
+        return [(doc, f) for f in found if f.code == code and f.edits]
+
+    for batch in await asyncio.gather(*(one(doc) for doc in docs)):
+        places.extend(batch)
+    return places
