@@ -76,7 +76,7 @@ def test_check_grounds_model_findings_and_counts_drops(scripted, kaizen_home, pr
     proc = kaizen(["-v", "check", "--no-static", "--format", "json", "m.py"], scripted,
                   kaizen_home, project)
     assert proc.returncode == 1, proc.stderr
-    shown = {(f["line"], f["message"], f["rationale"]) for f in json.loads(proc.stdout)}
+    shown = {(f["line"], f["message"], f["rationale"]) for f in json.loads(proc.stdout)["findings"]}
     assert shown == {
         (6, "The file is never closed", ""),  # re-anchored to where its code is
         (2, "Division by zero on an empty list", ""),  # kept; the echoed rationale cleared
@@ -114,7 +114,7 @@ async def test_editor_dismissal_holds_in_check_and_sarif(start_client, scripted,
     listed = kaizen(["check", "--no-static", "--show-suppressed", "m.py"], scripted, kaizen_home, project)
     assert "suppressed" in listed.stdout and "lists are never empty" in listed.stdout
     as_json = kaizen(["check", "--no-static", "--format", "json", "m.py"], scripted, kaizen_home, project)
-    assert json.loads(as_json.stdout) == []
+    assert json.loads(as_json.stdout)["findings"] == []
     sarif = kaizen(["check", "--no-static", "--format", "sarif", "m.py"], scripted, kaizen_home, project)
     log = json.loads(sarif.stdout)
     jsonschema.validate(log, SARIF_SCHEMA)
@@ -131,7 +131,7 @@ def test_cli_dismiss_by_location_and_fingerprint(scripted, kaizen_home, project)
          "snippet": "open(path)"},
     ]})
     first = json.loads(kaizen(["check", "--no-static", "--format", "json", "m.py"], scripted,
-                              kaizen_home, project).stdout)
+                              kaizen_home, project).stdout)["findings"]
     assert len(first) == 2
     leak = next(f for f in first if f["category"] == "resource-leak")
     by_line = kaizen(["dismiss", "m.py:2", "--reason", "callers check"], scripted, kaizen_home, project)
@@ -242,6 +242,7 @@ async def test_five_dismissals_demote_then_hide_through_the_pipeline(scripted, p
     options = {"autofix": {"provider": "openai", "model": "scripted", "apiBase": scripted.url,
                            "apiKey": "sk-test"},
                "staticPrepass": {"enabled": False}, "localModel": False,
+               "review": {"cache": False},  # every run asks the model: the text stays the same
                "databasePath": str(kaizen_home / "k.db")}
     settings, _ = load_settings(project, options)
     services = Services(settings)
@@ -257,7 +258,7 @@ async def test_five_dismissals_demote_then_hide_through_the_pipeline(scripted, p
         # nothing ever accepted: (0 + 4 * 5/15) / (5 + 4) = 0.148, under the default 0.15
         assert result.findings == [] and [h.start_line for h in result.hidden] == [12]
         assert result.hidden[0].confidence_why == "accepted 0 of 5 times here"
-        looser, _ = load_settings(project, {**options, "review": {"minConfidence": 0.1}})
+        looser, _ = load_settings(project, {**options, "review": {"cache": False, "minConfidence": 0.1}})
         services.update_settings(looser)
         scripted.enqueue("issue_detector", slow(6))
         [f] = (await registry.run("autofix", doc, services.context())).findings
