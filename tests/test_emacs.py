@@ -208,7 +208,7 @@ def test_emacs_eglot_quick_fix(
     result = run_emacs(emacs, tmp_path, file, loose, kaizen_home, model_options(scripted))
 
     assert result["steps"] == [
-        "diagnostics", "quick fix applied", "diagnostic cleared", "saved and reviewed again",
+        "connected", "diagnostics", "quick fix applied", "diagnostic cleared", "saved and reviewed again",
         "stopped",
     ]
     # the documented entry was there, in the documented shape, before the test swapped it

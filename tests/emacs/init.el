@@ -151,8 +151,18 @@ Fails loudly when the documented setup did not register Kaizen the documented wa
 
 (defvar kaizen-test--steps
   (list
+   ;; Both files' hooks ran before the command loop's first post-command-hook connected
+   ;; eglot, the file outside any project first: by now it would have its own server.
+   (list "connected"
+         (lambda () (eglot-current-server))
+         (lambda (_)
+           (let ((loose (find-buffer-visiting (kaizen-test--conf :loose))))
+             (unless loose (error "Emacs is not visiting %s" (kaizen-test--conf :loose)))
+             (when (with-current-buffer loose (eglot-current-server))
+               (error "Kaizen started for %s, which is in no project"
+                      (kaizen-test--conf :loose))))))
    (list "diagnostics"
-         (lambda () (and (eglot-current-server) (kaizen-test--diagnostics)))
+         (lambda () (kaizen-test--diagnostics))
          (lambda (diagnostics)
            (let ((d (car diagnostics)))
              (kaizen-test--put 'diagnostics (vconcat (mapcar #'kaizen-test--describe diagnostics)))
