@@ -429,3 +429,41 @@ def test_pre_commit_review_hook_uses_the_model(
     assert "stats.py:2:" in out and "Division by zero on an empty list" in out, out
     [request] = scripted.requests_for("issue_detector")
     assert request["body"]["model"] == "scripted-model"
+
+
+# The README's snippets ---------------------------------------------------------------------
+
+
+def readme_yaml(marker: str) -> dict[str, Any]:
+    """The ```yaml block of the README's CI section that starts with ``# {marker}``."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = re.search(r"^## CI: GitHub Actions and pre-commit$.*?(?=^## )", text, re.S | re.M)
+    assert section, "README.md has no 'CI: GitHub Actions and pre-commit' section"
+    [block] = [b for b in re.findall(r"^```yaml\n(.*?)^```", section[0], re.S | re.M)
+               if b.startswith(f"# {marker}\n")]
+    loaded = yaml.safe_load(block)
+    assert isinstance(loaded, dict)
+    return loaded
+
+
+def test_readme_workflow_uses_the_action_as_declared():
+    workflow = readme_yaml(".github/workflows/kaizen.yml")
+    assert workflow["permissions"]["security-events"] == "write"
+    [job] = workflow["jobs"].values()
+    checkout, kaizen = job["steps"]
+    assert checkout["uses"].startswith("actions/checkout@")
+    assert checkout["with"]["fetch-depth"] == 0  # --diff needs the merge base
+    assert kaizen["uses"].startswith("kaizen-lsp/kaizen@")
+    assert set(kaizen["with"]) <= set(load_action()["inputs"])
+    assert kaizen["with"]["api-key"] == "${{ secrets.OPENAI_API_KEY }}"
+
+
+def test_readme_pre_commit_config_is_valid(tmp_path: Path):
+    clientlib = pytest.importorskip("pre_commit.clientlib", reason="pre-commit (a dev extra)")
+    config = readme_yaml(".pre-commit-config.yaml")
+    path = tmp_path / ".pre-commit-config.yaml"
+    path.write_text(yaml.safe_dump(config))
+    [repo] = clientlib.load_config(str(path))["repos"]
+    manifest = {h["id"] for h in clientlib.load_manifest(str(HOOKS))}
+    assert {h["id"] for h in repo["hooks"]} <= manifest
+    assert repo["repo"] == "https://github.com/kaizen-lsp/kaizen"
