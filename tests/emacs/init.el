@@ -18,9 +18,10 @@
 ;;
 ;; The scenario is a list of steps, each a condition and an action, advanced by a repeating
 ;; timer: the command loop runs between ticks, so typed input, idle timers and process output
-;; are handled exactly as when a person sits at the terminal. The quick fix is applied by
-;; typing `M-x eglot-code-actions RET RET' (RET takes the default: the preferred
-;; action, "Kaizen: apply fix"). Every wait is bounded by the deadline; on success, timeout or
+;; are handled exactly as when a person sits at the terminal. The quick fix is applied with
+;; the keys `M-x eglot-code-actions RET RET', queued in `unread-command-events' so the command
+;; loop reads them as typed input (the second RET takes the default: the preferred action,
+;; "Kaizen: apply fix"). Every wait is bounded by the deadline; on success, timeout or
 ;; error the observations go to "output" as JSON and Emacs exits (1 unless all steps ran).
 ;;
 ;; (Not `eglot-code-action-quickfix': in eglot 1.9 it calls `eglot-code-actions' without its
