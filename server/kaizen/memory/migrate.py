@@ -17,7 +17,7 @@ from .schema import Base
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3  # 3: router_basis, router_state, router_decisions, routing_experiments
 
 
 def _add_missing_columns(conn: Connection) -> list[str]:
