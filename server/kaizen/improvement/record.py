@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from . import bugs, heuristics, performance
+from . import bugs, heuristics, performance, router_state
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +32,7 @@ def record_finding_outcome(store: Any, finding: Any, outcome: str) -> None:
         return
     try:
         performance.record_feedback(store, finding.model, task, outcome)
+        router_state.credit_finding(store, finding, outcome)  # the contextual policy's
     except Exception:
         log.exception("could not record the outcome of a finding by %s", finding.model)
 

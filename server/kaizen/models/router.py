@@ -29,8 +29,11 @@ from pydantic import BaseModel
 
 from ..config import Settings
 from . import budget, local
+from .contextual_router import ContextualRouter, RoutedTask
+from .features import TaskContext
 from .gateway import CallOutcome, Gateway, ModelTarget
-from .policy import LAYERS, LearnedPolicy, Stats, elsewhere, layer_order
+from .policy import LAYERS, LearnedPolicy, Stats, elsewhere, estimates, layer_order
+from .router_context import ContextualRouting
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +68,7 @@ class Choice:
     source: str  # explicit | rule | learned | budget | local | none
     reason: str = ""
     notices: list[str] = field(default_factory=list)
+    routed: RoutedTask | None = None  # the contextual record of this task, if featurised
 
 
 AttemptHook = Callable[[CallOutcome], Awaitable[None] | None]
@@ -78,6 +82,8 @@ class Snapshot:
     stats: dict[str, dict[str, Stats]] = field(default_factory=dict)
     spent_today_usd: float = 0.0
     loaded_at: float = 0.0
+    experiment: dict[str, Any] | None = None  # the running A/B experiment
+    promoted: dict[str, Any] | None = None  # the strategy an experiment promoted
 
 
 def _seeded_rng() -> random.Random:
@@ -86,13 +92,14 @@ def _seeded_rng() -> random.Random:
     return random.Random(int(seed)) if seed and seed.lstrip("-").isdigit() else random.Random()
 
 
-class ModelRouter:
+class ModelRouter(ContextualRouting):
     def __init__(
         self,
         settings: Settings,
         gateway: Gateway | None = None,
         store: Any = None,
         policy: LearnedPolicy | None = None,
+        contextual: ContextualRouter | None = None,
     ) -> None:
         self.settings = settings
         self.gateway = gateway or Gateway(timeout_s=settings.request_timeout_s)
@@ -100,6 +107,7 @@ class ModelRouter:
         self.policy = policy or LearnedPolicy(rng=_seeded_rng())
         self._snapshot: Snapshot | None = None
         self._refreshing = threading.Lock()
+        self._init_contextual(contextual, _seeded_rng())
 
     def update(self, settings: Settings) -> None:
         self.settings = settings
@@ -111,6 +119,7 @@ class ModelRouter:
         """Re-read rules, performance and today's spend (blocking: call it on a thread)."""
         snapshot = Snapshot(loaded_at=time.monotonic())
         if self.store is not None:
+            from ..improvement import experiments
             from ..improvement.heuristics import active_rules
             from ..improvement.performance import load_stats
 
@@ -119,6 +128,11 @@ class ModelRouter:
                 snapshot.stats = load_stats(self.store)
                 if self.settings.budget.daily_usd is not None:
                     snapshot.spent_today_usd = self.store.spend_since(budget.day_start())
+                if experiments.running_experiment(self.store) is not None:
+                    experiments.experiment_status(self.store)  # stops it once decided
+                snapshot.experiment = experiments.running_experiment(self.store)
+                snapshot.promoted = experiments.promoted_strategy(self.store)
+                self.sync_contextual()
             except Exception:  # routing without the record beats not routing
                 log.exception("could not read the routing record")
         self._snapshot = snapshot
@@ -188,26 +202,49 @@ class ModelRouter:
         return out
 
     def _learned(
-        self, task: str, models: Sequence[str], snap: Snapshot
+        self,
+        task: str,
+        models: Sequence[str],
+        snap: Snapshot,
+        routed: RoutedTask | None = None,
+        strategy: dict[str, Any] | None = None,
     ) -> tuple[list[ModelTarget], str]:
-        """The policy's order over ``models`` and why its first choice."""
+        """The policy's order over ``models`` and why its first choice: the contextual
+        policy once it is warm, else the per-task statistics."""
         from_record = snap.stats.get(task, {})
         others = elsewhere(snap.stats, task)
         targets = [self._layer_target(m) for m in models]
         by_name = {t.model: t for t in targets}
-        decision = self.policy.decide(
-            list(by_name), from_record, self._prices(targets, models), others
-        )
+        prices = self._prices(targets, models)
+        ests = estimates(list(by_name), from_record, prices, self.policy.config, others)
+        if (ordered := self.contextual_order(list(by_name), routed, strategy or {}, ests)):
+            return [by_name[m] for m in ordered[0]], ordered[1]
+        decision = self.policy.decide(list(by_name), from_record, prices, others)
         return [by_name[m] for m in decision.order()], decision.reason
 
     # choosing ----------------------------------------------------------------------------
 
-    def choose(self, task: str, path: str = "") -> Choice:
+    def choose(self, task: str, path: str = "", context: TaskContext | None = None) -> Choice:
+        """The targets for one task; ``context`` (its content) enables the contextual policy."""
+        routed = self.route_context(context)
+        snap = self.snapshot()
+        strategy, experiment = self.strategy(snap)
+        choice = self._choose(task, path, snap, routed, strategy)
+        self.finish_routing(routed, choice, experiment)
+        return choice
+
+    def _choose(
+        self,
+        task: str,
+        path: str,
+        snap: Snapshot,
+        routed: RoutedTask | None,
+        strategy: dict[str, Any],
+    ) -> Choice:
         pipeline = TASK_PIPELINE.get(task, "autofix")
         layer = TASK_LAYER.get(task, "balanced")
         explicit = self.settings.choice(pipeline)
         candidates = self.layer_models(layer)
-        snap = self.snapshot()
 
         limit = self.settings.budget
         spent = budget.state(limit.daily_usd, snap.spent_today_usd, limit.when_exceeded)
@@ -220,12 +257,12 @@ class ModelRouter:
             rest = [t for t in rest if t.model != first.model]
             return Choice([first, *rest], "explicit", f"{pipeline} model chosen by the user")
 
-        for rule in snap.rules:
+        for rule in self.strategy_rules(strategy, snap.rules):
             if rule.matches(task, path) and (chosen := self._by_rule(rule, task, candidates, snap)):
                 return chosen
 
         if candidates:
-            targets, why = self._learned(task, candidates, snap)
+            targets, why = self._learned(task, candidates, snap, routed, strategy)
             return Choice(targets, "learned", why)
         if self.settings.local_model and local.available():
             return Choice(
@@ -288,10 +325,14 @@ class ModelRouter:
                 task, target, messages, answer_type, max_tokens=_max_tokens(target)
             )
             attempts.append(outcome)
+            self.attempt_done(choice, outcome)
+            if outcome.ok:
+                self.call_done(choice)  # queued before on_attempt's refresh writes it
             if on_attempt is not None and (pending := on_attempt(outcome)) is not None:
                 await pending
             if outcome.ok:
                 return outcome, attempts
+        self.call_done(choice)
         return None, attempts
 
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from ..models.features import TaskContext
 from ..models.gateway import CallOutcome
 from ..models.router import Choice
 from . import prompts
@@ -124,7 +125,10 @@ class RunScope:
         """One prompt, start to end: route it, find its learnings (by ``query``), render it
         with the (redacted) code and ``values``, and ask. Returns the validated answer, or
         None when no model could give one, and the learnings that went into the prompt."""
-        choice = self.ctx.router.choose(task, self.doc.relpath)
+        content = TaskContext(
+            task, "\n".join(self.doc.safe_lines), self.doc.language, run_id=self.result.run_id
+        )
+        choice = self.ctx.router.choose(task, self.doc.relpath, content)
         self.result.notices.extend(n for n in choice.notices if n not in self.result.notices)
         if not choice.targets:
             return None, Learnings()
@@ -169,6 +173,20 @@ class RunScope:
 Phases = Callable[[RunScope], Awaitable[list[Finding]]]
 
 
+def _feedback(ctx: RunContext, result: RunResult, findings: list[Finding]) -> None:
+    """What the run itself says of its model: findings shown repeatedly with no reaction
+    (ignored) and findings that failed validation (ungrounded) count against it."""
+    feedback = getattr(ctx.router, "feedback", None)
+    if feedback is None or result.run_id is None:
+        return
+    ignored = set(result.ignored or ())
+    for f in findings:
+        if f.fingerprint in ignored and f.origin == "model":
+            feedback(result.run_id, f.model, "ignored")
+    if result.dropped:
+        feedback(result.run_id, result.totals.model, "ungrounded", result.dropped)
+
+
 async def run_pipeline(pipeline: str, doc: Document, ctx: RunContext, phases: Phases) -> RunResult:
     """One run: scan, the pipeline's own phases, then fingerprint, suppress, record, learn.
 
@@ -193,6 +211,7 @@ async def run_pipeline(pipeline: str, doc: Document, ctx: RunContext, phases: Ph
                 doc.language,
                 findings,
             )
+        _feedback(ctx, scope.result, findings)
         # A model that failed only fails the run when it left nothing to show.
         answered = any(f.origin == "model" for f in findings)
         failed = scope.result.error is not None and not answered
