@@ -48,9 +48,11 @@ def normalise_strategy(strategy: Any, fallback_name: str) -> dict[str, Any]:
     if isinstance(strategy, (int, float)) and not isinstance(strategy, bool):
         strategy = {"costWeight": float(strategy)}
     if isinstance(strategy, str):
-        strategy = json.loads(strategy) if strategy.strip().startswith("{") else {
-            "costWeight": float(strategy)
-        }
+        strategy = (
+            json.loads(strategy)
+            if strategy.strip().startswith("{")
+            else {"costWeight": float(strategy)}
+        )
     if not isinstance(strategy, dict):
         raise ValueError(f"a strategy is an object or a cost weight, not {strategy!r}")
     out: dict[str, Any] = {"name": str(strategy.get("name") or fallback_name)}
@@ -176,9 +178,7 @@ def _arms(store: Any, e: dict[str, Any]) -> dict[str, dict[str, Any]]:
             ).all()
             rewards = [r.reward_sum / r.outcomes for r in resolved]
             weight = e["costWeight"]
-            utility = [
-                q - weight * r.relative_cost for q, r in zip(rewards, resolved, strict=True)
-            ]
+            utility = [q - weight * r.relative_cost for q, r in zip(rewards, resolved, strict=True)]
             out[arm] = {
                 "strategy": e[arm],
                 "tasks": int(tasks),

@@ -46,7 +46,21 @@ FALSE = {"false", "f", "no", "n", "0", "0.0", "incorrect", "fail", ""}
 FROZEN_SHARE = 0.3
 # Cost-knob settings swept (cost_weight: success traded for the dearest model's cost).
 COST_WEIGHTS = (
-    0.0, 0.01, 0.02, 0.03, 0.045, 0.06, 0.08, 0.1, 0.125, 0.15, 0.18, 0.22, 0.27, 0.35, 0.5
+    0.0,
+    0.01,
+    0.02,
+    0.03,
+    0.045,
+    0.06,
+    0.08,
+    0.1,
+    0.125,
+    0.15,
+    0.18,
+    0.22,
+    0.27,
+    0.35,
+    0.5,
 )
 Point = tuple[float, float]  # (strong share, quality)
 
@@ -246,8 +260,9 @@ def replay(
     late = [0.0, 0.0]
     timings: list[int] = []
 
-    def choose(r: ContextualRouter, st: dict[str, Stats], sm: dict[str, float], i: int,
-               sample: bool) -> tuple[str, object]:
+    def choose(
+        r: ContextualRouter, st: dict[str, Stats], sm: dict[str, float], i: int, sample: bool
+    ) -> tuple[str, object]:
         ctx = TaskContext("replay", data.prompts[i], is_code=False)
         routed = r.route(ctx, embedding=embeddings[i])
         priors = {m: _prior(st, m, sm) for m in candidates}
@@ -305,8 +320,21 @@ def mean_ci(values: Sequence[float]) -> dict[str, float | list[float]]:
     return {"mean": m, "ci95": [m - half, m + half], "runs": list(values)}
 
 
-_T975 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306,
-         9: 2.262, 10: 2.228, 15: 2.131, 20: 2.086, 30: 2.042}
+_T975 = {
+    1: 12.706,
+    2: 4.303,
+    3: 3.182,
+    4: 2.776,
+    5: 2.571,
+    6: 2.447,
+    7: 2.365,
+    8: 2.306,
+    9: 2.262,
+    10: 2.228,
+    15: 2.131,
+    20: 2.086,
+    30: 2.042,
+}
 
 
 def evaluate(
@@ -332,7 +360,13 @@ def evaluate(
         frozen_pts: list[Point] = []
         for j, w in enumerate(cost_weights):
             result = replay(
-                data, embeddings, order, w, costs, seed=97 * k + j, config=config,
+                data,
+                embeddings,
+                order,
+                w,
+                costs,
+                seed=97 * k + j,
+                config=config,
                 time_decisions=(j == 0),
             )
             online_pts.append(result.online)
@@ -340,13 +374,17 @@ def evaluate(
             frozen_pts.append(result.frozen)
             timings += result.decision_ns
             if progress:
-                progress(f"order {k + 1}/{orders} cost weight {w:g}: strong share "
-                         f"{result.online[0]:.3f} quality {result.online[1]:.4f}")
-        tail = data.subset(order[int(FROZEN_SHARE * n):])
-        per_mode["online"].append(summary(online_pts, float(data.weak.mean()),
-                                          float(data.strong.mean())))
-        per_mode["frozen"].append(summary(frozen_pts, float(tail.weak.mean()),
-                                          float(tail.strong.mean())))
+                progress(
+                    f"order {k + 1}/{orders} cost weight {w:g}: strong share "
+                    f"{result.online[0]:.3f} quality {result.online[1]:.4f}"
+                )
+        tail = data.subset(order[int(FROZEN_SHARE * n) :])
+        per_mode["online"].append(
+            summary(online_pts, float(data.weak.mean()), float(data.strong.mean()))
+        )
+        per_mode["frozen"].append(
+            summary(frozen_pts, float(tail.weak.mean()), float(tail.strong.mean()))
+        )
         curves["online"].append(online_pts)
         curves["frozen"].append(frozen_pts)
         base_runs.append(baselines(data, rng))
@@ -367,8 +405,9 @@ def evaluate(
             ],
         }
     for name in ("random", "oracle_domain", "oracle_prompt"):
-        out[name] = {key: mean_ci([b[name][key] for b in base_runs]) for key in
-                     ("apgr", "cpt50", "cpt80")}
+        out[name] = {
+            key: mean_ci([b[name][key] for b in base_runs]) for key in ("apgr", "cpt50", "cpt80")
+        }
     ns = sorted(timings)
     out["decisionMs"] = {
         "p50": ns[len(ns) // 2] / 1e6 if ns else None,
