@@ -1,6 +1,6 @@
 """Routing benchmark: what the learned policy costs and keeps of the strongest model's quality.
 
-Usage: python benchmarks/bench_router.py [--seeds 10] [--orders 2] [--out FILE.json]
+Usage: python benchmarks/bench_router.py [--seeds 10] [--orders 1] [--out FILE.json]
        python benchmarks/bench_router.py --replay PATH [--orders 5] [--mode online|frozen]
                                          [--format json|text] [--out FILE.json]
 
@@ -11,7 +11,7 @@ setting of the cost knob, over ``--orders`` shuffled orders, and reports RouteLL
 per-prompt oracles, for both modes (``--mode`` picks the one at the top level of the JSON),
 and the per-decision latency of the contextual policy with 5 models. Without ``--replay``
 the run is bounded for ``make bench``: the simulation below, then the same replay on the
-MMLU set (../shared/data/routellm/mmlu beside the repository) over ``--orders`` (2) orders.
+MMLU set (../shared/data/routellm/mmlu beside the repository) over ``--orders`` (1) order.
 
 Two streams of tasks, both routed by ``kaizen.models.policy.LearnedPolicy`` (the code the
 router uses), updating the same sums ``model_performance`` holds after every call:
@@ -203,7 +203,7 @@ def print_curve(title: str, curves: dict[str, list[dict[str, float]]]) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=10, help="simulation runs to average")
-    parser.add_argument("--orders", type=int, default=None, help="replay orders (5 / 2)")
+    parser.add_argument("--orders", type=int, default=None, help="5 with --replay, else 1")
     parser.add_argument("--tasks", type=int, default=1000)
     parser.add_argument("--replay", type=Path, default=None, help="CSV or folder of CSVs")
     parser.add_argument("--mode", choices=("online", "frozen"), default="online")
@@ -243,8 +243,8 @@ def main(argv: list[str] | None = None) -> int:
 
     replayed: dict[str, Any] = {}
     if MMLU.is_dir():
-        print(f"\nMMLU replay through the contextual router ({args.orders or 2} orders)")
-        replayed = replay_report(MMLU, args.orders or 2, "online", True)
+        print(f"\nMMLU replay through the contextual router ({args.orders or 1} order)")
+        replayed = replay_report(MMLU, args.orders or 1, "online", True)
     elapsed = time.perf_counter() - started
     print(
         f"\nTarget after 500 simulated tasks (>= 95% quality at <= 40% cost): "

@@ -238,3 +238,20 @@ def test_the_first_basis_written_is_the_teams(store: Store):
     router_state.sync(store, one)
     router_state.sync(store, two)
     assert one.basis is not None and two.basis is not None and two.basis.id == one.basis.id
+
+
+def test_an_accepted_finding_trains_the_policy_through_its_run(store: Store):
+    from kaizen.improvement.record import record_finding_outcome
+    from kaizen.pipelines.findings import Finding
+
+    router = small_router(14)
+    learn(router, random.Random(15), 100)
+    run_id = store.start_run("autofix", "file:///x.sql", "acme", "sql", 1)
+    routed = router.route(TaskContext("issue_detector", "select join index", "sql", run_id=run_id))
+    routed.model = A
+    router_state.sync(store, router, [routed])
+    finding = Finding("autofix", "bug", "warning", 1, 1, "m", model=A, fingerprint="fp-1")
+    store.save_findings(run_id, "acme", "file:///x.sql", "sql", [finding])
+    n = router_state.load_stats(store, routed.basis_id or "")[A].n
+    record_finding_outcome(store, finding, "accepted")
+    assert router_state.load_stats(store, routed.basis_id or "")[A].n == n + 1

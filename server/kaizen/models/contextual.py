@@ -8,11 +8,13 @@ benchmarks/README.md):
 
 - the statistics are sums (``sum x x^T``, ``sum r x``, counts), so a team's processes add
   their updates into one database row per model and nothing is lost or double counted;
-- a decision is two small matrix-vector products per model (d = 84): ~30 us for 5 models;
-- Thompson sampling measured better than LinUCB (the optimistic bonus kept choosing the
-  expensive model where it was merely uncertain: online APGR 0.51 vs 0.60) and than
-  a kernel (Nadaraya-Watson) estimator with Beta posteriors (0.58), whose cost also
-  grows with every observation; importance weighting of the updates did not help (0.59).
+- a decision is two small matrix-vector products per model (d = 85): ~0.1 ms for 5 models;
+- in exploratory single-order replays, Thompson sampling beat LinUCB (the optimistic bonus
+  kept choosing the expensive model where it was merely uncertain: online APGR 0.51 vs
+  0.60) and a kernel (Nadaraya-Watson) estimator with Beta posteriors (0.58), whose cost
+  also grows with every observation; importance-weighted updates did not help (0.59), a
+  shared-plus-per-model (hierarchical) model barely did (+0.004) at 3x the cost;
+- without exploration the router locks onto one model per cost setting (APGR 0.50).
 
 Prior: a model's predicted success starts at its per-task success rate from
 ``model_performance`` (the statistics the layered policy uses), put in the intercept's

@@ -46,22 +46,9 @@ FALSE = {"false", "f", "no", "n", "0", "0.0", "incorrect", "fail", ""}
 FROZEN_SHARE = 0.3
 # Cost-knob settings swept (cost_weight: success traded for the dearest model's cost).
 COST_WEIGHTS = (
-    0.0,
-    0.01,
-    0.02,
-    0.03,
-    0.045,
-    0.06,
-    0.08,
-    0.1,
-    0.125,
-    0.15,
-    0.18,
-    0.22,
-    0.27,
-    0.35,
-    0.5,
-)
+    *(0.0, 0.04, 0.08, 0.1, 0.11, 0.125, 0.14, 0.15, 0.165, 0.18, 0.2, 0.225),
+    *(0.25, 0.3, 0.4, 0.6, 1.0),
+)  # denser where a quality gap of ~0.1-0.2 puts the threshold; up to 1 for wider gaps
 Point = tuple[float, float]  # (strong share, quality)
 
 
