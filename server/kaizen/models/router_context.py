@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .contextual import normalised_costs, reward_of
+from .contextual import ContextualConfig, normalised_costs, reward_of
 from .contextual_router import ContextualRouter, RoutedTask
 from .features import TaskContext
 
@@ -53,7 +53,8 @@ class ContextualRouting:
     _unsaved_lock: threading.Lock
 
     def _init_contextual(self, contextual: ContextualRouter | None, rng: Any) -> None:
-        self.contextual = contextual or ContextualRouter(rng=rng)
+        config = ContextualConfig(exploration=self.settings.routing.exploration)
+        self.contextual = contextual or ContextualRouter(config=config, rng=rng)
         self._unsaved = []
         self._unsaved_lock = threading.Lock()
 
