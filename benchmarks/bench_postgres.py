@@ -44,8 +44,8 @@ from benchmarks.common import RESULTS, percentile
 from sqlalchemy.engine import make_url
 from tests.pg_fixtures import start_pg_server
 
+from kaizen.core.embed import HashingEmbedder
 from kaizen.memory.db import create_db_engine, writer
-from kaizen.memory.embed import HashingEmbedder
 from kaizen.memory.migrate import migrate
 from kaizen.memory.search import ensure_index
 from kaizen.memory.search import postgres as pg

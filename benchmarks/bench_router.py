@@ -1,6 +1,17 @@
 """Routing benchmark: what the learned policy costs and keeps of the strongest model's quality.
 
-Usage: python benchmarks/bench_router.py [--seeds 10] [--mmlu-seeds 5] [--out FILE.json]
+Usage: python benchmarks/bench_router.py [--seeds 10] [--orders 1] [--out FILE.json]
+       python benchmarks/bench_router.py --replay PATH [--orders 5] [--mode online|frozen]
+                                         [--format json|text] [--out FILE.json]
+
+``--replay PATH`` (one CSV or a folder of CSVs, one domain a file; see
+``kaizen.models.replay``) replays real outcomes through the contextual router at every
+setting of the cost knob, over ``--orders`` shuffled orders, and reports RouteLLM's metrics
+(APGR, CPT(50%), CPT(80%)) with 95% intervals beside random routing and the per-domain and
+per-prompt oracles, for both modes (``--mode`` picks the one at the top level of the JSON),
+and the per-decision latency of the contextual policy with 5 models. Without ``--replay``
+the run is bounded for ``make bench``: the simulation below, then the same replay on the
+MMLU set (../shared/data/routellm/mmlu beside the repository) over ``--orders`` (1) order.
 
 Two streams of tasks, both routed by ``kaizen.models.policy.LearnedPolicy`` (the code the
 router uses), updating the same sums ``model_performance`` holds after every call:
@@ -13,20 +24,21 @@ router uses), updating the same sums ``model_performance`` holds after every cal
    qualities: the cheapest model within the policy's tolerance of the best) and with always
    calling the strongest model. Quality is the expected one (the sum of the chosen models'
    true acceptance rates); learning sees only sampled outcomes.
-2. ``mmlu``: real per-prompt correctness of Mixtral-8x7B (weak) and GPT-4 (strong) on the
-   57 MMLU domains (/work/shared/data/routellm, from RouteLLM), replayed shuffled; each
-   domain is a task type, and only the chosen model's correctness is revealed, as an
-   accepted or dismissed finding would be. Quality here is the realised correctness.
+2. ``replay``: real per-prompt correctness of Mixtral-8x7B (weak) and GPT-4 (strong) on the
+   57 MMLU domains (from RouteLLM), replayed shuffled through the contextual router
+   (``kaizen.models.replay``): one task type for every prompt, the prompt text as content,
+   never the domain; only the chosen model's correctness is revealed, as an accepted or
+   dismissed finding would be.
 
-Curves are reported at 100/200/500/1000 tasks (and at the end of the MMLU replay). Target:
-at least 95% of the strongest model's quality at no more than 40% of its cost after 500 tasks.
+Simulation curves are reported at 100/200/500/1000 tasks. Target: at least 95% of the
+strongest model's quality at no more than 40% of its cost after 500 tasks.
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
 import json
+import os
 import random
 import statistics
 import sys
@@ -38,13 +50,19 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "server"))
+# Small matrices only: BLAS threads contend on a shared 2-core machine (a 500 x 500 eigh
+# took 2.8 s with 2 threads under load, 0.09 s with one).
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+from replay_bench import replay_report
 
 from kaizen.core.tasks import TASKS
 from kaizen.models.lazy_litellm import litellm
 from kaizen.models.policy import LearnedPolicy, PolicyConfig, Stats, elsewhere, layer_order
 
 ROOT = Path(__file__).resolve().parent
-MMLU = Path("/work/shared/data/routellm/mmlu")
+MMLU = ROOT.parent.parent / "shared" / "data" / "routellm" / "mmlu"  # beside the repository
 CHECKPOINTS = (100, 200, 500, 1000)
 PROMPT_TOKENS, COMPLETION_TOKENS = 1500, 300
 
@@ -160,73 +178,6 @@ def simulate(seed: int, tasks: int, config: PolicyConfig) -> dict[str, list[dict
     return curve
 
 
-def load_mmlu() -> list[tuple[str, int, bool, bool]]:
-    """(domain, prompt tokens, weak correct, strong correct) for every prompt."""
-    rows: list[tuple[str, int, bool, bool]] = []
-    for path in sorted(MMLU.glob("*.csv")):
-        domain = path.stem.removeprefix("mmlu_")
-        with path.open(newline="", encoding="utf-8") as fh:
-            reader = csv.DictReader(fh)
-            columns = {c.lower(): c for c in reader.fieldnames or []}
-            weak = next(c for k, c in columns.items() if "mixtral" in k)
-            strong = next(c for k, c in columns.items() if "gpt-4" in k)
-            for row in reader:
-                tokens = max(1, len(row["prompt"]) // 4)
-                rows.append((domain, tokens, row[weak] == "True", row[strong] == "True"))
-    return rows
-
-
-def replay_mmlu(
-    rows: list[tuple[str, int, bool, bool]], seed: int, config: PolicyConfig
-) -> dict[str, Any]:
-    rng = random.Random(seed)
-    stream = rows[:]
-    rng.shuffle(stream)
-    policy = LearnedPolicy(config, random.Random(seed + 1))
-    candidates = [STRONG, WEAK]
-    stats: dict[str, dict[str, Stats]] = defaultdict(dict)
-    router, strong_only = Tally(), Tally()
-    checkpoints = {*CHECKPOINTS, 2000, 5000, len(stream)}
-    curve = []
-    for n, (domain, tokens, weak_ok, strong_ok) in enumerate(stream, 1):
-        cost = {WEAK: price(WEAK, tokens, 1), STRONG: price(STRONG, tokens, 1)}
-        model = policy.decide(candidates, stats[domain], {}, elsewhere(stats, domain)).model
-        model = model or STRONG
-        good = strong_ok if model == STRONG else weak_ok
-        observe(stats[domain], model, good, cost[model], 0.0)
-        router.tasks, router.quality, router.cost = (
-            n,
-            router.quality + good,
-            router.cost + cost[model],
-        )
-        router.strong += model == STRONG
-        strong_only.tasks, strong_only.quality = n, strong_only.quality + strong_ok
-        strong_only.cost += cost[STRONG]
-        strong_only.strong += 1
-        if n in checkpoints:
-            curve.append(router.point(strong_only))
-    return {"router": curve, "strongest": strong_only.point(strong_only)}
-
-
-def mmlu_oracle(rows: list[tuple[str, int, bool, bool]], tolerance: float) -> dict[str, float]:
-    """Each domain sent wholly to the cheapest model within ``tolerance`` of the better one."""
-    by_domain: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
-    for domain, _tokens, weak_ok, strong_ok in rows:
-        counts = by_domain[domain]
-        counts[0], counts[1], counts[2] = counts[0] + 1, counts[1] + weak_ok, counts[2] + strong_ok
-    quality = strong = 0
-    for n, weak_ok, strong_ok in by_domain.values():
-        if weak_ok >= (1 - tolerance) * strong_ok:
-            quality += weak_ok
-        else:
-            quality, strong = quality + strong_ok, strong + n
-    best = sum(c[2] for c in by_domain.values())
-    return {
-        "qualityVsStrongest": round(quality / best, 4),
-        "strongShare": round(strong / len(rows), 4),
-    }
-
-
 def mean_curve(runs: list[list[dict[str, float]]]) -> list[dict[str, float]]:
     return [
         {key: round(statistics.fmean(run[i][key] for run in runs), 4) for key in runs[0][i]}
@@ -252,10 +203,22 @@ def print_curve(title: str, curves: dict[str, list[dict[str, float]]]) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=10, help="simulation runs to average")
-    parser.add_argument("--mmlu-seeds", type=int, default=5, help="MMLU replays to average")
+    parser.add_argument("--orders", type=int, default=None, help="5 with --replay, else 1")
     parser.add_argument("--tasks", type=int, default=1000)
-    parser.add_argument("--out", type=Path, default=ROOT / "results" / "router.json")
+    parser.add_argument("--replay", type=Path, default=None, help="CSV or folder of CSVs")
+    parser.add_argument("--mode", choices=("online", "frozen"), default="online")
+    parser.add_argument("--format", choices=("text", "json"), default="text")
+    parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args(argv)
+    if args.replay is not None:
+        report = replay_report(args.replay, args.orders or 5, args.mode, args.format == "text")
+        if args.format == "json":
+            print(json.dumps(report, indent=2))
+        if args.out:
+            args.out.parent.mkdir(parents=True, exist_ok=True)
+            args.out.write_text(json.dumps(report, indent=2) + "\n")
+        return 0
+    out = args.out or ROOT / "results" / "router.json"
     config = PolicyConfig()
     started = time.perf_counter()
 
@@ -278,27 +241,10 @@ def main(argv: list[str] | None = None) -> int:
         f"{spread['costVsStrongest'][1]:.1%} of the strongest"
     )
 
-    mmlu: dict[str, Any] = {}
+    replayed: dict[str, Any] = {}
     if MMLU.is_dir():
-        rows = load_mmlu()
-        mmlu = {"prompts": len(rows), "domains": len({r[0] for r in rows}), "runs": []}
-        for tolerance in (config.tolerance, 0.15):
-            cfg = replace(config, tolerance=tolerance)
-            replays = [replay_mmlu(rows, seed, cfg) for seed in range(args.mmlu_seeds)]
-            run = {
-                "tolerance": tolerance,
-                "router": mean_curve([r["router"] for r in replays]),
-                "oracle": mmlu_oracle(rows, tolerance),
-            }
-            mmlu["runs"].append(run)
-            print_curve(
-                f"MMLU replay, tolerance {tolerance:.0%} ({len(rows)} prompts, "
-                f"{mmlu['domains']} domains, weak Mixtral vs strong GPT-4), mean of "
-                f"{args.mmlu_seeds} seeds; per-domain oracle: "
-                f"{run['oracle']['qualityVsStrongest']:.1%} quality with GPT-4 on "
-                f"{run['oracle']['strongShare']:.1%} of prompts",
-                {"router": run["router"]},
-            )
+        print(f"\nMMLU replay through the contextual router ({args.orders or 1} order)")
+        replayed = replay_report(MMLU, args.orders or 1, "online", True)
     elapsed = time.perf_counter() - started
     print(
         f"\nTarget after 500 simulated tasks (>= 95% quality at <= 40% cost): "
@@ -315,11 +261,11 @@ def main(argv: list[str] | None = None) -> int:
             "targetMetAt500": target,
             "spreadAt500": spread,
         },
-        "mmlu": mmlu,
+        "replay": replayed,
         "seconds": round(elapsed, 1),
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2) + "\n")
     return 0
 
 

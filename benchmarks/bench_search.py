@@ -38,8 +38,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "server"))
 
 from benchmarks.common import percentile
 
+from kaizen.core.embed import HashingEmbedder, insight_text, normalise
 from kaizen.memory.db import create_db_engine, writer
-from kaizen.memory.embed import HashingEmbedder, insight_text, normalise
 from kaizen.memory.migrate import migrate
 from kaizen.memory.search import exact_knn, hybrid_search, vector_search
 from kaizen.memory.search.sqlite_index import (

@@ -23,14 +23,14 @@ from hypothesis import strategies as st
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
-from kaizen.memory.db import create_db_engine, writer
-from kaizen.memory.embed import (
+from kaizen.core.embed import (
     Embedder,
     HashingEmbedder,
     LiteLLMEmbedder,
     insight_text,
     make_embedder,
 )
+from kaizen.memory.db import create_db_engine, writer
 from kaizen.memory.migrate import migrate
 from kaizen.memory.schema import WorkflowInsight
 from kaizen.memory.search import (
@@ -149,7 +149,7 @@ def test_hashing_embedder_is_unit_length_and_stable_across_processes() -> None:
     assert abs(cosine(here[0], here[0]) - 1.0) < 1e-9
     assert not any(here[1])  # no words, no direction
     code = (
-        "import json, sys; from kaizen.memory.embed import HashingEmbedder; "
+        "import json, sys; from kaizen.core.embed import HashingEmbedder; "
         "print(json.dumps(HashingEmbedder().embed(json.loads(sys.argv[1]))))"
     )
     env = {**os.environ, "PYTHONHASHSEED": "12345"}

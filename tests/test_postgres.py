@@ -20,9 +20,9 @@ from lsprotocol import types
 from sqlalchemy import text
 
 from kaizen.config import Settings
+from kaizen.core.embed import HashingEmbedder
 from kaizen.memory import insights
 from kaizen.memory.db import create_db_engine, database_url, writer
-from kaizen.memory.embed import HashingEmbedder
 from kaizen.memory.loop import LearningLoop
 from kaizen.memory.migrate import SCHEMA_VERSION, migrate
 from kaizen.memory.search import ensure_index, hybrid_search

@@ -150,6 +150,16 @@ class Models(_Model):
     max_concurrency: int = Field(default=8, ge=1, le=256)
 
 
+class Routing(_Model):
+    """The contextual router (models.contextual): ``cost_weight`` is the single knob along
+    the quality/cost curve (expected success given up per unit of the dearest candidate's
+    cost); None uses the strategy promoted by an A/B experiment, else 0.1."""
+
+    cost_weight: float | None = Field(default=None, ge=0)
+    contextual: bool = True  # False: only the per-task statistics and layers
+    exploration: float = Field(default=0.6, ge=0, le=5)
+
+
 class Settings(_Model):
     autofix: ModelChoice = ModelChoice()
     refactor: ModelChoice = ModelChoice()
@@ -166,6 +176,7 @@ class Settings(_Model):
     auto_create_pr: bool = Field(default=False, alias="autoCreatePR")
     github: GitHub = GitHub()
     gateway: Gateway = Gateway()
+    routing: Routing = Routing()
     max_file_bytes: int = Field(default=500_000, ge=1_000)
     database_path: str | None = None
     telemetry: bool = False
@@ -306,6 +317,7 @@ ENV_KEYS: dict[str, tuple[str, ...]] = {
     "KAIZEN_GATEWAY_KEY": ("gateway", "apiKey"),
     "KAIZEN_BUDGET_DAILY_USD": ("budget", "dailyUsd"),
     "KAIZEN_ALERTS_WEBHOOK_URL": ("alerts", "webhookUrl"),
+    "KAIZEN_ROUTING_COST_WEIGHT": ("routing", "costWeight"),
 }
 
 

@@ -118,11 +118,11 @@ class Services:
         assert self.store is not None
         from ..improvement import telemetry  # noqa: F401 - imported here, off the event loop
         from ..improvement.alerts import AlertMonitor
-        from ..improvement.routing_record import record_reader
+        from ..improvement.routing_record import wire_router
 
         self.alerts = AlertMonitor()
-        # rules, performance, spend, and the models with an open degradation alert
-        self.router.read_record = record_reader(self.store, self.alerts)
+        # rules, performance, spend, open degradation alerts, experiments, learned state
+        wire_router(self.router, self.store, self.alerts)
         self.router.refresh()
         try:
             self.loop = LearningLoop(self.store, self.settings)

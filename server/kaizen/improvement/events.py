@@ -8,7 +8,7 @@ import logging
 from typing import Any
 
 from ..core.tasks import detector_of
-from . import bugs, heuristics, metrics, performance
+from . import bugs, heuristics, metrics, performance, router_state
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +33,7 @@ def record_finding_outcome(store: Any, finding: Any, outcome: str) -> None:
         return
     try:
         performance.record_feedback(store, finding.model, task, outcome)
+        router_state.credit_finding(store, finding, outcome)  # the contextual policy's
     except Exception:
         log.exception("could not record the outcome of a finding by %s", finding.model)
 

@@ -9,8 +9,8 @@ from typing import Any
 
 from sqlalchemy import select
 
+from ..core.embed import Embedder
 from ..core.workspace import repository_key
-from .embed import Embedder
 from .insights import KIND_LABELS, delete
 from .schema import WorkflowInsight
 from .search import hybrid_search

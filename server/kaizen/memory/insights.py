@@ -17,10 +17,10 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, func, literal_column, select, text
 
+from ..core.embed import Embedder, insight_text
 from ..core.findings import Finding
 from ..security.redact import scrub
 from .db import writer
-from .embed import Embedder, insight_text
 from .schema import WorkflowInsight, utcnow
 from .search import index_insight, remove_insight
 

@@ -12,7 +12,7 @@ from sqlalchemy import Connection, Engine, select
 from sqlalchemy.orm import Session
 
 from ..core.document import Learnings
-from .embed import Embedder
+from ..core.embed import Embedder
 from .insights import KIND_LABELS
 from .schema import WorkflowInsight
 from .search import hybrid_search

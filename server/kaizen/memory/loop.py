@@ -18,9 +18,9 @@ from sqlalchemy import select
 
 from ..config import Settings
 from ..core.document import Document, Learnings
+from ..core.embed import Embedder, make_embedder
 from ..core.findings import Finding
 from . import insights
-from .embed import Embedder, make_embedder
 from .learnings import retrieve
 from .schema import WorkflowInsight
 from .search import ensure_index

@@ -18,7 +18,7 @@ from .schema import Base
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 3  # 3: unit_reviews (the review cache), predicted cost, test results
+SCHEMA_VERSION = 3  # 3: unit_reviews, predicted cost, test results, the contextual router
 
 
 def _add_missing_columns(conn: Connection) -> list[str]:

@@ -18,6 +18,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -262,3 +263,76 @@ class UnitReview(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     used_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
+
+class RouterBasis(Base):
+    """The contextual router's feature basis (``models.features``): fitted once from the
+    first embeddings seen, then shared by every process on this database."""
+
+    __tablename__ = "router_basis"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    embedder: Mapped[str] = mapped_column(String(128), unique=True)
+    rank: Mapped[int] = mapped_column(Integer)
+    embed_dim: Mapped[int] = mapped_column(Integer)
+    scale: Mapped[float] = mapped_column(Float)
+    mean: Mapped[bytes] = mapped_column(LargeBinary)  # float64, little-endian
+    components: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class RouterState(Base):
+    """Sufficient statistics of the contextual policy for one model in one basis: sums, so
+    the processes of a team add their updates instead of overwriting each other's."""
+
+    __tablename__ = "router_state"
+    __table_args__ = (UniqueConstraint("basis_id", "model"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    basis_id: Mapped[str] = mapped_column(String(32), index=True)
+    model: Mapped[str] = mapped_column(String(128))
+    dim: Mapped[int] = mapped_column(Integer)
+    n: Mapped[float] = mapped_column(Float, default=0.0)
+    sum_r: Mapped[float] = mapped_column(Float, default=0.0)
+    sum_r2: Mapped[float] = mapped_column(Float, default=0.0)
+    precision: Mapped[bytes] = mapped_column(LargeBinary)  # sum x x^T, float64
+    moment: Mapped[bytes] = mapped_column(LargeBinary)  # sum r x, float64
+    writes: Mapped[int] = mapped_column(Integer, default=0)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class RouterDecision(Base):
+    """One routed task: its features (so a later accepted / dismissed finding is learned in
+    the context it was decided in), cost, reward and A/B experiment arm."""
+
+    __tablename__ = "router_decisions"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    run_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
+    task: Mapped[str] = mapped_column(String(32))
+    model: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    source: Mapped[str] = mapped_column(String(16), default="")
+    basis_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    features: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)  # float32
+    experiment_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
+    arm: Mapped[str | None] = mapped_column(String(1), nullable=True)
+    cost_usd: Mapped[float] = mapped_column(Float, default=0.0)
+    relative_cost: Mapped[float] = mapped_column(Float, default=0.0)
+    outcomes: Mapped[int] = mapped_column(Integer, default=0)
+    reward_sum: Mapped[float] = mapped_column(Float, default=0.0)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class RoutingExperiment(Base):
+    """An A/B test of two routing strategies (``improvement.experiments``)."""
+
+    __tablename__ = "routing_experiments"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    status: Mapped[str] = mapped_column(String(16), default="running")  # running | stopped
+    arm_a: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    arm_b: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    cost_weight: Mapped[float] = mapped_column(Float, default=0.1)  # the utility's trade-off
+    alpha: Mapped[float] = mapped_column(Float, default=0.05)
+    max_tasks: Mapped[int] = mapped_column(Integer, default=2000)
+    winner: Mapped[str | None] = mapped_column(String(1), nullable=True)
+    reason: Mapped[str] = mapped_column(Text, default="")
+    promoted: Mapped[bool] = mapped_column(Boolean, default=False)
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    stopped_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)

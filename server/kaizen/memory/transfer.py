@@ -39,7 +39,7 @@ def describe(engine: Any) -> str:
 
 def _embedder(settings: Any) -> Any:
     # The same choice as the server's LearningLoop, so its index is never rebuilt for us.
-    from .embed import make_embedder
+    from ..core.embed import make_embedder
 
     return make_embedder(settings.learnings.embedding_model)
 
@@ -405,8 +405,8 @@ def _known_hashes(engine: Any, entries: list[_Insight]) -> set[tuple[str, str]]:
 
 
 def _import_batch(engine: Any, embedder: Any, batch: list[_Insight], report: ImportReport) -> None:
+    from ..core.embed import insight_text
     from .db import writer
-    from .embed import insight_text
     from .search import index_insight
 
     # Embed (maybe a provider call) outside the transaction, and only what is new there.

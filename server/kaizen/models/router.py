@@ -32,8 +32,11 @@ from pydantic import BaseModel
 from ..config import Settings
 from ..core.tasks import task as task_row
 from . import budget, local, predict
+from .contextual_router import ContextualRouter, RoutedTask
+from .features import TaskContext
 from .gateway import CallOutcome, Gateway, ModelTarget
-from .policy import LAYERS, LearnedPolicy, Stats, elsewhere, layer_order
+from .policy import LAYERS, LearnedPolicy, Stats, elsewhere, estimates, layer_order
+from .router_context import ContextualRouting
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +66,7 @@ class Choice:
     reason: str = ""
     notices: list[str] = field(default_factory=list)
     error: str | None = None  # no target although the user chose one: the run fails
+    routed: RoutedTask | None = None  # the contextual record of this task, if featurised
 
 
 AttemptHook = Callable[[CallOutcome], Awaitable[None] | None]
@@ -76,6 +80,8 @@ class RoutingRecord:
     stats: dict[str, dict[str, Stats]] = field(default_factory=dict)
     spent_today_usd: float = 0.0
     avoid: dict[str, set[str]] = field(default_factory=dict)  # task -> degraded models
+    experiment: dict[str, Any] | None = None  # the running A/B experiment of strategies
+    promoted: dict[str, Any] | None = None  # the strategy an experiment promoted
 
 
 RecordReader = Callable[[bool], RoutingRecord]
@@ -91,6 +97,8 @@ class Snapshot:
     spent_today_usd: float = 0.0
     avoid: dict[str, set[str]] = field(default_factory=dict)
     loaded_at: float = 0.0
+    experiment: dict[str, Any] | None = None  # the running A/B experiment
+    promoted: dict[str, Any] | None = None  # the strategy an experiment promoted
 
 
 def _seeded_rng() -> random.Random:
@@ -99,13 +107,14 @@ def _seeded_rng() -> random.Random:
     return random.Random(int(seed)) if seed and seed.lstrip("-").isdigit() else random.Random()
 
 
-class ModelRouter:
+class ModelRouter(ContextualRouting):
     def __init__(
         self,
         settings: Settings,
         gateway: Gateway | None = None,
         read_record: RecordReader | None = None,
         policy: LearnedPolicy | None = None,
+        contextual: ContextualRouter | None = None,
     ) -> None:
         self.settings = settings
         self.gateway = gateway or Gateway(
@@ -113,9 +122,16 @@ class ModelRouter:
             max_concurrency=settings.models.max_concurrency,
         )
         self.read_record = read_record  # set by Services once the database is open
+        # the contextual learner's persistence and the A/B arm assignment, injected by
+        # Services (they live in ``improvement``, a layer above)
+        self.sync_state: Callable[[ContextualRouter, list[RoutedTask]], None] | None = None
+        self.assign_arm: Callable[[dict[str, Any], Any], tuple[str, dict[str, Any]]] | None = (
+            None
+        )
         self.policy = policy or LearnedPolicy(rng=_seeded_rng())
         self._snapshot: Snapshot | None = None
         self._refreshing = threading.Lock()
+        self._init_contextual(contextual, _seeded_rng())
 
     def update(self, settings: Settings) -> None:
         self.settings = settings
@@ -134,6 +150,9 @@ class ModelRouter:
                 snapshot.stats = record.stats
                 snapshot.spent_today_usd = record.spent_today_usd
                 snapshot.avoid = record.avoid
+                snapshot.experiment = record.experiment
+                snapshot.promoted = record.promoted
+                self.sync_contextual()
             except Exception:  # routing without the record beats not routing
                 log.exception("could not read the routing record")
         self._snapshot = snapshot
@@ -221,22 +240,36 @@ class ModelRouter:
         return out
 
     def _learned(
-        self, task: str, models: Sequence[str], snap: Snapshot
+        self,
+        task: str,
+        models: Sequence[str],
+        snap: Snapshot,
+        routed: RoutedTask | None = None,
+        strategy: dict[str, Any] | None = None,
     ) -> tuple[list[ModelTarget], str]:
-        """The policy's order over ``models`` and why its first choice."""
+        """The policy's order over ``models`` and why its first choice: the contextual
+        policy once it is warm, else the per-task statistics."""
         from_record = snap.stats.get(task, {})
         others = elsewhere(snap.stats, task)
         targets = [self._layer_target(m) for m in models]
         by_name = {t.model: t for t in targets}
-        decision = self.policy.decide(
-            list(by_name), from_record, self._prices(targets, models), others
-        )
+        prices = self._prices(targets, models)
+        ests = estimates(list(by_name), from_record, prices, self.policy.config, others)
+        if (ordered := self.contextual_order(list(by_name), routed, strategy or {}, ests)):
+            return [by_name[m] for m in ordered[0]], ordered[1]
+        decision = self.policy.decide(list(by_name), from_record, prices, others)
         return [by_name[m] for m in decision.order()], decision.reason
 
     # choosing ----------------------------------------------------------------------------
 
-    def choose(self, task: str, path: str = "") -> Choice:
-        return self._steer(self._choose(task, path), task)
+    def choose(self, task: str, path: str = "", context: TaskContext | None = None) -> Choice:
+        """The targets for one task; ``context`` (its content) enables the contextual policy."""
+        routed = self.route_context(context)
+        snap = self.snapshot()
+        strategy, experiment = self.strategy(snap)
+        choice = self._steer(self._choose(task, path, snap, routed, strategy), task)
+        self.finish_routing(routed, choice, experiment)
+        return choice
 
     def _steer(self, choice: Choice, task: str) -> Choice:
         """Models with an open degradation alert on ``task`` (``RoutingRecord.avoid``, from
@@ -253,12 +286,18 @@ class ModelRouter:
         choice.reason = f"{choice.reason}; steering away from {names} (degradation alert)"
         return choice
 
-    def _choose(self, task: str, path: str) -> Choice:
+    def _choose(
+        self,
+        task: str,
+        path: str,
+        snap: Snapshot,
+        routed: RoutedTask | None,
+        strategy: dict[str, Any],
+    ) -> Choice:
         row = task_row(task)
         pipeline, layer = row.pipeline, row.layer
         explicit = self.settings.choice(pipeline)
         candidates = self.layer_models(layer)
-        snap = self.snapshot()
 
         limit = self.settings.budget
         spent = budget.state(limit.daily_usd, snap.spent_today_usd, limit.when_exceeded)
@@ -273,12 +312,12 @@ class ModelRouter:
             rest = [t for t in rest if t.model != first.model]
             return Choice([first, *rest], "explicit", f"{pipeline} model chosen by the user")
 
-        for rule in snap.rules:
+        for rule in self.strategy_rules(strategy, snap.rules):
             if rule.matches(task, path) and (chosen := self._by_rule(rule, task, candidates, snap)):
                 return chosen
 
         if candidates:
-            targets, why = self._learned(task, candidates, snap)
+            targets, why = self._learned(task, candidates, snap, routed, strategy)
             return Choice(targets, "learned", why)
         if self.settings.local_model:  # opted in: the bundled model when nothing else is
             return self._local("nothing configured; localModel is on")
@@ -365,10 +404,14 @@ class ModelRouter:
             )
             outcome.predicted = await predicting
             attempts.append(outcome)
+            self.attempt_done(choice, outcome)
+            if outcome.ok:
+                self.call_done(choice)  # queued before on_attempt's refresh writes it
             if on_attempt is not None and (pending := on_attempt(outcome)) is not None:
                 await pending
             if outcome.ok:
                 return outcome, attempts
+        self.call_done(choice)
         return None, attempts
 
     # predicted cost --------------------------------------------------------------------

@@ -17,6 +17,7 @@ from ..core.document import Document, Learnings
 from ..core.findings import Finding, assign_fingerprints
 from ..core.runs import RunStatus, RunTotals
 from ..core.tasks import task as task_row
+from ..models.features import TaskContext
 from ..models.gateway import CallOutcome
 from ..models.router import Choice
 from . import prompts
@@ -158,7 +159,14 @@ class RunScope:
         with the (redacted) code — all of it, or ``code`` (numbered lines of some units) —
         its ``context`` pack and ``values``, and ask. Returns the validated answer, or None
         when no model could give one, and the learnings that went into the prompt."""
-        choice = self.ctx.router.choose(task, self.doc.relpath)
+        # the router's features: the code this prompt is about (the batch's units, or all)
+        content = TaskContext(
+            task,
+            code if code is not None else "\n".join(self.doc.safe_lines),
+            self.doc.language,
+            run_id=self.result.run_id,
+        )
+        choice = self.ctx.router.choose(task, self.doc.relpath, content)
         self.result.notices.extend(n for n in choice.notices if n not in self.result.notices)
         if not choice.targets:
             if choice.error:
@@ -252,6 +260,20 @@ def _where(attempt: CallOutcome) -> str:
 Phases = Callable[[RunScope], Awaitable[list[Finding]]]
 
 
+def _feedback(ctx: RunContext, result: RunResult, findings: list[Finding]) -> None:
+    """What the run itself says of its model: findings shown repeatedly with no reaction
+    (ignored) and findings that failed validation (ungrounded) count against it."""
+    feedback = getattr(ctx.router, "feedback", None)
+    if feedback is None or result.run_id is None:
+        return
+    ignored = set(result.ignored or ())
+    for f in findings:
+        if f.fingerprint in ignored and f.origin == "model":
+            feedback(result.run_id, f.model, "ignored")
+    if result.dropped:
+        feedback(result.run_id, result.totals.model, "ungrounded", result.dropped)
+
+
 async def run_pipeline(pipeline: str, doc: Document, ctx: RunContext, phases: Phases) -> RunResult:
     """One run: scan, the pipeline's own phases, then fingerprint, suppress, record, learn.
 
@@ -280,6 +302,7 @@ async def run_pipeline(pipeline: str, doc: Document, ctx: RunContext, phases: Ph
                 f.confidence or 0.0,
                 f.confidence_why,
             )
+        _feedback(ctx, scope.result, findings)
         # A model that failed only fails the run when it left nothing to show.
         answered = any(f.origin == "model" for f in findings)
         failed = scope.result.error is not None and not answered

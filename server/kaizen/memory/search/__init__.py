@@ -15,7 +15,7 @@ from types import ModuleType
 
 from sqlalchemy import Connection
 
-from ..embed import Embedder
+from ...core.embed import Embedder
 from .fusion import NEAR_DUPLICATE_COSINE, SearchHit, fuse, query_terms
 
 __all__ = [

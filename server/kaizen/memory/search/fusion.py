@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, bindparam, text
 
-from ..embed import STOPWORDS, Embedder, LiteLLMEmbedder, insight_text
+from ...core.embed import STOPWORDS, Embedder, LiteLLMEmbedder, insight_text
 from ..meta import get_meta
 
 NEAR_DUPLICATE_COSINE = 0.97

@@ -40,8 +40,8 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, text
 
+from ...core.embed import Embedder, normalise
 from ..db import write_lock
-from ..embed import Embedder, normalise
 from ..meta import get_meta, set_meta
 from . import fusion as _search
 from .fusion import dim_without_network, embed_insights, index_dim

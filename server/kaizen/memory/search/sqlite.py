@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, text
 
-from ..embed import normalise
+from ...core.embed import normalise
 from .fusion import (
     NEAR_DUPLICATE_COSINE,
     SearchHit,

@@ -32,7 +32,7 @@ from collections.abc import Sequence
 
 from sqlalchemy import Connection, text
 
-from ..embed import Embedder, normalise
+from ...core.embed import Embedder, normalise
 from ..meta import get_meta, set_meta
 from .fusion import dim_without_network, embed_insights, index_dim
 
