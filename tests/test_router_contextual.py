@@ -13,6 +13,7 @@ import pytest
 from kaizen.config import Settings
 from kaizen.core.embed import HashingEmbedder
 from kaizen.improvement import heuristics, router_state
+from kaizen.improvement.routing_record import wire_router
 from kaizen.memory.store import Store
 from kaizen.models.contextual import ContextualConfig, reward_of
 from kaizen.models.contextual_router import ContextualRouter
@@ -126,7 +127,8 @@ def store(tmp_path: Path):
 
 def warm_router(store: Store, **settings: object) -> ModelRouter:
     options = {"layers": {"balanced": [A, B]}, **settings}
-    router = ModelRouter(Settings.model_validate(options), store=store, contextual=small_router(5))
+    router = ModelRouter(Settings.model_validate(options), contextual=small_router(5))
+    wire_router(router, store)
     rng = random.Random(6)
     for _ in range(300):
         region, text = task_text(rng)
@@ -241,8 +243,8 @@ def test_the_first_basis_written_is_the_teams(store: Store):
 
 
 def test_an_accepted_finding_trains_the_policy_through_its_run(store: Store):
-    from kaizen.improvement.record import record_finding_outcome
-    from kaizen.pipelines.findings import Finding
+    from kaizen.improvement.events import record_finding_outcome
+    from kaizen.core.findings import Finding
 
     router = small_router(14)
     learn(router, random.Random(15), 100)

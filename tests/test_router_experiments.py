@@ -10,6 +10,7 @@ import pytest
 
 from kaizen.config import Settings
 from kaizen.improvement import experiments, router_state
+from kaizen.improvement.routing_record import wire_router
 from kaizen.memory.store import Store
 from kaizen.models.contextual_router import RoutedTask
 from kaizen.models.features import TaskContext
@@ -88,7 +89,8 @@ def test_the_router_assigns_live_tasks_to_the_running_experiment(store: Store):
     experiments.start_experiment(
         store, {"name": "stats", "policy": "statistics"}, {"name": "b", "costWeight": 0.3}
     )
-    router = ModelRouter(Settings.model_validate({"layers": {"balanced": [A, B]}}), store=store)
+    router = ModelRouter(Settings.model_validate({"layers": {"balanced": [A, B]}}))
+    wire_router(router, store)
     router.refresh()
     arms = []
     for i in range(30):
