@@ -243,8 +243,8 @@ def test_the_first_basis_written_is_the_teams(store: Store):
 
 
 def test_an_accepted_finding_trains_the_policy_through_its_run(store: Store):
-    from kaizen.improvement.events import record_finding_outcome
     from kaizen.core.findings import Finding
+    from kaizen.improvement.events import record_finding_outcome
 
     router = small_router(14)
     learn(router, random.Random(15), 100)

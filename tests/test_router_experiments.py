@@ -104,3 +104,41 @@ def test_the_router_assigns_live_tasks_to_the_running_experiment(store: Store):
     router.refresh()  # writes the decisions with their arms
     status = experiments.experiment_status(store)
     assert status["arms"]["a"]["tasks"] + status["arms"]["b"]["tasks"] == 30
+
+
+def test_the_experiment_through_the_cli_and_the_tool_table(tmp_path) -> None:
+    """The same operation behind `kaizen routing experiment`, MCP/HTTP and the LSP command."""
+    import json
+    import subprocess
+    import sys
+
+    from kaizen.config import Settings
+    from kaizen.memory.store import Store
+    from kaizen.tools.table import TOOLS, Context, ToolError
+
+    env = {"KAIZEN_HOME": str(tmp_path), "PATH": "/usr/bin:/bin"}
+
+    def cli(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "-m", "kaizen", "routing", "experiment", *args],
+            capture_output=True, text=True, env=env, timeout=60,
+        )
+
+    started = cli("start", "0.02", '{"name": "cheap", "costWeight": 0.5}', "--format", "json")
+    assert started.returncode == 0, started.stderr
+    assert json.loads(started.stdout)["experiment"]["status"] == "running"
+    again = cli("start", "1", "2")
+    assert again.returncode == 2 and "is running: stop it first" in again.stderr
+    status = cli("status")
+    assert "Experiment #1: running" in status.stdout and "B cheap: 0 tasks" in status.stdout
+
+    ctx = Context(Store.open(tmp_path / "kaizen.db"), Settings())
+    tool = TOOLS["routing_experiment"]
+    assert tool.command == "routingExperiment"
+    shown = tool.call(ctx, {"action": "status"})
+    assert shown["experiment"]["id"] == 1 and set(shown["arms"]) == {"a", "b"}
+    with pytest.raises(ToolError):
+        tool.call(ctx, {"action": "start", "a": 0.1})  # strict: b missing
+    stopped = tool.call(ctx, {"action": "stop"})
+    assert stopped["stopped"]["status"] == "stopped"
+    ctx.close()

@@ -110,10 +110,12 @@ def build_parser() -> argparse.ArgumentParser:
     from .learnings import add_learnings_command
     from .metrics import add_record_commands
     from .pr import add_pr_command
+    from .routing import add_routing_command
 
     add_pr_command(sub)
     add_learnings_command(sub)
     add_record_commands(sub)
+    add_routing_command(sub)
     add_agent_commands(sub)
     add_db_command(sub)
     add_dismiss_command(sub)

@@ -380,3 +380,45 @@ def dismiss_finding(store: Any, args: Any, embedder: Any = None) -> dict:
         },
         "insightIds": learned,
     }
+
+
+# routing experiments ---------------------------------------------------------------------
+
+
+class RoutingExperimentInput(Input):
+    action: Literal["start", "status", "stop"] = "status"
+    # a strategy: a cost weight (number) or an object {"name", "costWeight", "policy",
+    # "rules"}; both needed to start
+    a: Any = None
+    b: Any = None
+    cost_weight: float = Field(default=0.1, ge=0)  # prices cost in the compared utility
+    alpha: float = Field(default=0.05, gt=0, lt=1)  # the sequential test's error rate
+    max_tasks: int = Field(default=2000, ge=2)  # stop at this many resolved tasks
+    promote: bool = False  # with stop: make the winner the team's strategy
+
+
+def routing_experiment(store: Any, args: Any = None, settings: Any = None) -> dict:
+    """Start, inspect or stop the A/B experiment of two routing strategies: live tasks are
+    split at random between them, quality and cost are recorded per arm, and a sequential
+    test stops it once one arm is better with the stated confidence (or at the cap)."""
+    from ..improvement import experiments
+
+    a: RoutingExperimentInput = parse(RoutingExperimentInput, args)
+    try:
+        if a.action == "start":
+            if a.a is None or a.b is None:
+                raise ToolError("start needs two strategies: a and b")
+            started = experiments.start_experiment(
+                store,
+                a.a,
+                a.b,
+                cost_weight=a.cost_weight,
+                alpha=a.alpha,
+                max_tasks=a.max_tasks,
+            )
+            return {"experiment": started, "arms": None, "test": None}
+        if a.action == "stop":
+            return experiments.stop_experiment(store, a.promote)
+        return experiments.experiment_status(store)
+    except ValueError as exc:
+        raise ToolError(str(exc)) from None

@@ -356,6 +356,29 @@ _TOOLS = [
     ),
 ]
 
+_TOOLS.append(
+    Tool(
+        "routing_experiment",
+        ops.RoutingExperimentInput,
+        "A/B experiment of two routing strategies (cost weights, policies or rule sets): "
+        "start splits live tasks at random between them, status shows each arm's quality, "
+        "cost and the sequential test's state, stop ends it (promote: the winner becomes "
+        "the strategy every process on this database uses).",
+        _on_store(ops.routing_experiment),
+        command="routingExperiment",
+        changes_routing=True,
+        params={
+            "action": "start, status or stop",
+            "a": "strategy A: a cost weight, or {name, costWeight, policy, rules}",
+            "b": "strategy B, the same way",
+            "costWeight": "how the compared utility prices cost",
+            "alpha": "the sequential test's false-positive rate",
+            "maxTasks": "stop after this many resolved tasks",
+            "promote": "with stop: make the winner the strategy in use",
+        },
+    )
+)
+
 TOOLS: dict[str, Tool] = {tool.name: tool for tool in _TOOLS}
 
 
