@@ -44,6 +44,12 @@ class SimilarFixes:
         open_docs = self.server.workspace.text_documents
         docs = [(self.server.snapshot(d.uri) if d.uri in open_docs else d) or d for d in on_disk]
         places = await similar_places(accepted.code, docs)
+        # the accepted place itself, should the editor's edit not have reached us yet
+        places = [
+            (d, f)
+            for d, f in places
+            if not (d.uri == doc.uri and f.fingerprint == accepted.fingerprint)
+        ]
         if places:
             self.offers[doc.uri] = Offer(accepted.code, places)
         return len(places)
