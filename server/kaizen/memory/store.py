@@ -114,23 +114,7 @@ class Store:
         insight_ids: Iterable[int] = (),
     ) -> None:
         with self.sessions.begin() as s:
-            s.execute(
-                update(Run)
-                .where(Run.id == run_id)
-                .values(
-                    status=status.value,
-                    provider=totals.provider,
-                    model=totals.model,
-                    prompt_tokens=totals.prompt_tokens,
-                    completion_tokens=totals.completion_tokens,
-                    cost_usd=totals.cost_usd,
-                    latency_ms=totals.latency_ms,
-                    findings_count=findings,
-                    error=error,
-                    insight_ids=list(insight_ids),
-                    finished_at=utcnow(),
-                )
-            )
+            _finish(s, run_id, status, totals, findings, error, insight_ids)
 
     def fail_orphaned_runs(self) -> int:
         """Runs left unfinished by a process that is gone are marked failed, not 'running'."""
@@ -236,23 +220,7 @@ class Store:
             if cache is not None:
                 repository, path, pipeline, entries, hits = cache
                 unit_cache.store(s, repository, path, pipeline, entries, hits, cache_max_rows)
-            s.execute(
-                update(Run)
-                .where(Run.id == run_id)
-                .values(
-                    status=status.value,
-                    provider=totals.provider,
-                    model=totals.model,
-                    prompt_tokens=totals.prompt_tokens,
-                    completion_tokens=totals.completion_tokens,
-                    cost_usd=totals.cost_usd,
-                    latency_ms=totals.latency_ms,
-                    findings_count=count,
-                    error=error,
-                    insight_ids=list(insight_ids),
-                    finished_at=utcnow(),
-                )
-            )
+            _finish(s, run_id, status, totals, count, error, insight_ids)
         return ignored
 
     def cached_units(
@@ -339,6 +307,35 @@ class Store:
                 .where(FindingRow.repository == repository, FindingRow.fingerprint == fingerprint)
                 .values(pr_url=url, pr_number=number, updated_at=utcnow())
             )
+
+
+def _finish(
+    s: Session,
+    run_id: int,
+    status: RunStatus,
+    totals: RunTotals,
+    findings: int,
+    error: str | None,
+    insight_ids: Iterable[int],
+) -> None:
+    """A run's final row: status, what it cost, how many findings, why it failed."""
+    s.execute(
+        update(Run)
+        .where(Run.id == run_id)
+        .values(
+            status=status.value,
+            provider=totals.provider,
+            model=totals.model,
+            prompt_tokens=totals.prompt_tokens,
+            completion_tokens=totals.completion_tokens,
+            cost_usd=totals.cost_usd,
+            latency_ms=totals.latency_ms,
+            findings_count=findings,
+            error=error,
+            insight_ids=list(insight_ids),
+            finished_at=utcnow(),
+        )
+    )
 
 
 def _call_row(run_id: int | None, outcome: Any) -> ModelCall:

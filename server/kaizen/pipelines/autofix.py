@@ -31,10 +31,7 @@ from .review import (
     Planned,
     batch_context,
     batch_lines,
-    batches,
-    cached_findings,
-    count_units,
-    plan_review,
+    start_review,
     to_cache,
 )
 
@@ -147,15 +144,10 @@ async def _detect_and_fix(
 ) -> list[Finding]:
     if not scope.may_send():
         return []
-    plan = await plan_review(doc, ctx, PIPELINE, scope.first_model("issue_detector"))
-    scope.cache_hits.extend(p.hash for p in plan.hits)
-    findings = cached_findings(plan, doc.lines)
-    whole = ctx.settings.review.scope == "file"
-    count_units(scope.result, plan, whole)
-    groups = batches(plan, ctx.settings.review.batch_tokens, whole_file=whole)
-    total, done = sum(len(g) for g in groups), 0
+    review = await start_review(scope, doc, ctx, "issue_detector")
+    plan, findings, total, done = review.plan, review.findings, review.total, 0
     failed = False
-    for batch in groups:
+    for batch in review.batches:
         scope.progress(f"detect {done + 1} of {total} definitions" if total > 1 else "detect")
         new = await _review_batch(doc, scope, plan, batch, static)
         done += len(batch)

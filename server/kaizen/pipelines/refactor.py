@@ -31,10 +31,7 @@ from .grounding import Dropped, clean_rationale, ground
 from .review import (
     batch_context,
     batch_lines,
-    batches,
-    cached_findings,
-    count_units,
-    plan_review,
+    start_review,
     to_cache,
 )
 
@@ -120,16 +117,11 @@ async def run_refactor(doc: Document, ctx: RunContext) -> RunResult:
 async def _opportunities(doc: Document, ctx: RunContext, scope: RunScope) -> list[Finding]:
     if not scope.may_send():
         return []
-    plan = await plan_review(doc, ctx, PIPELINE, scope.first_model("opportunity_detector"))
-    scope.cache_hits.extend(p.hash for p in plan.hits)
-    findings = cached_findings(plan, doc.lines)
-    whole = ctx.settings.review.scope == "file"
-    count_units(scope.result, plan, whole)
-    groups = batches(plan, ctx.settings.review.batch_tokens, whole_file=whole)
-    total, done = sum(len(g) for g in groups), 0
+    review = await start_review(scope, doc, ctx, "opportunity_detector")
+    plan, findings, total, done = review.plan, review.findings, review.total, 0
     budget = MAX_IMPROVEMENTS
     failed = False
-    for batch in groups:
+    for batch in review.batches:
         scope.progress(
             f"opportunities {done + 1} of {total} definitions" if total > 1 else "opportunities"
         )

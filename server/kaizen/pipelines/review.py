@@ -287,6 +287,30 @@ def from_cache(unit: Unit, entries: list[dict[str, Any]], lines: list[str]) -> l
     return out
 
 
+@dataclass
+class Review:
+    """One run's review: the plan, the cached findings it starts from, the batches to ask."""
+
+    plan: Plan
+    findings: list[Finding]
+    batches: list[list[Planned]]
+
+    @property
+    def total(self) -> int:
+        return sum(len(b) for b in self.batches)
+
+
+async def start_review(scope: Any, doc: Document, ctx: RunContext, task: str) -> Review:
+    """Plan ``doc`` for the run ``scope`` (its pipeline, the model the router would ask for
+    ``task``): cache hits noted for stamping, their findings placed, the rest batched."""
+    plan = await plan_review(doc, ctx, scope.pipeline, scope.first_model(task))
+    scope.cache_hits.extend(p.hash for p in plan.hits)
+    whole = ctx.settings.review.scope == "file"
+    count_units(scope.result, plan, whole)
+    groups = batches(plan, ctx.settings.review.batch_tokens, whole_file=whole)
+    return Review(plan, cached_findings(plan, doc.lines), groups)
+
+
 def count_units(result: Any, plan: Plan, whole_file: bool = False) -> None:
     """How many units this run reviewed, took from the cache and skipped (for summaries)."""
     reviewed = [p for p in plan.items if not p.skipped] if whole_file else plan.changed
