@@ -27,10 +27,12 @@ from .base import RunResult, RunScope, run_pipeline
 from .context import RunContext
 from .grounding import Dropped, clean_rationale, ground
 from .review import (
+    BATCHES_IN_FLIGHT,
     Plan,
     Planned,
     batch_context,
     batch_lines,
+    in_parallel,
     start_review,
     to_cache,
 )
@@ -145,17 +147,19 @@ async def _detect_and_fix(
     if not scope.may_send():
         return []
     review = await start_review(scope, doc, ctx, "issue_detector")
-    plan, findings, total, done = review.plan, review.findings, review.total, 0
-    failed = False
-    for batch in review.batches:
-        scope.progress(f"detect {done + 1} of {total} definitions" if total > 1 else "detect")
+    plan, total, done = review.plan, review.total, 0
+
+    async def one(batch: list[Planned]) -> list[Finding] | None:
+        nonlocal done
         new = await _review_batch(doc, scope, plan, batch, static)
         done += len(batch)
-        if new is None:
-            failed = True
-            continue
-        findings.extend(new)
-    if not failed:
+        scope.progress(f"detect {done} of {total} definitions done" if total > 1 else "detect")
+        return new
+
+    # a large file's batches are asked side by side (the gateway bounds each provider)
+    answers = await in_parallel([one(b) for b in review.batches], BATCHES_IN_FLIGHT)
+    findings = review.findings + [f for new in answers if new for f in new]
+    if all(new is not None for new in answers):
         scope.result.error = None  # a failed fix call does not fail the run: issues stand
     return findings
 

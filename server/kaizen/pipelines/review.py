@@ -14,9 +14,10 @@ from __future__ import annotations
 import ast
 import asyncio
 import json
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any
+from typing import Any, TypeVar
 
 from ..core.document import Document
 from ..core.findings import Edit, Finding
@@ -24,6 +25,8 @@ from . import prompts
 from .context import RunContext
 from .context_pack import CHARS_PER_TOKEN, ModuleFacts, Pack, build_pack, module_facts
 from .units import Unit, document_units, split_blocks, unit_hash
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -309,6 +312,22 @@ async def start_review(scope: Any, doc: Document, ctx: RunContext, task: str) ->
     count_units(scope.result, plan, whole)
     groups = batches(plan, ctx.settings.review.batch_tokens, whole_file=whole)
     return Review(plan, cached_findings(plan, doc.lines), groups)
+
+
+BATCHES_IN_FLIGHT = 4
+"""Batches of one document asked at once: a large file is not reviewed one call after the
+other (each provider is still bounded by ``models.maxConcurrency`` in the gateway)."""
+
+
+async def in_parallel(coros: list[Awaitable[T]], limit: int) -> list[T]:
+    """Await ``coros`` at most ``limit`` at a time; results in the order given."""
+    gate = asyncio.Semaphore(max(1, limit))
+
+    async def one(coro: Awaitable[T]) -> T:
+        async with gate:
+            return await coro
+
+    return list(await asyncio.gather(*(one(c) for c in coros)))
 
 
 def count_units(result: Any, plan: Plan, whole_file: bool = False) -> None:
