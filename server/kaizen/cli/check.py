@@ -379,6 +379,9 @@ def parse_shard(text: str) -> tuple[int, int]:
 
 def run_check(args: argparse.Namespace) -> int:
     settings = cli_settings(editor_overrides(args))
+    # --jobs bounds requests in flight too (a large file's batches run side by side), never
+    # above the provider limit the settings give
+    settings.models.max_concurrency = min(settings.models.max_concurrency, max(1, args.jobs))
     try:
         files, changed = select_files(args)
     except CheckError as exc:
