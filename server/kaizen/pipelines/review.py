@@ -314,7 +314,7 @@ async def start_review(scope: Any, doc: Document, ctx: RunContext, task: str) ->
     return Review(plan, cached_findings(plan, doc.lines), groups)
 
 
-BATCHES_IN_FLIGHT = 4
+BATCHES_IN_FLIGHT = 8
 """Batches of one document asked at once: a large file is not reviewed one call after the
 other (each provider is still bounded by ``models.maxConcurrency`` in the gateway)."""
 
