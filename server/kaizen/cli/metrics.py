@@ -47,10 +47,15 @@ def add_record_commands(sub: Any) -> None:
     tests.set_defaults(func=run_regression_tests)
 
 
-def _open(args: argparse.Namespace) -> tuple[Any, Any]:
+def _open(args: argparse.Namespace) -> tuple[Any, Any] | None:
+    """(store, settings) for ``--database``, or None after saying why it cannot be opened."""
     from ..memory.store import open_configured
 
-    settings, store = open_configured(args.database)
+    try:
+        settings, store = open_configured(args.database)
+    except Exception as exc:
+        print(f"kaizen: cannot open the database: {exc}", file=sys.stderr)
+        return None
     return store, settings
 
 
@@ -58,11 +63,9 @@ def run_metrics(args: argparse.Namespace) -> int:
     from ..improvement.report import render_text
     from ..tools.operations import analyze_metrics
 
-    try:
-        store, settings = _open(args)
-    except Exception as exc:
-        print(f"kaizen: cannot open the database: {exc}", file=sys.stderr)
+    if (opened := _open(args)) is None:
         return 2
+    store, settings = opened
     try:
         report = analyze_metrics(
             store, {"taskType": args.task_type, "recent": args.recent}, settings
@@ -80,11 +83,9 @@ def run_regression_tests(args: argparse.Namespace) -> int:
     from ..improvement.regression import write
     from ..tools.operations import generate_regression_test, get_regression_tests
 
-    try:
-        store, _settings = _open(args)
-    except Exception as exc:
-        print(f"kaizen: cannot open the database: {exc}", file=sys.stderr)
+    if (opened := _open(args)) is None:
         return 2
+    store, _settings = opened
     try:
         skipped: list[dict[str, Any]] = []
         if args.generate:

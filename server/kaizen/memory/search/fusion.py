@@ -9,6 +9,7 @@ lesson twice.
 
 from __future__ import annotations
 
+import logging
 import re
 import unicodedata
 from collections.abc import Callable, Sequence
@@ -17,7 +18,9 @@ from dataclasses import dataclass
 from sqlalchemy import Connection, bindparam, text
 
 from ...core.embed import STOPWORDS, Embedder, LiteLLMEmbedder, insight_text
-from ..meta import get_meta
+from ..meta import get_meta, set_meta
+
+log = logging.getLogger(__name__)
 
 NEAR_DUPLICATE_COSINE = 0.97
 MAX_QUERY_TERMS = 24
@@ -101,6 +104,37 @@ def fuse(keyword_ids: Sequence[int], vector_ids: Sequence[int], rrf_k: int = 60)
         return (-hit.score, best, hit.insight_id)
 
     return sorted(hits.values(), key=order)
+
+
+def index_is_current(conn: Connection, embedder: Embedder, layout_version: str) -> bool:
+    """Whether the index was built for this embedder (and its dimension, when that is
+    known without a provider call) in this layout: then it needs no rebuild."""
+    name, dim, layout = (get_meta(conn, k) for k in ("embedder", "embedding_dim", "vec_layout"))
+    known = dim_without_network(embedder)
+    return (name, layout) == (embedder.name, layout_version) and (
+        known is None or str(known) == dim
+    )
+
+
+def record_layout(conn: Connection, embedder: Embedder, layout_version: str) -> int:
+    """Before a rebuild: log what the index was built for, record what it is built for now
+    (embedder, dimension, layout) and return the new dimension."""
+    name, dim, layout = (get_meta(conn, k) for k in ("embedder", "embedding_dim", "vec_layout"))
+    new_dim = embedder.dim
+    if name is not None:
+        log.info(
+            "index built for %s/%s/%s, now %s/%s/%s: re-embedding insights",
+            name,
+            dim,
+            layout,
+            embedder.name,
+            new_dim,
+            layout_version,
+        )
+    set_meta(conn, "embedder", embedder.name)
+    set_meta(conn, "embedding_dim", str(new_dim))
+    set_meta(conn, "vec_layout", layout_version)
+    return new_dim
 
 
 def dim_without_network(embedder: Embedder) -> int | None:

@@ -42,9 +42,8 @@ from sqlalchemy import Connection, bindparam, text
 
 from ...core.embed import Embedder, normalise
 from ..db import write_lock
-from ..meta import get_meta, set_meta
 from . import fusion as _search
-from .fusion import dim_without_network, embed_insights, index_dim
+from .fusion import embed_insights, index_dim, index_is_current, record_layout
 
 log = logging.getLogger(__name__)
 
@@ -235,13 +234,7 @@ def ensure_index(conn: Connection, embedder: Embedder) -> None:
     write_lock(conn, "kaizen:index")  # servers starting together build it once
     _ensure_extension(conn)
     _ensure_keywords(conn)
-    name, dim, layout = (get_meta(conn, k) for k in ("embedder", "embedding_dim", "vec_layout"))
-    known = dim_without_network(embedder)
-    if (
-        _has_table(conn, VEC_TABLE)
-        and (name, layout) == (embedder.name, LAYOUT_VERSION)
-        and (known is None or str(known) == dim)
-    ):
+    if _has_table(conn, VEC_TABLE) and index_is_current(conn, embedder, LAYOUT_VERSION):
         backfilled = _embed_insights(
             conn,
             embedder,
@@ -251,22 +244,8 @@ def ensure_index(conn: Connection, embedder: Embedder) -> None:
             log.info("indexed %d insights that had no vector", backfilled)
         create_hnsw(conn)
         return
-    new_dim = embedder.dim
-    if name is not None:
-        log.info(
-            "index built for %s/%s/%s, now %s/%s/%s: re-embedding insights",
-            name,
-            dim,
-            layout,
-            embedder.name,
-            new_dim,
-            LAYOUT_VERSION,
-        )
     _drop_vec(conn)
-    _create_vec(conn, new_dim)
-    set_meta(conn, "embedder", embedder.name)
-    set_meta(conn, "embedding_dim", str(new_dim))
-    set_meta(conn, "vec_layout", LAYOUT_VERSION)
+    _create_vec(conn, record_layout(conn, embedder, LAYOUT_VERSION))
     count = _embed_insights(conn, embedder, "1 = 1")
     create_hnsw(conn)
     if count > 1000:

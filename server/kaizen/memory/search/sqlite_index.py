@@ -33,8 +33,7 @@ from collections.abc import Sequence
 from sqlalchemy import Connection, text
 
 from ...core.embed import Embedder, normalise
-from ..meta import get_meta, set_meta
-from .fusion import dim_without_network, embed_insights, index_dim
+from .fusion import embed_insights, index_dim, index_is_current, record_layout
 
 log = logging.getLogger(__name__)
 
@@ -177,14 +176,8 @@ def ensure_index(conn: Connection, embedder: Embedder) -> None:
     """
     require_sqlite(conn)
     _create_fts(conn)
-    name, dim, layout = (get_meta(conn, k) for k in ("embedder", "embedding_dim", "vec_layout"))
     present = all(_has_table(conn, t) for t in (VEC_TABLE, SAMPLE_TABLE, FLOAT_TABLE))
-    known = dim_without_network(embedder)
-    if (
-        present
-        and (name, layout) == (embedder.name, LAYOUT_VERSION)
-        and (known is None or str(known) == dim)
-    ):
+    if present and index_is_current(conn, embedder, LAYOUT_VERSION):
         _sweep_orphans(conn)
         backfilled = embed_insights(
             conn,
@@ -195,22 +188,8 @@ def ensure_index(conn: Connection, embedder: Embedder) -> None:
         if backfilled:
             log.info("indexed %d insights that had no vector", backfilled)
         return
-    new_dim = embedder.dim
-    if name is not None:
-        log.info(
-            "index built for %s/%s/v%s, now %s/%s/v%s: re-embedding insights",
-            name,
-            dim,
-            layout,
-            embedder.name,
-            new_dim,
-            LAYOUT_VERSION,
-        )
     _drop_vec(conn)
-    _create_vec(conn, new_dim)
-    set_meta(conn, "embedder", embedder.name)
-    set_meta(conn, "embedding_dim", str(new_dim))
-    set_meta(conn, "vec_layout", LAYOUT_VERSION)
+    _create_vec(conn, record_layout(conn, embedder, LAYOUT_VERSION))
     count = embed_insights(conn, embedder, "1 = 1", _file)
     log.info("indexed %d insights with %s", count, embedder.name)
 
