@@ -230,6 +230,18 @@ local function scenario()
   local before = #out.publishes
   vim.cmd('silent write')
   wait_for('diagnostics after :write', function() return #out.publishes > before end)
+  -- the first publish after a save holds the static findings; the model's publish follows,
+  -- so wait until Kaizen no longer lists the buffer as pending (kaizen.getStatus)
+  local deadline = vim.loop.now() + timeout
+  while true do
+    local now, now_err = kaizen.execute(client, kaizen.commands.status, {}, timeout)
+    assert(now_err == nil, 'kaizen.getStatus failed: ' .. vim.inspect(now_err))
+    if not vim.tbl_contains((now or {}).pending or {}, uri) then
+      break
+    end
+    assert(vim.loop.now() < deadline, 'timed out waiting for the run after :write to finish')
+    vim.wait(50)
+  end
   out.publish_after_save = out.publishes[#out.publishes]
   step('saved')
 
