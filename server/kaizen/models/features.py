@@ -33,6 +33,7 @@ import numpy as np
 
 from ..core.embed import Embedder, HashingEmbedder
 from ..core.tasks import TASKS as TASK_TABLE
+from .task_context import TaskContext
 
 # The model tasks the router knows (one-hot); anything else shares the last slot.
 TASKS = tuple(TASK_TABLE)  # the one task table, in its order
@@ -43,23 +44,6 @@ BASIS_RANK = 64
 MAX_EMBED_CHARS = 2000  # the head of a long document: featurising stays ~1.5 ms CPU
 _CODE_FEATURES = 5
 _BIAS = 3.0  # the intercept's feature value: large, so ridge barely shrinks it
-
-
-@dataclass(frozen=True)
-class TaskContext:
-    """One task as the router sees it when choosing (nothing here leaves the process
-    except as the reduced feature vector)."""
-
-    task: str
-    text: str = ""
-    language: str = ""
-    tokens: int | None = None  # default: len(text) / 4
-    run_id: int | None = None  # the run the outcome will be credited through
-    is_code: bool | None = None  # default: a language is set
-
-    @property
-    def token_count(self) -> int:
-        return self.tokens if self.tokens is not None else max(1, len(self.text) // 4)
 
 
 _WORD = re.compile(r"[A-Za-z_]\w*")

@@ -140,6 +140,7 @@ class Gateway:
         self.max_concurrency = max_concurrency  # requests in flight per provider endpoint
         self._routers: dict[tuple[str, str | None, str | None], Any] = {}
         self._slots: dict[tuple[int, str, str | None], asyncio.Semaphore] = {}
+        self._building: dict[tuple[Any, ...], asyncio.Lock] = {}  # per event loop and target
 
     def _slot(self, target: ModelTarget) -> asyncio.Semaphore:
         """The semaphore bounding calls in flight to ``target``'s provider endpoint (one per
@@ -150,47 +151,51 @@ class Gateway:
             slot = self._slots[key] = asyncio.Semaphore(self.max_concurrency)
         return slot
 
-    def _router(self, target: ModelTarget) -> Any:
-        key = (target.model, target.api_base, target.api_key)
-        if (router := self._routers.get(key)) is None:
-            params: dict[str, Any] = {"model": target.model, "timeout": self.timeout_s}
-            if target.api_base:
-                params["api_base"] = target.api_base
-            if target.api_key:
-                params["api_key"] = target.api_key
-            router = litellm().Router(
-                model_list=[{"model_name": target.model, "litellm_params": params}],
-                num_retries=self.num_retries,
-                timeout=self.timeout_s,
-                retry_after=0,
-                # One deployment per Router: a cooldown could only replace the real error
-                # (an unknown model, a bad key) with "No deployments available" on the
-                # next call. Kaizen's own router falls back across targets instead.
-                disable_cooldowns=True,
-            )
-            self._routers[key] = router
-        return router
+    def _build(self, target: ModelTarget) -> Any:
+        """A litellm Router for one target (runs on a worker thread: it imports litellm)."""
+        params: dict[str, Any] = {"model": target.model, "timeout": self.timeout_s}
+        if target.api_base:
+            params["api_base"] = target.api_base
+        if target.api_key:
+            params["api_key"] = target.api_key
+        return litellm().Router(
+            model_list=[{"model_name": target.model, "litellm_params": params}],
+            num_retries=self.num_retries,
+            timeout=self.timeout_s,
+            retry_after=0,
+            # One deployment per Router: a cooldown could only replace the real error
+            # (an unknown model, a bad key) with "No deployments available" on the
+            # next call. Kaizen's own router falls back across targets instead.
+            disable_cooldowns=True,
+        )
 
     async def _ready(self, target: ModelTarget) -> Any:
         """The target's Router, built on a worker thread the first time (the import of
         litellm takes seconds and must not block the event loop), then warmed with one
         ``mock_response`` call: litellm's first call sets up lazily (imports, the
         platform headers, ~0.4 s in a CLI process) and that is not the model's latency.
-        Nothing is sent: a mock answer never leaves the process."""
+        Nothing is sent: a mock answer never leaves the process.
+
+        Files reviewed side by side ask for the same target at once: one call builds and
+        warms the Router while the others wait for it, so litellm's lazy set-up never runs
+        twice at the same time."""
         key = (target.model, target.api_base, target.api_key)
         if (router := self._routers.get(key)) is not None:
             return router
-        import asyncio
-
-        router = await asyncio.to_thread(self._router, target)
-        try:
-            await router.acompletion(
-                model=target.model,
-                messages=[{"role": "user", "content": "warm-up"}],
-                mock_response="{}",
-            )
-        except Exception as exc:  # a warm-up is an optimisation, never a failure
-            log.debug("warm-up of %s failed: %s", target.model, exc)
+        lock_key = (id(asyncio.get_running_loop()), *key)
+        async with self._building.setdefault(lock_key, asyncio.Lock()):
+            if (router := self._routers.get(key)) is not None:
+                return router
+            router = await asyncio.to_thread(self._build, target)
+            try:
+                await router.acompletion(
+                    model=target.model,
+                    messages=[{"role": "user", "content": "warm-up"}],
+                    mock_response="{}",
+                )
+            except Exception as exc:  # a warm-up is an optimisation, never a failure
+                log.debug("warm-up of %s failed: %s", target.model, exc)
+            self._routers[key] = router
         return router
 
     async def complete(

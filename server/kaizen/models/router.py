@@ -25,18 +25,20 @@ import threading
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
 from ..config import Settings
 from ..core.tasks import task as task_row
 from . import budget, local, predict
-from .contextual_router import ContextualRouter, RoutedTask
-from .features import TaskContext
 from .gateway import CallOutcome, Gateway, ModelTarget
 from .policy import LAYERS, LearnedPolicy, Stats, elsewhere, estimates, layer_order
 from .router_context import ContextualRouting
+from .task_context import TaskContext
+
+if TYPE_CHECKING:  # imported on the first routed task (numpy), not at start-up
+    from .contextual_router import ContextualRouter, RoutedTask
 
 log = logging.getLogger(__name__)
 

@@ -15,11 +15,12 @@ import re
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .contextual import ContextualConfig, normalised_costs, reward_of
-from .contextual_router import ContextualRouter, RoutedTask
-from .features import TaskContext
+from .task_context import TaskContext
+
+if TYPE_CHECKING:  # numpy and the featurizer load on the first routed task, not at start-up
+    from .contextual_router import ContextualRouter, RoutedTask
 
 log = logging.getLogger(__name__)
 
@@ -49,15 +50,30 @@ class ContextualRouting:
     settings: Any
     sync_state: Any  # (contextual, pending decisions) -> None, writes and reads the record
     assign_arm: Any  # (experiment, rng) -> (arm, strategy)
-    contextual: ContextualRouter
+    _contextual: ContextualRouter | None
     _unsaved: list[RoutedTask]
     _unsaved_lock: threading.Lock
 
     def _init_contextual(self, contextual: ContextualRouter | None, rng: Any) -> None:
-        config = ContextualConfig(exploration=self.settings.routing.exploration)
-        self.contextual = contextual or ContextualRouter(config=config, rng=rng)
+        self._contextual = contextual
+        self._contextual_rng = rng
         self._unsaved = []
         self._unsaved_lock = threading.Lock()
+        self._contextual_lock = threading.Lock()
+
+    @property
+    def contextual(self) -> ContextualRouter:
+        """The contextual learner, made on first use: numpy and the featurizer take ~0.2 s
+        to import, and a language server's ``initialize`` does not need them."""
+        if self._contextual is None:
+            with self._contextual_lock:
+                if self._contextual is None:
+                    from .contextual import ContextualConfig
+                    from .contextual_router import ContextualRouter
+
+                    config = ContextualConfig(exploration=self.settings.routing.exploration)
+                    self._contextual = ContextualRouter(config=config, rng=self._contextual_rng)
+        return self._contextual
 
     # strategy ----------------------------------------------------------------------------
 
@@ -120,6 +136,8 @@ class ContextualRouting:
             routed.model = choice.targets[0].model
             models = [t.model for t in choice.targets]
             prices = self._prices(choice.targets, models)  # type: ignore[attr-defined]
+            from .contextual import normalised_costs
+
             routed.relative_cost = normalised_costs(models, prices).get(routed.model, 0.0)
 
     # outcomes ----------------------------------------------------------------------------
@@ -144,6 +162,8 @@ class ContextualRouting:
     def feedback(self, run_id: int | None, model: str | None, outcome: str, count: int = 1) -> int:
         """Outcomes known in this process (ignored findings, ungrounded answers) for the
         tasks of ``run_id`` routed to ``model``; returns how many tasks learned from it."""
+        from .contextual import reward_of
+
         reward = reward_of(outcome)
         if run_id is None or reward is None or count <= 0:
             return 0
