@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 from ..config import settings_for_database
-from ..memory import transfer
 
 
 def add_db_command(sub: Any) -> None:
@@ -44,7 +43,8 @@ def run_db(args: argparse.Namespace) -> int:
     settings, problems = settings_for_database(args.database)
     for problem in problems:
         print(f"kaizen: {problem}", file=sys.stderr)
-    from ..memory.db import create_db_engine
+    from ..memory import transfer  # SQLAlchemy: imported when the command runs, never for
+    from ..memory.db import create_db_engine  # the parser (``kaizen serve`` builds it too)
 
     engine = create_db_engine(settings.database_path)
     try:
@@ -77,7 +77,7 @@ def run_db(args: argparse.Namespace) -> int:
 
 
 def migrate_command(engine: Any, settings: Any) -> int:
-    from ..memory import insights
+    from ..memory import insights, transfer
     from ..memory.migrate import SCHEMA_VERSION
 
     start, embedder = transfer.prepare(engine, settings)

@@ -43,7 +43,8 @@ def parse(model: type[BaseModel], args: dict[str, Any]) -> Any:
 
 
 class _Args(BaseModel):
-    model_config = {"populate_by_name": True, "extra": "ignore"}
+    # validators built on a command's first call, not while ``initialize`` waits
+    model_config = {"populate_by_name": True, "extra": "ignore", "defer_build": True}
 
 
 class UriArgs(_Args):

@@ -41,6 +41,7 @@ class Input(BaseModel):
         populate_by_name=False,
         extra="forbid",
         allow_inf_nan=False,
+        defer_build=True,  # validators built on a tool's first call, not at start-up
     )
 
 
