@@ -161,8 +161,8 @@ class Services:
         against dismissals when the memory is open. Never imports litellm, never waits for
         the database to open."""
         from ..core.findings import assign_fingerprints
+        from ..pipelines.parsed import scope_namer
         from ..pipelines.review import cached_findings, plan_review
-        from ..pipelines.units import scope_namer
 
         settings = self.settings
         found: list[Finding] = []

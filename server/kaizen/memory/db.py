@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy import text as sql_text
-from sqlalchemy.pool import NullPool
+from sqlalchemy.pool import NullPool, QueuePool
 
 from ..core.errors import KaizenError
 
@@ -81,11 +81,16 @@ def create_sqlite_engine(url: str) -> Engine:
                 f"cannot create the database folder {folder} ({exc.strerror or exc}); set "
                 "KAIZEN_HOME, KAIZEN_DATABASE or --database to a writable place"
             ) from None
+    # A file's connections are pooled: opening one (the file, sqlite-vec, four pragmas)
+    # cost more than most of the short transactions the editor runs per save. A pooled
+    # connection serves one thread at a time, hence check_same_thread=False.
+    pooled = bool(path) and path != ":memory:"
     engine = create_engine(
         url,
         module=sqlite_module(),
-        poolclass=NullPool,
+        poolclass=QueuePool if pooled else NullPool,
         connect_args={"timeout": BUSY_TIMEOUT_MS / 1000, "check_same_thread": False},
+        **({"pool_size": 4, "max_overflow": 16} if pooled else {}),
     )
 
     @event.listens_for(engine, "connect")

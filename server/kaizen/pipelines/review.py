@@ -11,20 +11,19 @@ down 40 lines keeps the same findings (same fingerprint, same message, range shi
 
 from __future__ import annotations
 
-import ast
 import asyncio
 import json
 from collections.abc import Awaitable
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import Any, TypeVar
 
 from ..core.document import Document
 from ..core.findings import Edit, Finding
 from . import prompts
 from .context import RunContext
-from .context_pack import CHARS_PER_TOKEN, ModuleFacts, Pack, build_pack, module_facts
-from .units import Unit, document_units, split_blocks, unit_hash
+from .context_pack import CHARS_PER_TOKEN, Pack, build_pack
+from .parsed import parsed
+from .units import Unit, split_blocks, unit_hash
 
 T = TypeVar("T")
 
@@ -129,19 +128,14 @@ async def plan_review(doc: Document, ctx: RunContext, pipeline: str, model: str 
 
 
 def _plan_items(doc: Document, review: Any, salt: tuple[str, ...]) -> list[Planned]:
-    units, tree = document_units(doc.text, doc.language)
-    split = _split_large(list(units), doc.lines, review.max_unit_tokens)
-    facts = _facts(doc.text, tree)
+    done = parsed(doc.text, doc.language)
+    split = _split_large(list(done.units), doc.lines, review.max_unit_tokens)
+    facts = done.facts
     items = []
     for unit in split:
         pack = build_pack(unit, facts, doc.path, doc.root, review.context_tokens)
         items.append(Planned(unit, unit_hash(unit, *salt, pack.text), pack))
     return items
-
-
-@lru_cache(maxsize=16)
-def _facts(text: str, tree: ast.Module | None) -> ModuleFacts:
-    return module_facts(text, tree) if tree is not None else ModuleFacts()
 
 
 def batches(plan: Plan, budget_tokens: int, whole_file: bool = False) -> list[list[Planned]]:

@@ -20,11 +20,7 @@ from __future__ import annotations
 import ast
 import hashlib
 import re
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import lru_cache
-
-from ..core.findings import split_lines
 
 BLOCK_LINES = 150
 SMALL_FILE_LINES = 200
@@ -96,15 +92,6 @@ def parse_python(text: str) -> ast.Module | None:
         return ast.parse(text)
     except (SyntaxError, ValueError):
         return None
-
-
-@lru_cache(maxsize=16)
-def document_units(text: str, language: str) -> tuple[tuple[Unit, ...], ast.Module | None]:
-    """Units (and the parsed module) of a document text, computed once per text: the
-    instant publish, the run and fingerprinting all ask for the same document. Callers
-    must not mutate the units."""
-    tree = parse_python(text) if language == "python" else None
-    return tuple(split_units(split_lines(text), language, tree)), tree
 
 
 def _span(node: ast.AST) -> tuple[int, int]:
@@ -186,24 +173,6 @@ def split_blocks(lines: list[str]) -> list[Unit]:
     if current:
         units.append(_unit("block", f"block {len(units) + 1}", current, lines))
     return units
-
-
-def scope_namer(text: str, language: str) -> Callable[[object], str]:
-    """``scope_of`` for ``assign_fingerprints``: a finding's enclosing unit name (units are
-    looked up on first use only: most documents have no duplicate findings)."""
-    units: list[Unit] | None = None
-
-    def scope_of(finding: object) -> str:
-        nonlocal units
-        if units is None:
-            units = list(document_units(text, language)[0])
-        line = int(getattr(finding, "start_line", 0))
-        unit = unit_of(units, line)
-        if unit is None:
-            unit = next((u for u in units if u.start <= line <= u.end), None)
-        return unit.name if unit is not None else ""
-
-    return scope_of
 
 
 def unit_of(units: list[Unit], line: int) -> Unit | None:
