@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, func, or_, select, update
+from sqlalchemy import Engine, bindparam, func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from ..config import Settings, settings_for_database
@@ -376,6 +376,7 @@ def _save_findings(
             )
         )
     }
+    updates: list[dict[str, Any]] = []
     for f in findings:
         values: dict[str, Any] = {
             "run_id": run_id,
@@ -397,12 +398,16 @@ def _save_findings(
         if (row := existing.get(f.fingerprint)) is not None:
             if shown and row.status == "open" and row.times_shown + 1 == IGNORED_AFTER:
                 ignored.append(f.fingerprint)
-            if shown:
-                values["times_shown"] = FindingRow.times_shown + 1
-            s.execute(update(FindingRow).where(FindingRow.id == row.id).values(**values))
+            updates.append({"row_id": row.id, **values})
         else:
             times = {} if shown else {"times_shown": 0}
             s.add(FindingRow(fingerprint=f.fingerprint, repository=repository, **values, **times))
+    if updates:  # one executemany, not one ORM UPDATE per finding (a save re-saves them all)
+        table = FindingRow.__table__
+        stmt = update(table).where(table.c.id == bindparam("row_id"))
+        if shown:
+            stmt = stmt.values(times_shown=table.c.times_shown + 1)
+        s.execute(stmt, updates)
     return ignored
 
 
