@@ -17,6 +17,7 @@ from __future__ import annotations
 import ast
 import copy
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -72,33 +73,44 @@ def _signature(node: ast.AST) -> str:
 def module_facts(source: str, tree: ast.Module | None = None) -> ModuleFacts:
     """Imports and top-level definitions (with the methods of each class, as ``C.m``);
     ``tree``: the module already parsed."""
-    facts = ModuleFacts()
     if tree is None:
         try:
             tree = ast.parse(source)
         except (SyntaxError, ValueError):
-            return facts
-    for node in tree.body:
-        if isinstance(node, (ast.Import, ast.ImportFrom)):
-            facts.imports.append(ast.unparse(node))
-            if isinstance(node, ast.Import):
-                for alias in node.names:
-                    local = alias.asname or alias.name.split(".")[0]
-                    facts.bound[local] = (alias.name if alias.asname else local, None, 0)
-            else:
-                for alias in node.names:
-                    facts.bound[alias.asname or alias.name] = (
-                        node.module or "",
-                        alias.name,
-                        node.level,
-                    )
-        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            facts.defs[node.name] = _signature(node)
-            if isinstance(node, ast.ClassDef):
-                for item in node.body:
-                    if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)):
-                        facts.defs[f"{node.name}.{item.name}"] = _signature(item)
+            return ModuleFacts()
+    return merge_facts(node_facts(node) for node in tree.body)
+
+
+def node_facts(node: ast.stmt) -> ModuleFacts:
+    """What one top-level statement adds to its module's facts."""
+    facts = ModuleFacts()
+    if isinstance(node, (ast.Import, ast.ImportFrom)):
+        facts.imports.append(ast.unparse(node))
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                local = alias.asname or alias.name.split(".")[0]
+                facts.bound[local] = (alias.name if alias.asname else local, None, 0)
+        else:
+            for alias in node.names:
+                bound = (node.module or "", alias.name, node.level)
+                facts.bound[alias.asname or alias.name] = bound
+    elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+        facts.defs[node.name] = _signature(node)
+        if isinstance(node, ast.ClassDef):
+            for item in node.body:
+                if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                    facts.defs[f"{node.name}.{item.name}"] = _signature(item)
     return facts
+
+
+def merge_facts(parts: Iterable[ModuleFacts]) -> ModuleFacts:
+    """The statements' facts in order (a later binding of a name wins, as in the module)."""
+    out = ModuleFacts()
+    for part in parts:
+        out.imports.extend(part.imports)
+        out.defs.update(part.defs)
+        out.bound.update(part.bound)
+    return out
 
 
 @lru_cache(maxsize=512)

@@ -128,7 +128,7 @@ async def plan_review(doc: Document, ctx: RunContext, pipeline: str, model: str 
 
 
 def _plan_items(doc: Document, review: Any, salt: tuple[str, ...]) -> list[Planned]:
-    done = parsed(doc.text, doc.language)
+    done = parsed(doc.text, doc.language, str(doc.path))
     split = _split_large(list(done.units), doc.lines, review.max_unit_tokens)
     facts = done.facts
     items = []

@@ -94,7 +94,7 @@ def parse_python(text: str) -> ast.Module | None:
         return None
 
 
-def _span(node: ast.AST) -> tuple[int, int]:
+def span(node: ast.AST) -> tuple[int, int]:
     """First line (decorators included) and last line of a definition."""
     start = min([node.lineno, *(d.lineno for d in getattr(node, "decorator_list", []))])  # type: ignore[attr-defined]
     return start, node.end_lineno or node.lineno  # type: ignore[attr-defined]
@@ -121,28 +121,36 @@ def _unit(kind: str, name: str, numbers: list[int], lines: list[str], **extra: o
 
 
 def python_units(tree: ast.Module, lines: list[str]) -> list[Unit]:
-    units: list[Unit] = []
-    taken: set[int] = set()
+    return assemble_units([u for node in tree.body for u in node_units(node, lines)], lines)
+
+
+def node_units(node: ast.stmt, lines: list[str]) -> list[Unit]:
+    """The units one top-level statement makes: a function, or each method of a class.
+    Any other statement makes none: its lines belong to the module rest."""
     defs = (ast.FunctionDef, ast.AsyncFunctionDef)
-    for node in tree.body:
-        if isinstance(node, defs):
-            start, end = _span(node)
-            numbers = list(range(start, end + 1))
-            unit = _unit("function", node.name, numbers, lines)
-            unit.names = _used_names(unit.text)
-            units.append(unit)
-            taken.update(numbers)
-        elif isinstance(node, ast.ClassDef):
-            header = lines[node.lineno - 1].strip()
-            for item in node.body:
-                if isinstance(item, defs):
-                    start, end = _span(item)
-                    numbers = list(range(start, end + 1))
-                    name = f"{node.name}.{item.name}"
-                    unit = _unit("method", name, numbers, lines, header=header)
-                    unit.names = _used_names(unit.text)
-                    units.append(unit)
-                    taken.update(numbers)
+    if isinstance(node, defs):
+        return [_definition("function", node.name, node, lines)]
+    if isinstance(node, ast.ClassDef):
+        header = lines[node.lineno - 1].strip()
+        return [
+            _definition("method", f"{node.name}.{item.name}", item, lines, header=header)
+            for item in node.body
+            if isinstance(item, defs)
+        ]
+    return []
+
+
+def _definition(kind: str, name: str, node: ast.AST, lines: list[str], header: str = "") -> Unit:
+    start, end = span(node)
+    unit = _unit(kind, name, list(range(start, end + 1)), lines, header=header)
+    unit.names = _used_names(unit.text)
+    return unit
+
+
+def assemble_units(definitions: list[Unit], lines: list[str]) -> list[Unit]:
+    """The definitions' units plus the module rest (every other non-blank line), in order."""
+    units = list(definitions)
+    taken = {n for unit in units for n in unit.lines}
     rest = [n for n in range(1, len(lines) + 1) if n not in taken and lines[n - 1].strip()]
     if rest:
         unit = _unit("module", "<module>", rest, lines)
