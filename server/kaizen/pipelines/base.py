@@ -76,6 +76,7 @@ class RunScope:
         self.calls: list[CallOutcome] = []
         self.cache_entries: dict[str, list[dict[str, Any]]] = {}
         self.cache_hits: list[str] = []
+        self.recording: list[asyncio.Future[None]] = []  # successful attempts being recorded
 
     async def start(self) -> None:
         self.result.run_id = await self.ctx.db(
@@ -113,7 +114,14 @@ class RunScope:
             log.info("%s via %s failed: %s", outcome.task, outcome.target.model, outcome.error)
         if self.ctx.on_attempt is None:
             self.calls.append(outcome)  # written with the run's final transaction
-        if self.ctx.on_attempt is not None:
+        elif outcome.ok:
+            # recorded beside the rest of the run (finish waits for it); a failure is
+            # recorded first, because it may change where the next attempt goes
+            self.recording.append(
+                asyncio.ensure_future(self.ctx.on_attempt(outcome, self.result.run_id))
+            )
+            await asyncio.sleep(0)  # let it start: the router learns the attempt at once
+        else:
             await self.ctx.on_attempt(outcome, self.result.run_id)
 
     async def ask(
@@ -218,6 +226,8 @@ class RunScope:
         self.result.status = status
         if error:
             self.result.error = error
+        if self.recording:  # the attempts' rows go in before the run's own
+            await asyncio.shield(asyncio.gather(*self.recording, return_exceptions=True))
         if self.result.run_id is not None:
             doc = self.doc
             ignored = await asyncio.shield(

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections import OrderedDict
 from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -106,10 +107,33 @@ def answer_key(ctx: RunContext, pipeline: str, model: str | None) -> tuple[str, 
     )
 
 
+PLANS_KEPT = 32
+_recent_plans: OrderedDict[tuple[str, str, tuple[str, ...]], tuple[Document, Plan]] = (
+    OrderedDict()
+)
+
+
 async def plan_review(doc: Document, ctx: RunContext, pipeline: str, model: str | None) -> Plan:
-    """Units, packs, hashes and cache hits of ``doc`` for ``pipeline`` answered by ``model``."""
-    review = ctx.settings.review
+    """Units, packs, hashes and cache hits of ``doc`` for ``pipeline`` answered by ``model``.
+
+    The editor plans each snapshot twice, milliseconds apart: for the instant publish, then
+    for the run. The run takes the instant view's plan when it is for the same snapshot
+    (the same ``Document`` object) and the same answer key, instead of packing, hashing
+    and reading the cache again."""
     salt = answer_key(ctx, pipeline, model)
+    key = (doc.uri, pipeline, salt)
+    if (recent := _recent_plans.get(key)) is not None and recent[0] is doc:
+        return recent[1]
+    plan = await _plan(doc, ctx, pipeline, salt)
+    _recent_plans[key] = (doc, plan)
+    _recent_plans.move_to_end(key)
+    while len(_recent_plans) > PLANS_KEPT:
+        _recent_plans.popitem(last=False)
+    return plan
+
+
+async def _plan(doc: Document, ctx: RunContext, pipeline: str, salt: tuple[str, ...]) -> Plan:
+    review = ctx.settings.review
     plan = Plan(pipeline)
     # parsing, packs and hashes are CPU work: off the event loop
     plan.items = await asyncio.to_thread(_plan_items, doc, review, salt)
