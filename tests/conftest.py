@@ -169,11 +169,12 @@ async def wait_for_diagnostics(
                     latest = list(client.diagnostics[uri])
                     if predicate is None or predicate(latest):
                         return latest
-            # bounded: the final publish may land while settled() awaits its answer
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(
-                    client.wait_for_notification(types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS), 0.5
-                )
+            # bounded: the final publish may land while settled() awaits its answer. Not
+            # asyncio.wait_for: cancelling pytest-lsp's waiter leaves a cancelled future
+            # that the next publishDiagnostics sets, which raises in the client's reader
+            # and fails whatever request is in flight (kaizen.getStatus, seen in CI)
+            waiter = client.protocol.wait_for_notification(types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)
+            await asyncio.wait([asyncio.wrap_future(waiter)], timeout=0.5)
 
     return await asyncio.wait_for(wait(), timeout)
 
