@@ -227,7 +227,10 @@ class RunScope:
         if error:
             self.result.error = error
         if self.recording:  # the attempts' rows go in before the run's own
-            await asyncio.shield(asyncio.gather(*self.recording, return_exceptions=True))
+            done = await asyncio.shield(asyncio.gather(*self.recording, return_exceptions=True))
+            for problem in done:
+                if isinstance(problem, BaseException):
+                    log.error("could not record a model attempt", exc_info=problem)
         if self.result.run_id is not None:
             doc = self.doc
             ignored = await asyncio.shield(

@@ -26,7 +26,7 @@ from dataclasses import dataclass, replace
 
 from ..core.findings import split_lines
 from .context_pack import ModuleFacts, merge_facts, node_facts
-from .units import Unit, assemble_units, node_units, parse_python, span, split_units, unit_of
+from .units import Unit, assemble_units, node_units, parse_python, span, split_blocks, unit_of
 
 TEXTS_KEPT = 16  # parses cached by text (the instant view, the run, fingerprinting)
 DOCUMENTS_KEPT = 64  # last parse kept per document, the base of its next edit
@@ -84,8 +84,8 @@ def parse(text: str, language: str) -> Parsed:
     """The whole text, from scratch."""
     lines = split_lines(text)
     tree = parse_python(text) if language == "python" else None
-    if tree is None:
-        return Parsed(tuple(split_units(lines, language, None)), ModuleFacts())
+    if tree is None:  # another language, or Python mid-edit: blocks, and no facts
+        return Parsed(tuple(split_blocks(lines)), ModuleFacts())
     return _assemble([_statement(node, lines) for node in tree.body], lines)
 
 
