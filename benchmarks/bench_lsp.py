@@ -22,6 +22,7 @@ from pytest_lsp import client_capabilities, make_test_lsp_client
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from benchmarks.common import save, summary
+from tests.fixtures.editing import edit_and_save
 from tests.fixtures.scripted_model import ScriptedModel
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -145,15 +146,7 @@ async def bench_save(saves: int, home: str, static: bool) -> dict:
                 1,
             )
             started = time.perf_counter()
-            client.text_document_did_change(
-                types.DidChangeTextDocumentParams(
-                    text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=i + 2),
-                    content_changes=[types.TextDocumentContentChangeWholeDocument(text=text)],
-                )
-            )
-            client.text_document_did_save(
-                types.DidSaveTextDocumentParams(text_document=types.TextDocumentIdentifier(uri=uri))
-            )
+            edit_and_save(client, uri, i + 2, text)
             marker = f"edit {i}"
             while not any(d.message.startswith(marker) for d in client.diagnostics.get(uri, [])):
                 await asyncio.wait_for(

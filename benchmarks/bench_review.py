@@ -35,6 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "server"))
 import contextlib
 
 from benchmarks.common import save, summary
+from tests.fixtures.editing import edit_and_save
 from tests.fixtures.scripted_model import ScriptedModel
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -266,15 +267,7 @@ async def bench_incremental(edits: int) -> dict[str, Any]:
             n = rng.randrange(60)
             text = edit_function(text, n, version)
             count = len(scripted.requests_for("issue_detector"))
-            client.text_document_did_change(
-                types.DidChangeTextDocumentParams(
-                    text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=version),
-                    content_changes=[types.TextDocumentContentChangeWholeDocument(text=text)],
-                )
-            )
-            client.text_document_did_save(
-                types.DidSaveTextDocumentParams(text_document=types.TextDocumentIdentifier(uri=uri))
-            )
+            edit_and_save(client, uri, version, text)
             await asyncio.sleep(0)
             await settled(client, uri)
             ratios.append(sum(prompt_tokens(scripted)[count:]) / whole)

@@ -12,6 +12,7 @@ from sqlalchemy import text
 
 from kaizen.memory.db import create_db_engine
 from tests.conftest import learned, model_options, open_document, wait_for_diagnostics
+from tests.fixtures.editing import edit_and_save
 
 # Every test runs on the per-user SQLite file and on a team PostgreSQL (pgvector) database.
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite", "postgresql"], indirect=True)
@@ -63,11 +64,7 @@ async def test_dismissed_finding_is_learned_and_not_shown_again(
     # run 2 on the edited file: the model repeats A (the line changed, so the fingerprint
     # did too) and reports a new issue B
     scripted.enqueue("issue_detector", {"issues": [issue(1, A), issue(2, "append mutates the caller's list")]})
-    client.text_document_did_change(types.DidChangeTextDocumentParams(
-        text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=2),
-        content_changes=[types.TextDocumentContentChangeWholeDocument(text=FILE_1_EDITED)]))
-    client.text_document_did_save(types.DidSaveTextDocumentParams(
-        text_document=types.TextDocumentIdentifier(uri=uri)))
+    edit_and_save(client, uri, 2, FILE_1_EDITED)
     diagnostics = await wait_for_diagnostics(client, uri, lambda d: len(d) >= 1)
     assert [x.message.split(" (informed")[0] for x in diagnostics] == ["append mutates the caller's list"]
     assert diagnostics[0].data["learnings"], "the diagnostic says learnings informed it"

@@ -9,6 +9,7 @@ from pathlib import Path
 from lsprotocol import types
 
 from tests.conftest import model_options, open_document, wait_for_diagnostics
+from tests.fixtures.editing import edit_and_save
 
 BUGGY = "def mean(xs):\n    return sum(xs) / len(xs)\n\n\nprint(mean([]))\n"
 EMOJI = 'label = "😋😋"; ratio = total / count\n'
@@ -107,15 +108,7 @@ async def test_stale_run_never_overwrites_newer_diagnostics(
     client = await start_client(model_options(scripted))
     uri = open_document(client, project / "a.py", "x = 1\n")
     await asyncio.to_thread(scripted.wait_for_requests, 1)
-    client.text_document_did_change(
-        types.DidChangeTextDocumentParams(
-            text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=2),
-            content_changes=[types.TextDocumentContentChangeWholeDocument(text="x = 2\n")],
-        )
-    )
-    client.text_document_did_save(
-        types.DidSaveTextDocumentParams(text_document=types.TextDocumentIdentifier(uri=uri))
-    )
+    edit_and_save(client, uri, 2, "x = 2\n")
     diagnostics = await wait_for_diagnostics(client, uri, lambda d: len(d) == 1)
     assert diagnostics[0].message == "from the NEW version"
     db = sqlite3.connect(kaizen_home / "kaizen.db")

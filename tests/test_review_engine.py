@@ -14,6 +14,7 @@ from lsprotocol import types
 from kaizen.pipelines.context_pack import build_pack, module_facts
 from kaizen.pipelines.units import split_units, unit_hash
 from tests.conftest import model_options, open_document, wait_for_diagnostics
+from tests.fixtures.editing import edit_and_save
 
 THREE = '''import os
 
@@ -43,18 +44,6 @@ def issue(line: int, message: str, snippet: str) -> dict:
         "rationale": "scripted",
         "snippet": snippet,
     }
-
-
-def change(client, uri: str, version: int, text: str) -> None:
-    client.text_document_did_change(
-        types.DidChangeTextDocumentParams(
-            text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=version),
-            content_changes=[types.TextDocumentContentChangeWholeDocument(text=text)],
-        )
-    )
-    client.text_document_did_save(
-        types.DidSaveTextDocumentParams(text_document=types.TextDocumentIdentifier(uri=uri))
-    )
 
 
 def numbered_lines_of(prompt: str) -> set[int]:
@@ -168,7 +157,7 @@ async def test_an_edit_sends_only_its_unit_and_keeps_the_others(
 
     # edit `first` and add two lines above `second`: only `first` goes to the model
     edited = THREE.replace("return a + 1", "return a + 2\n\n")
-    change(client, uri, 2, edited)
+    edit_and_save(client, uri, 2, edited)
     await asyncio.to_thread(scripted.wait_for_requests, 2, 60)  # the loop must keep serving
     await wait_for_diagnostics(client, uri, timeout=60)
     [after] = client.diagnostics[uri]
