@@ -17,7 +17,6 @@ import os
 import pty
 import re
 import shutil
-import sqlite3
 import struct
 import subprocess
 import sys
@@ -29,14 +28,13 @@ from typing import Any
 import pytest
 
 from tests.conftest import ROOT, model_options, server_env
+from tests.fixtures.editor_scenario import BUGGY, FIXED, assert_fix_accepted, script_the_guard
 from tests.fixtures.scripted_model import ScriptedModel
 
 INIT_EL = ROOT / "tests" / "emacs" / "init.el"
 EDITORS_MD = ROOT / "docs" / "editors.md"
 MIN_VERSION = (28, 1)
 PACKAGES = ("emacs-nox", "elpa-eglot")
-BUGGY = "def mean(xs):\n    return sum(xs) / len(xs)\n\n\nprint(mean([]))\n"
-FIXED = "def mean(xs):\n    return sum(xs) / len(xs) if xs else 0.0\n\n\nprint(mean([]))\n"
 # What Emacs may take, start to exit, before the test gives up (the Elisp side gives up first).
 EMACS_TIMEOUT_S = 60
 ANSI = re.compile(r"\x1b(\[[0-9;?>]*[ -/]*[@-~]|[()][0-9A-Za-z]|[=>])")
@@ -190,15 +188,7 @@ def run_emacs(emacs: str, tmp_path: Path, file: Path, loose: Path, kaizen_home: 
 def test_emacs_eglot_quick_fix(
     emacs: str, scripted: ScriptedModel, project: Path, kaizen_home: Path, tmp_path: Path,
 ):
-    scripted.enqueue("issue_detector", {"issues": [{
-        "line": 2, "severity": "error", "category": "bug", "snippet": "sum(xs) / len(xs)",
-        "message": "Division by zero on an empty list", "rationale": "it crashes",
-    }]})
-    scripted.enqueue("fix_generator", {"fixes": [{
-        "issue": 1, "start_line": 2, "end_line": 2,
-        "replacement": "    return sum(xs) / len(xs) if xs else 0.0",
-        "explanation": "Guard empty input",
-    }]})
+    script_the_guard(scripted)
     file = project / "stats.py"
     file.write_text(BUGGY, encoding="utf-8")
     loose = tmp_path / "loose" / "scratch.py"  # in no project: the hook leaves it alone
@@ -242,11 +232,6 @@ def test_emacs_eglot_quick_fix(
     assert status["autofix"]["model"] in ("scripted-model", "openai/scripted-model")
     assert result["running_after_shutdown"] is False  # eglot-shutdown stopped the server
 
-    db = sqlite3.connect(kaizen_home / "kaizen.db")
-    try:  # recordOutcome (run by eglot after the edit) recorded the fix as accepted
-        assert db.execute("select status from findings").fetchall() == [("accepted",)]
-        assert db.execute("select status from runs").fetchall() == [("succeeded",)] * 2
-    finally:
-        db.close()
+    assert_fix_accepted(kaizen_home)
     assert len(scripted.requests_for("issue_detector")) == 2  # on open, and on save
     assert not [m for m in result["messages"] if "failed" in m.lower()], result["messages"]

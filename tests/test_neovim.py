@@ -13,7 +13,6 @@ import json
 import os
 import re
 import shutil
-import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -22,12 +21,11 @@ from typing import Any
 import pytest
 
 from tests.conftest import ROOT, model_options, server_env
+from tests.fixtures.editor_scenario import BUGGY, FIXED, assert_fix_accepted, script_the_guard
 from tests.fixtures.scripted_model import ScriptedModel
 
 INIT_LUA = ROOT / "tests" / "nvim" / "init.lua"
 MIN_VERSION = (0, 7)
-BUGGY = "def mean(xs):\n    return sum(xs) / len(xs)\n\n\nprint(mean([]))\n"
-FIXED = "def mean(xs):\n    return sum(xs) / len(xs) if xs else 0.0\n\n\nprint(mean([]))\n"
 # What a server must not send a client that did not ask for it.
 UNASKED = (
     "window/workDoneProgress/create",
@@ -135,15 +133,7 @@ def test_neovim_quick_fix(
     nvim: str, scripted: ScriptedModel, project: Path, kaizen_home: Path, tmp_path: Path,
     profile: str,
 ):
-    scripted.enqueue("issue_detector", {"issues": [{
-        "line": 2, "severity": "error", "category": "bug", "snippet": "sum(xs) / len(xs)",
-        "message": "Division by zero on an empty list", "rationale": "it crashes",
-    }]})
-    scripted.enqueue("fix_generator", {"fixes": [{
-        "issue": 1, "start_line": 2, "end_line": 2,
-        "replacement": "    return sum(xs) / len(xs) if xs else 0.0",
-        "explanation": "Guard empty input",
-    }]})
+    script_the_guard(scripted)
     file = project / "stats.py"
     file.write_text(BUGGY, encoding="utf-8")
 
@@ -189,12 +179,7 @@ def test_neovim_quick_fix(
         assert isinstance(result["metrics"]["models"], list)
     assert result["steps"][-1] == "stopped"
 
-    db = sqlite3.connect(kaizen_home / "kaizen.db")
-    try:
-        assert db.execute("select status from findings").fetchall() == [("accepted",)]
-        assert db.execute("select status from runs").fetchall() == [("succeeded",)] * 2
-    finally:
-        db.close()
+    assert_fix_accepted(kaizen_home)
 
     # the server used only what this client advertised
     methods = result["server_methods"]
