@@ -5,8 +5,8 @@ Layers, bottom up (a module may import its own package and any lower layer, noth
     0  security, the package root (version)
     1  core
     2  config
-    3  models, memory, github
-    4  pipelines, improvement
+    3  models, memory, languages, github
+    4  pipelines, improvement, rules
     5  app, tools
     6  faces: lsp, mcp, http
     7  cli: the process entry point; ``kaizen serve``, ``mcp`` and ``serve-http`` start the
@@ -32,8 +32,10 @@ LAYERS = {
     "models": 3,
     "memory": 3,
     "github": 3,
+    "languages": 3,
     "pipelines": 4,
     "improvement": 4,
+    "rules": 4,
     "app": 5,
     "tools": 5,
     "lsp": 6,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
-from kaizen.pipelines.parsed import Parsed, parse, parsed, reparse
+from kaizen.languages.parsed import Parsed, parse, parsed, reparse
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCES = sorted((ROOT / "server" / "kaizen").rglob("*.py"), key=lambda p: -p.stat().st_size)[:6]

@@ -11,8 +11,8 @@ from pathlib import Path
 
 from lsprotocol import types
 
-from kaizen.pipelines.context_pack import build_pack, module_facts
-from kaizen.pipelines.units import split_units, unit_hash
+from kaizen.languages.context_pack import build_pack, module_facts
+from kaizen.languages.units import split_units, unit_hash
 from tests.conftest import model_options, open_document, wait_for_diagnostics
 from tests.fixtures.editing import edit_and_save
 

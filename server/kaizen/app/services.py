@@ -161,7 +161,7 @@ class Services:
         against dismissals when the memory is open. Never imports litellm, never waits for
         the database to open."""
         from ..core.findings import assign_fingerprints
-        from ..pipelines.parsed import scope_namer
+        from ..languages.parsed import scope_namer
         from ..pipelines.review import cached_findings, plan_review
 
         settings = self.settings

@@ -22,7 +22,7 @@ from ..models.router import Choice
 from ..models.task_context import TaskContext
 from . import prompts
 from .context import RunContext
-from .parsed import scope_namer
+from ..languages.parsed import scope_namer
 
 log = logging.getLogger(__name__)
 

@@ -22,9 +22,9 @@ from ..core.document import Document
 from ..core.findings import Edit, Finding
 from . import prompts
 from .context import RunContext
-from .context_pack import CHARS_PER_TOKEN, Pack, build_pack
-from .parsed import parsed
-from .units import Unit, split_blocks, unit_hash
+from ..languages.context_pack import CHARS_PER_TOKEN, Pack, build_pack
+from ..languages.parsed import parsed
+from ..languages.units import Unit, split_blocks, unit_hash
 
 T = TypeVar("T")
 
