@@ -18,6 +18,7 @@ BENCHES = [
     "bench_first_call.py",
     "bench_precision.py",
     "bench_synthesis.py",
+    "bench_soak.py",
 ]
 
 

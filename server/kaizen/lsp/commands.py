@@ -92,7 +92,14 @@ async def get_status(ls: KaizenServer, args: dict[str, Any]) -> Any:
     from (insights are recorded after diagnostics are published, off the critical path)."""
     if args.get("waitForLearning"):
         await ls.scheduler.wait_for_learning()
-    return {**status(ls), "learning": len(ls.scheduler.learning)}
+    return {**status(ls), "learning": len(ls.scheduler.learning), "process": _process()}
+
+
+def _process() -> dict[str, int]:
+    """What a long-running server must not accumulate: counted by the soak benchmark."""
+    import threading
+
+    return {"tasks": len(asyncio.all_tasks()), "threads": threading.active_count()}
 
 
 @command("kaizen.setModel")

@@ -1,0 +1,264 @@
+"""Soak: one server, thousands of saves. What happens to memory, latency and the database?
+
+One ``kaizen serve`` process, 20 files in three languages (Python, TypeScript, Go), an
+instantly answering model server, and N saves (default 2,000) spread over the files, each
+editing one function and waiting for the model's finding on the edited line. Every tenth
+save dismisses a finding (200 by default). Reported, beside the issue's targets:
+
+- resident memory (VmRSS) after warm-up and at the end: growth < 15%;
+- save latency p95 of the first and the last 200 measured saves: drift < 10%;
+- the unit review cache within ``review.cacheMaxUnits`` and the database file's size;
+- asyncio tasks, threads and file descriptors after warm-up and at the end (no leak).
+
+    python benchmarks/bench_soak.py [--saves 2000] [--files 20]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import re
+import sqlite3
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from lsprotocol import types
+from pytest_lsp import client_capabilities, make_test_lsp_client
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from benchmarks.bench_lsp import env
+from benchmarks.common import percentile, save
+from tests.fixtures.editing import edit_and_save
+from tests.fixtures.scripted_model import ScriptedModel
+
+CACHE_MAX_UNITS = 2_000
+FUNCTIONS = 30
+MARK = re.compile(r"(?:#|//) edit (\d+)")
+
+TEMPLATES = {
+    "python": (
+        ".py",
+        "def handler_{n}(request, retries=3):\n"
+        "    total = 0  # v0\n"
+        "    for item in request.items:\n"
+        "        total += item.price * item.quantity\n"
+        "    return total / max(len(request.items), 1)\n\n",
+    ),
+    "typescript": (
+        ".ts",
+        "export function handler{n}(items: Item[], retries = 3): number {{\n"
+        "  let total = 0; // v0\n"
+        "  for (const item of items) {{\n"
+        "    total += item.price * item.quantity;\n"
+        "  }}\n"
+        "  return total / Math.max(items.length, 1);\n"
+        "}}\n\n",
+    ),
+    "go": (
+        ".go",
+        "func Handler{n}(items []Item, retries int) float64 {{\n"
+        "\ttotal := 0.0 // v0\n"
+        "\tfor _, item := range items {{\n"
+        "\t\ttotal += item.Price * item.Quantity\n"
+        "\t}}\n"
+        "\treturn total / float64(max(len(items), 1))\n"
+        "}}\n\n",
+    ),
+}
+
+
+def source(language: str) -> str:
+    head = "package shop\n\n" if language == "go" else ""
+    return head + "".join(TEMPLATES[language][1].format(n=n) for n in range(FUNCTIONS))
+
+
+def flag_the_edit(body: dict) -> dict:
+    """The model flags every line marked ``edit N`` in its prompt (the edited lines)."""
+    prompt = "\n".join(str(m.get("content", "")) for m in body.get("messages", []))
+    issues = []
+    for line in prompt.splitlines():
+        head, _, code = line.partition(" | ")
+        if (mark := MARK.search(code)) and head.strip().isdigit():
+            issues.append(
+                {
+                    "line": int(head),
+                    "severity": "warning",
+                    "category": "bug",
+                    "message": f"edit {mark.group(1)}: total may overflow",
+                    "snippet": code.strip(),
+                }
+            )
+    return {"issues": issues}
+
+
+def proc(pid: int) -> dict[str, int]:
+    status = Path(f"/proc/{pid}/status").read_text()
+    rss = int(re.search(r"VmRSS:\s+(\d+)", status).group(1))  # type: ignore[union-attr]
+    return {"rss_kb": rss, "fds": len(os.listdir(f"/proc/{pid}/fd"))}
+
+
+async def counters(client: Any, pid: int) -> dict[str, int]:
+    status = await client.workspace_execute_command_async(
+        types.ExecuteCommandParams(command="kaizen.getStatus", arguments=[{}])
+    )
+    return {**proc(pid), **status["process"]}
+
+
+async def soak(saves: int, files: int, home: str) -> dict:
+    with ScriptedModel() as scripted, tempfile.TemporaryDirectory() as tmp:
+        scripted.set_default("issue_detector", flag_the_edit)
+        scripted.set_default("fix_generator", {"fixes": []})
+        root = Path(tmp)
+        languages = list(TEMPLATES)
+        docs: list[dict[str, Any]] = []
+        for i in range(files):
+            language = languages[i % len(languages)]
+            path = root / f"module_{i}{TEMPLATES[language][0]}"
+            text = source(language)
+            path.write_text(text)
+            docs.append({"uri": path.as_uri(), "text": text, "version": 1, "lang": language})
+        options = {
+            "autofix": {
+                "provider": "openai",
+                "model": "soak",
+                "apiBase": scripted.url,
+                "apiKey": "sk-soak",
+            },
+            "trigger": {"onOpen": False},
+            "review": {"minConfidence": 0, "cacheMaxUnits": CACHE_MAX_UNITS},
+            "localModel": False,
+        }
+        client = make_test_lsp_client()
+        await client.start_io(sys.executable, "-m", "kaizen", "serve", env=env(home))
+        pid = client._server.pid
+        await client.initialize_session(
+            types.InitializeParams(
+                capabilities=client_capabilities("neovim"),
+                root_uri=root.as_uri(),
+                initialization_options=options,
+            )
+        )
+        for d in docs:
+            client.text_document_did_open(
+                types.DidOpenTextDocumentParams(
+                    text_document=types.TextDocumentItem(
+                        uri=d["uri"], language_id=d["lang"], version=1, text=d["text"]
+                    )
+                )
+            )
+        latencies: list[float] = []
+        dismissed = 0
+        warm = files * 2  # every file reviewed whole once, then a save each
+        before: dict[str, int] = {}
+        for i in range(saves + warm):
+            if i == warm:
+                before = await counters(client, pid)
+            d = docs[i % files]
+            n = (i // files) % FUNCTIONS
+            comment = "//" if d["lang"] != "python" else "#"
+            d["text"] = re.sub(
+                rf"(handler_?{n}\b[^\n]*\n[^\n]*?) (?:#|//) (?:v0|edit \d+)",
+                rf"\1 {comment} edit {i}",
+                d["text"],
+                count=1,
+                flags=re.IGNORECASE,
+            )
+            d["version"] += 1
+            started = time.perf_counter()
+            edit_and_save(client, d["uri"], d["version"], d["text"])
+            marker = f"edit {i}:"
+            while not any(
+                x.message.startswith(marker) for x in client.diagnostics.get(d["uri"], [])
+            ):
+                try:
+                    await asyncio.wait_for(
+                        client.wait_for_notification(types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS), 15
+                    )
+                except TimeoutError:
+                    shown = [x.message for x in client.diagnostics.get(d["uri"], [])]
+                    raise SystemExit(f"save {i} of {d['uri']}: no '{marker}' in {shown}") from None
+            if i >= warm:
+                latencies.append((time.perf_counter() - started) * 1000)
+            if i >= warm and i % 10 == 0:  # dismiss a finding (not the one just shown)
+                old = [x for x in client.diagnostics.get(d["uri"], []) if marker not in x.message]
+                target = next((x for x in old if isinstance(x.data, dict)), None)
+                if target is not None:
+                    await client.workspace_execute_command_async(
+                        types.ExecuteCommandParams(
+                            command="kaizen.dismiss",
+                            arguments=[
+                                {
+                                    "uri": d["uri"],
+                                    "fingerprint": target.data["fingerprint"],
+                                    "reason": "soak",
+                                }
+                            ],
+                        )
+                    )
+                    dismissed += 1
+        await client.workspace_execute_command_async(
+            types.ExecuteCommandParams(
+                command="kaizen.getStatus", arguments=[{"waitForLearning": True}]
+            )
+        )
+        after = await counters(client, pid)
+        await client.shutdown_session()
+        await client.stop()
+    db_path = Path(home) / "kaizen.db"
+    db = sqlite3.connect(db_path)
+    cached_units = db.execute("select count(*) from unit_reviews").fetchone()[0]
+    db.close()
+    window = min(200, len(latencies) // 2)
+    first, last = latencies[:window], latencies[-window:]
+    p95_first, p95_last = percentile(first, 95), percentile(last, 95)
+    return {
+        "saves": len(latencies),
+        "files": files,
+        "languages": languages,
+        "dismissals": dismissed,
+        "rss_kb": {"after_warmup": before["rss_kb"], "end": after["rss_kb"]},
+        "rss_growth": round(after["rss_kb"] / before["rss_kb"] - 1, 3),
+        "save_ms_p95": {"first": round(p95_first, 1), "last": round(p95_last, 1)},
+        "save_ms_p50": round(percentile(latencies, 50), 1),
+        "p95_drift": round(p95_last / p95_first - 1, 3),
+        "unit_cache_rows": cached_units,
+        "unit_cache_max": CACHE_MAX_UNITS,
+        "database_bytes": db_path.stat().st_size,
+        "counts_after_warmup": before,
+        "counts_end": after,
+    }
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--saves", type=int, default=2000)
+    parser.add_argument("--files", type=int, default=20)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as home:
+        result = await soak(args.saves, args.files, home)
+    print(
+        f"{result['saves']} saves over {result['files']} files ({', '.join(result['languages'])}),"
+        f" {result['dismissals']} dismissals"
+    )
+    print(
+        f"RSS {result['rss_kb']['after_warmup']} -> {result['rss_kb']['end']} kB "
+        f"(growth {result['rss_growth']:.1%}, target < 15%)"
+    )
+    print(
+        f"save p95 first {result['save_ms_p95']['first']} ms, last {result['save_ms_p95']['last']}"
+        f" ms (drift {result['p95_drift']:.1%}, target < 10%); p50 {result['save_ms_p50']} ms"
+    )
+    print(
+        f"unit cache {result['unit_cache_rows']} rows (max {result['unit_cache_max']}), "
+        f"database {result['database_bytes'] // 1024} kB"
+    )
+    print(f"tasks/threads/fds: {result['counts_after_warmup']} -> {result['counts_end']}")
+    print("saved", save("soak", result))
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
