@@ -90,3 +90,29 @@ def test_validation_refuses_rules_that_match_too_much_or_dismissed_code() -> Non
     assert not everywhere.ok and "too general" in everywhere.reasons[0]
     dismissed = validate(rule, dismissed=["sentinel == None  # on purpose"], repository=repository)
     assert not dismissed.ok and "dismissed" in dismissed.reasons[0]
+
+
+def test_accepted_fixes_are_kept_as_code_and_promoted_to_a_rule(tmp_path) -> None:
+    """An applied fix's lines before and after go into memory; three of one kind become a
+    validated rule proposal, the same fix twice counts once."""
+    from kaizen.core.findings import Edit
+    from kaizen.memory.fix_examples import Example, by_kind, example_of, record
+    from kaizen.memory.store import Store
+    from kaizen.rules.promotion import promote
+
+    store = Store.open(str(tmp_path / "k.db"))
+    sources = ["if a == None:\n    pass", "x = self.b == None", "return items[0] == None"]
+    for text in [*sources, sources[0]]:
+        lines = text.splitlines()
+        col = lines[0].index("==")
+        pair = example_of(lines, [Edit(0, col, 0, col + 2, "is")])
+        assert pair is not None and " is None" in pair[1]
+        record(store, "repo", Example("python", "none-compare", "m.py", *pair))
+    groups = by_kind(store, "repo")
+    assert [len(v) for v in groups.values()] == [3]
+    (promotion,) = promote(groups, repository_texts=lambda _l: ["a = 1\n" * 500])
+    assert promotion.ok and promotion.rule is not None
+    assert promotion.rule["rule"] == {"pattern": "$A == None"}
+    assert "fix: $A is None" in promotion.yaml()
+    refused = promote(groups, repository_texts=lambda _l: ["if q == None: pass\n"])
+    assert not refused[0].ok and "too general" in refused[0].reasons[0]

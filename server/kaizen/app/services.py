@@ -248,6 +248,22 @@ class Services:
             from ..improvement.events import record_finding_outcome
 
             await asyncio.to_thread(record_finding_outcome, self.store, finding, outcome)
+            if outcome == "accepted" and finding.edits:
+                await asyncio.to_thread(self._keep_fix_example, doc, finding, lines or doc.lines)
+
+    def _keep_fix_example(self, doc: Document, finding: Finding, lines: list[str]) -> None:
+        """An applied fix as code before and after: what rules.promotion learns rules from."""
+        from ..memory.fix_examples import Example, example_of, record
+
+        pair = example_of(lines, finding.edits)
+        if pair is None or self.store is None:
+            return
+        kind = finding.code or finding.category
+        example = Example(doc.language, kind, doc.relpath, pair[0], pair[1])
+        try:
+            record(self.store, doc.repository, example)
+        except Exception:  # learning material: it never fails the outcome
+            log.warning("could not keep the accepted fix as an example", exc_info=True)
 
     async def learning_summaries(self, insight_ids: list[int]) -> list[str]:
         """One line per insight, for PR bodies and listings."""

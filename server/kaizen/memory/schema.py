@@ -336,3 +336,27 @@ class RoutingExperiment(Base):
     promoted: Mapped[bool] = mapped_column(Boolean, default=False)
     started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     stopped_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class FixExampleRow(Base):
+    """An accepted fix as code: the lines before and after it (``memory.fix_examples``).
+
+    Fixes of one kind accepted again and again are generalised into an ast-grep rule
+    (``rules.synthesis``); the examples are what it is learned from and tested against."""
+
+    __tablename__ = "fix_examples"
+    __table_args__ = (
+        UniqueConstraint("repository", "digest"),
+        Index("ix_fix_examples_repo_kind", "repository", "language", "kind"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    repository: Mapped[str] = mapped_column(Text, default="")
+    language: Mapped[str] = mapped_column(String(32), default="")
+    kind: Mapped[str] = mapped_column(String(64))  # the finding's code (category or rule id)
+    path: Mapped[str] = mapped_column(Text, default="")
+    fingerprint: Mapped[str] = mapped_column(String(64), default="")
+    how: Mapped[str] = mapped_column(String(16), default="accepted")  # accepted | fixed_by_hand
+    digest: Mapped[str] = mapped_column(String(64))  # kind + before + after: one row each
+    before: Mapped[str] = mapped_column(Text)
+    after: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

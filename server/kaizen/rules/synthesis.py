@@ -248,7 +248,7 @@ def _template(after: str, bindings: dict[str, str]) -> str:
             continue
         left = r"(?<![\w$])" if bound[0].isalnum() or bound[0] == "_" else ""
         right = r"(?![\w])" if bound[-1].isalnum() or bound[-1] == "_" else ""
-        after = re.sub(left + re.escape(bound) + right, lambda _m, n=name: "$" + n, after)
+        after = re.sub(left + re.escape(bound) + right, "$" + name.replace("\\", ""), after)
     return after
 
 
