@@ -23,13 +23,13 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-# Kaizen's language ids -> ast-grep's built-in language names (the languages ast-grep parses).
+# Kaizen's language names (core/language_table.py) -> ast-grep's built-in language names:
+# the languages ast-grep parses, so the ones a learned rule can be written for.
 AST_GREP_LANGUAGES = {
     "python": "python",
     "javascript": "javascript",
-    "javascriptreact": "javascript",
     "typescript": "typescript",
-    "typescriptreact": "tsx",
+    "tsx": "tsx",
     "go": "go",
     "rust": "rust",
     "java": "java",
@@ -39,7 +39,6 @@ AST_GREP_LANGUAGES = {
     "csharp": "csharp",
     "ruby": "ruby",
     "php": "php",
-    "shellscript": "bash",
     "bash": "bash",
 }
 # Where a pattern does not parse on its own (Go reads ``errors.New(x)`` alone as something
