@@ -118,8 +118,8 @@ async def attach_fixes(
             (f for f in fixes if not 1 <= f.start_line <= f.end_line <= len(doc.lines)), None
         )
         if bad is not None:
-            why = f"lines {bad.start_line}-{bad.end_line} are not in the document"
-            refused.append((finding, Rejected("fix-range", why)))
+            where = f"lines {bad.start_line}-{bad.end_line} are not in the document"
+            refused.append((finding, Rejected("fix-range", where)))
             continue
         eol = line_ending(doc.text)
         edits = [
