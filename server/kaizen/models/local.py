@@ -98,15 +98,32 @@ class _Llama:
                 # grammar; built here, not through response_format, which would fall back
                 # to any JSON without a word when the schema cannot be converted
                 kwargs["grammar"] = _grammar(json.dumps(schema, sort_keys=True))
+                # the grammar bounds the answer (strings, lists); a token limit could only
+                # cut it mid-JSON, so the context window is the only other limit
+                kwargs["max_tokens"] = None
             return model.create_chat_completion(**kwargs)
+
+
+STRING_CHARS = 200
+"""Characters a string of a local answer may have. With at most ``MAX_ITEMS`` items per list
+every answer has a bounded length: a tiny model that rambles inside a string is cut by the
+grammar, which closes the JSON, never by a token limit in the middle of it (which is what
+made ``make demo``'s model step fail with "answer is not JSON")."""
+_ANY_STRING = 'string ::= "\\"" char* "\\"" space'
 
 
 @lru_cache(maxsize=16)
 def _grammar(schema: str) -> Any:
-    """The GBNF grammar of a JSON schema (built once per schema: it takes a while)."""
+    """The GBNF grammar of a JSON schema (built once per schema: it takes a while), every
+    string capped at ``STRING_CHARS`` by GBNF's own ``{m,n}`` repetition (the schema's
+    ``maxLength`` would be unrolled by the converter into nested optionals: slow)."""
     from llama_cpp import LlamaGrammar
 
-    return LlamaGrammar.from_json_schema(schema, verbose=False)
+    gbnf = LlamaGrammar.from_json_schema(schema, verbose=False)._grammar
+    if _ANY_STRING not in gbnf:
+        raise RuntimeError("llama-cpp-python's grammar for strings changed: cannot bound them")
+    bounded = f'string ::= "\\"" char{{0,{STRING_CHARS}}} "\\"" space'
+    return LlamaGrammar.from_string(gbnf.replace(_ANY_STRING, bounded), verbose=False)
 
 
 _LLAMA = _Llama()
@@ -119,11 +136,12 @@ _UNROLLED = frozenset({"maxLength", "minLength", "maxItems", "minItems"})
 def _grammar_friendly(schema: Any) -> Any:
     """Reshape a schema so a tiny model finishes a valid answer quickly.
 
-    llama.cpp unrolls length bounds into its grammar, and sampling against a grammar with
-    hundreds of unrolled repetitions takes minutes (measured: 0.7 s without string bounds,
-    35-100 s with 160-character bounds). So string bounds go; arrays are capped at a few items
-    so the model cannot ramble until it is cut off mid-JSON. The gateway still validates the
-    answer against the full schema.
+    llama-cpp-python's converter unrolls length bounds into nested optionals, and sampling
+    against hundreds of them takes minutes (measured: 0.7 s without string bounds, 35-100 s
+    with 160-character bounds). So the schema's string bounds go (``_grammar`` caps every
+    string instead, cheaply); arrays are capped at a few items so the model cannot ramble
+    until it is cut off mid-JSON. The gateway still validates the answer against the full
+    schema.
     """
     if isinstance(schema, list):
         return [_grammar_friendly(v) for v in schema]
