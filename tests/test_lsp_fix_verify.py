@@ -75,3 +75,42 @@ async def test_empty_replacement_is_a_deletion_only_when_marked(
         "select invalid from model_performance where task_type = 'fix_generator'"
     ).fetchall()
     assert invalid == 1  # the marked deletion was a valid answer
+
+
+def test_check_keeps_the_finding_and_drops_the_broken_fix(scripted, kaizen_home: Path, project: Path):
+    """`kaizen check`: issue 24's TypeScript case. The model answers an empty replacement
+    for `if (charset == null) {`; the finding is reported without a fix, the drop is logged
+    and counted for the model, and a good fix in the same answer is kept."""
+    import json
+
+    from tests.test_cli import kaizen
+
+    code = (
+        "export function charsetOf(header: string | null): string {\n"
+        "  const charset = header?.split(';')[1];\n"
+        "  if (charset == null) {\n"
+        "    return 'utf-8';\n"
+        "  }\n"
+        "  return charset.trim();\n"
+        "}\n"
+    )
+    (project / "charset.ts").write_text(code)
+    scripted.enqueue("issue_detector", {"issues": [
+        issue(3, "A header without charset falls back silently", "if (charset == null) {"),
+        issue(6, "The charset keeps its quotes", "return charset.trim();"),
+    ]})
+    scripted.enqueue("fix_generator", {"fixes": [
+        {"issue": 1, "start_line": 3, "end_line": 3, "replacement": "", "explanation": "x"},
+        {"issue": 2, "start_line": 6, "end_line": 6,
+         "replacement": "  return charset.trim().replace(/\"/g, '');", "explanation": "Strip quotes"},
+    ]})
+    proc = kaizen(["-v", "check", "--format", "json", "charset.ts"], scripted, kaizen_home, project)
+    assert proc.returncode == 1, proc.stderr
+    findings = {f["line"]: f for f in json.loads(proc.stdout)["findings"]}
+    assert set(findings) == {3, 6}
+    assert findings[3]["fix"] is None  # shown, without the fix that would delete the `if`
+    assert findings[6]["fix"][0]["newText"].startswith("  return charset.trim().replace(")
+    assert "dropped fix-deletion" in proc.stderr
+    metrics = json.loads(kaizen(["metrics", "--format", "json"], scripted, kaizen_home, project).stdout)
+    [row] = [r for r in metrics["rankings"]["fix_generator"] if r["model"] == "openai/scripted"]
+    assert row["invalid"] == 1
