@@ -19,6 +19,7 @@ BENCHES = [
     "bench_precision.py",
     "bench_synthesis.py",
     "bench_soak.py",
+    "bench_fixes.py",
 ]
 
 

@@ -53,4 +53,21 @@ def test_local_model_runs_the_whole_pipeline(tmp_path: Path) -> None:
     db = sqlite3.connect(tmp_path / "kaizen.db")
     calls = db.execute("select model, status from model_calls").fetchall()
     assert ("local/smollm2", "ok") in calls
+    # decoding is constrained to the answer schema: no answer is invalid JSON (issue 24)
+    assert {status for _, status in calls} == {"ok"}, calls
     assert db.execute("select status from runs").fetchall() == [("succeeded",)]
+
+
+def test_every_answer_schema_becomes_a_grammar() -> None:
+    """Each task's schema, as the local provider reshapes it, converts to a llama.cpp
+    grammar (a schema llama.cpp cannot convert would otherwise decode unconstrained) whose
+    strings are bounded (a rambling string cut by max_tokens is not JSON)."""
+    from kaizen.core.tasks import TASKS
+    from kaizen.models.gateway import response_format
+
+    for name, task in TASKS.items():
+        schema = local._schema_of({"response_format": response_format(name, task.answer)})
+        grammar = local._grammar(json.dumps(schema, sort_keys=True))
+        assert "root" in grammar._grammar, name
+        # every string is bounded, so an answer always ends before the token limit
+        assert f"char{{0,{local.STRING_CHARS}}}" in grammar._grammar and "char*" not in grammar._grammar

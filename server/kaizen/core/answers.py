@@ -55,6 +55,10 @@ class FixItem(BaseModel):
     end_line: int
     replacement: str = Field(max_length=20_000)
     explanation: str = Field(default="", max_length=2000)
+    # An empty replacement of code deletes it. Models answer "" by mistake too, so a
+    # deletion is offered only when it says so here (pipelines.verify); it is then titled
+    # "Delete ..." in the editor.
+    delete: bool = False
 
 
 class FixReport(BaseModel):
@@ -82,3 +86,4 @@ class Improvement(BaseModel):
     replacement: str = Field(max_length=50_000)
     summary: str = Field(default="", max_length=500)
     rationale: str = Field(default="", max_length=4000)
+    delete: bool = False  # the improvement removes the lines (dead code): see FixItem

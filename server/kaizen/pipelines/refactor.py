@@ -5,9 +5,9 @@ pack; an improvement is generated on the opportunity's own unit and may only tou
 
 Opportunities are shown as Hint/Information diagnostics with their own codes
 (``refactor/<kind>``) so editors can filter them apart from issues. Each of the first few
-gets an improvement (a checked line-range replacement) the user can apply, or send as a pull
-request. A pull request is only ever opened by an explicit user action or the user's own
-``autoCreatePR`` setting, never because a model said so.
+gets an improvement (a line-range replacement verified by ``verify``) the user can apply, or
+send as a pull request. A pull request is only ever opened by an explicit user action or the
+user's own ``autoCreatePR`` setting, never because a model said so.
 """
 
 from __future__ import annotations
@@ -19,11 +19,10 @@ from ..core.document import Document
 from ..core.findings import (
     Finding,
     clamp_finding,
-    edit_is_valid,
     line_ending,
     line_replacement,
-    touches_redacted,
 )
+from ..languages.units import Unit
 from . import prompts
 from .base import RunResult, RunScope, run_pipeline
 from .context import RunContext
@@ -34,6 +33,7 @@ from .review import (
     start_review,
     to_cache,
 )
+from .verify import Proposed, Rejected, verify
 
 log = logging.getLogger(__name__)
 PIPELINE = "refactor"
@@ -78,31 +78,37 @@ def opportunities_to_findings(
     return found, dropped, ungrounded
 
 
-def attach_improvement(
+async def attach_improvement(
     answer: prompts.Improvement,
     finding: Finding,
     doc: Document,
-    span: tuple[int, int] | None = None,
-) -> bool:
-    """The improvement as a checked edit on its opportunity; ``span``: the lines it may
-    touch (the opportunity's unit)."""
+    unit: Unit | None = None,
+    lint: bool = True,
+) -> Rejected | None:
+    """The improvement as a verified edit on its opportunity (``verify``; ``unit``: the
+    opportunity's unit, the only lines it may touch); why not, when it was refused."""
     if not 1 <= answer.start_line <= answer.end_line <= len(doc.lines):
-        return False
-    if span is not None and (answer.start_line < span[0] or answer.end_line > span[1]):
-        return False
+        return Rejected(
+            "fix-range", f"lines {answer.start_line}-{answer.end_line} are not in the document"
+        )
     edit = line_replacement(
         doc.lines, answer.start_line, answer.end_line, answer.replacement, line_ending(doc.text)
     )
-    old = "\n".join(doc.lines[answer.start_line - 1 : answer.end_line])
-    if not edit_is_valid(edit, doc.lines) or old.strip() == answer.replacement.strip():
-        return False
-    if touches_redacted(edit, doc.redacted):
-        return False
-    finding.edits = [edit]
-    finding.fix_title = answer.summary.strip() or finding.title
+    proposal = Proposed(
+        finding,
+        [edit],
+        answer.summary.strip() or finding.title or "",
+        delete=answer.delete,
+        unit_lines=unit.lines if unit is not None else None,
+    )
+    [why] = await verify(doc, [proposal], lint)
+    if why is not None:
+        return why
+    finding.edits = proposal.edits
+    finding.fix_title = proposal.title or None
     if answer.rationale.strip():
         finding.rationale = answer.rationale.strip()
-    return True
+    return None
 
 
 async def run_refactor(doc: Document, ctx: RunContext) -> RunResult:
@@ -156,7 +162,10 @@ async def _opportunities(doc: Document, ctx: RunContext, scope: RunScope) -> lis
                 end_line=f.end_line,
             )
             if answer is not None:
-                attach_improvement(answer, f, doc, (owner.unit.start, owner.unit.end))
+                lint = ctx.settings.static_prepass.enabled
+                why = await attach_improvement(answer, f, doc, owner.unit, lint)
+                if why is not None:  # the opportunity stays, without an edit
+                    await scope.dropped("improvement_generator", [(f, why)])
         budget = max(0, budget - len(kept))
         for p in batch:
             scope.cache(p.hash, to_cache(p.unit, [f for f, o in kept if o is p]))

@@ -64,7 +64,7 @@ def _clip(line: str) -> str:
     return f"{line[:MAX_LINE_CHARS]} … [{len(line) - MAX_LINE_CHARS} more characters]"
 
 
-PROMPT_VERSION = "2"
+PROMPT_VERSION = "3"
 """Bump when a prompt's meaning changes: it is part of every unit's cache key."""
 
 

@@ -1,0 +1,341 @@
+"""Fix verification: nothing Kaizen offers to apply may leave code that no longer parses.
+
+A model's fix is untrusted text. Grounding (``grounding``) checks that a finding points at
+real code; this module checks that its fix is safe to apply. A fix is offered only when
+
+- every edit lies inside the document, the edits do not overlap, and none touches a line
+  whose secret was redacted from the prompt;
+- every line it touches belongs to the finding's review unit (``languages.units``) or is
+  blank: a fix for one function may not rewrite its neighbour;
+- it changes something, and an empty replacement of non-blank code (a deletion) is offered
+  only when the model marked it as one (``delete`` in the answer): a model that answers
+  ``""`` by mistake would otherwise delete the line it was asked to fix;
+- the document still parses wherever it parsed before: Python through ``compile`` (the
+  parser and the compiler's own checks, e.g. ``return`` outside a function), TypeScript and
+  JavaScript through tree-sitter. A document that already had syntax errors may keep them,
+  but the fix may not add one (its error count must not grow);
+- the linters of the static pre-pass report nothing on the fixed text that they did not
+  report before (``new_lint_findings``, before/after texts; ruff for Python today).
+
+A fix that fails is dropped with a ``Rejected`` reason (the pipeline counts it against the
+model, like an ungrounded finding); its finding stays, without a fix.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import warnings
+from collections import Counter
+from collections.abc import Awaitable, Callable, Collection, Sequence
+from dataclasses import dataclass, replace
+from functools import cache
+from typing import Any
+
+from ..core.document import Document
+from ..core.findings import (
+    Edit,
+    Finding,
+    apply_edits,
+    edit_is_valid,
+    edits_overlap,
+    line_offsets,
+    touches_redacted,
+)
+from .static import ruff_findings
+
+Linter = Callable[[Document], Awaitable[list[Finding]]]
+LINTERS: dict[str, tuple[Linter, ...]] = {"python": (ruff_findings,)}
+"""The pre-pass linters a fix must not upset, per language (the static pre-pass's table
+can replace this one when it covers more languages)."""
+
+LINTS_IN_FLIGHT = 4
+
+
+@dataclass(frozen=True)
+class Rejected:
+    """Why a fix is not offered: ``kind`` (fix-range | fix-overlap | fix-outside-unit |
+    fix-redacted | fix-noop | fix-deletion | fix-syntax | fix-lint) and the detail."""
+
+    kind: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.kind}: {self.reason}"
+
+
+@dataclass
+class Proposed:
+    """A fix as the model gave it, turned into edits, waiting for its verdict."""
+
+    finding: Finding
+    edits: list[Edit]
+    title: str
+    delete: bool = False  # the model said it means to delete code
+    unit_lines: Collection[int] | None = None  # 1-based lines it may touch; None: any
+
+
+# syntax ------------------------------------------------------------------------------------
+
+_GRAMMARS: dict[str, tuple[str, ...]] = {
+    "typescript": ("typescript", "tsx"),  # .tsx files are "typescript" too
+    "typescriptreact": ("tsx",),
+    "tsx": ("tsx",),
+    "javascript": ("javascript",),
+    "javascriptreact": ("javascript",),
+}
+
+
+@cache
+def _parser(grammar: str) -> tuple[Any, threading.Lock] | None:
+    """A tree-sitter parser for ``grammar`` and the lock that serialises its use (a parser
+    is not thread-safe); None when the grammar package is not installed."""
+    try:
+        import tree_sitter
+
+        if grammar == "javascript":
+            import tree_sitter_javascript
+
+            language = tree_sitter_javascript.language()
+        elif grammar == "python":
+            import tree_sitter_python
+
+            language = tree_sitter_python.language()
+        else:
+            import tree_sitter_typescript
+
+            language = (
+                tree_sitter_typescript.language_tsx()
+                if grammar == "tsx"
+                else tree_sitter_typescript.language_typescript()
+            )
+        return tree_sitter.Parser(tree_sitter.Language(language)), threading.Lock()
+    except (ImportError, AttributeError, ValueError, TypeError):
+        return None
+
+
+def _tree_errors(grammar: str, text: str) -> int | None:
+    """The number of ERROR and MISSING nodes tree-sitter finds in ``text``."""
+    found = _parser(grammar)
+    if found is None:
+        return None
+    parser, lock = found
+    with lock:
+        tree = parser.parse(text.encode("utf-8", "surrogatepass"))
+    count = 0
+    stack = [tree.root_node]
+    while stack:
+        node = stack.pop()
+        if node.is_error or node.is_missing:
+            count += 1
+            continue
+        if node.has_error:
+            stack.extend(node.children)
+    return count
+
+
+def python_error(text: str) -> str | None:
+    """Why ``text`` does not compile as Python, or None when it does."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # invalid escapes etc.: the user's, not ours
+            compile(text, "<fix>", "exec", dont_inherit=True)
+    except SyntaxError as exc:
+        return f"line {exc.lineno}: {exc.msg}"
+    except (ValueError, RecursionError, MemoryError) as exc:
+        return f"{type(exc).__name__}: {exc}"
+    return None
+
+
+def error_count(language: str, text: str) -> int | None:
+    """How many syntax errors ``text`` has (0: it parses); None: no parser for ``language``.
+
+    Python: 0 when it compiles, else tree-sitter's count (at least 1; 1 when
+    tree-sitter-python is missing). Other languages: the fewest errors any of the
+    language's grammars finds (a .tsx file is "typescript" but needs the TSX grammar)."""
+    if language == "python":
+        if python_error(text) is None:
+            return 0
+        return max(1, _tree_errors("python", text) or 0)
+    counts = [c for g in _GRAMMARS.get(language, ()) if (c := _tree_errors(g, text)) is not None]
+    return min(counts) if counts else None
+
+
+def syntax_ok(language: str, text: str) -> bool | None:
+    """True: ``text`` parses with no ERROR/MISSING node; False: it has errors; None: no
+    grammar for ``language``.
+
+    A stand-in with the signature of ``kaizen.languages.syntax_ok`` (tree-sitter for every
+    language of the languages table, being built beside this): the lead replaces this
+    function by that one at merge, and ``error_count`` by its error count."""
+    count = error_count(language, text)
+    return None if count is None else count == 0
+
+
+# the checks --------------------------------------------------------------------------------
+
+
+def touched_lines(edit: Edit) -> range:
+    """0-based lines an edit changes (an end at column 0 of the next line does not touch
+    that line)."""
+    last = (
+        edit.end_line - 1
+        if edit.end_col == 0 and edit.end_line > edit.start_line
+        else edit.end_line
+    )
+    return range(edit.start_line, last + 1)
+
+
+def _replaced(text: str, edit: Edit) -> str:
+    starts = line_offsets(text)
+
+    def offset(line: int, col: int) -> int:
+        return len(text) if line >= len(starts) else min(starts[line] + col, len(text))
+
+    return text[offset(edit.start_line, edit.start_col) : offset(edit.end_line, edit.end_col)]
+
+
+def is_deletion(text: str, edits: Sequence[Edit]) -> bool:
+    """The edits remove code and write nothing but whitespace in its place."""
+    return (
+        bool(edits)
+        and all(not e.new_text.strip() for e in edits)
+        and any(_replaced(text, e).strip() for e in edits)
+    )
+
+
+def deletion_span(edits: Sequence[Edit]) -> str:
+    """``line 4`` or ``lines 4-6`` (1-based): what a deletion removes, for its title."""
+    lines = sorted({n + 1 for e in edits for n in touched_lines(e)})
+    if not lines:
+        return "code"
+    return f"line {lines[0]}" if len(lines) == 1 else f"lines {lines[0]}-{lines[-1]}"
+
+
+def check_edits(
+    doc: Document,
+    edits: list[Edit],
+    *,
+    delete: bool = False,
+    unit_lines: Collection[int] | None = None,
+) -> Rejected | None:
+    """Every check but the linters' (pure, CPU only); None when the edits may be offered."""
+    if not edits:
+        return Rejected("fix-noop", "no edit")
+    lines = doc.lines
+    for e in edits:
+        if not edit_is_valid(e, lines):
+            return Rejected("fix-range", f"edit at line {e.start_line + 1} is outside the code")
+    if edits_overlap(edits):
+        return Rejected("fix-overlap", "its edits overlap each other")
+    if any(touches_redacted(e, doc.redacted) for e in edits):
+        return Rejected("fix-redacted", "it touches a line the model never saw (a secret)")
+    if unit_lines is not None:
+        allowed = set(unit_lines)
+        outside = [
+            n + 1
+            for e in edits
+            for n in touched_lines(e)
+            if n + 1 not in allowed and n < len(lines) and lines[n].strip()
+        ]
+        if outside:
+            return Rejected("fix-outside-unit", f"it changes line {outside[0]}, outside its unit")
+    after = apply_edits(doc.text, edits)
+    if _squeeze(after) == _squeeze(doc.text):
+        return Rejected("fix-noop", "it changes nothing but trailing whitespace")
+    if is_deletion(doc.text, edits) and not delete:
+        return Rejected(
+            "fix-deletion",
+            f"an empty replacement deletes {deletion_span(edits)} and is not marked as a deletion",
+        )
+    return syntax_problem(doc.language, doc.text, after)
+
+
+def _squeeze(text: str) -> str:
+    """The text without trailing blanks and blank lines: what a no-op fix changes (leading
+    indentation is kept: in Python it is meaning)."""
+    return "\n".join(line.rstrip() for line in text.splitlines() if line.strip())
+
+
+def syntax_problem(language: str, before: str, after: str) -> Rejected | None:
+    """A fix must not add a syntax error: where ``before`` parsed, ``after`` must parse;
+    where it did not, ``after`` may not have more errors."""
+    was = error_count(language, before)
+    if was is None:
+        return None  # no parser for this language: nothing to compare
+    now = error_count(language, after)
+    if now is None or now <= was:
+        return None
+    if language == "python" and (why := python_error(after)) is not None and was == 0:
+        return Rejected("fix-syntax", f"the fixed code does not parse ({why})")
+    return Rejected("fix-syntax", f"the fixed code has {now} syntax error(s), {was} before")
+
+
+def _lint_key(f: Finding) -> tuple[str, str, str]:
+    # positions are left out: an edit above a finding moves it without changing it
+    return (f.origin, f.code, f.message)
+
+
+async def new_lint_findings(
+    doc: Document,
+    before: str,
+    after: str,
+    linters: Sequence[Linter] | None = None,
+    before_found: list[Finding] | None = None,
+) -> list[Finding]:
+    """What the linters report on ``after`` that they did not on ``before`` (the same
+    document, the same path, so the project's own linter configuration applies).
+    ``before_found``: the linters' findings on ``before``, when already known."""
+    use = LINTERS.get(doc.language, ()) if linters is None else linters
+    if not use:
+        return []
+    if before_found is None:
+        before_found = await _lint(replace(doc, text=before), use)
+    found_after = await _lint(replace(doc, text=after), use)
+    old = Counter(_lint_key(f) for f in before_found)
+    added: list[Finding] = []
+    for f in found_after:
+        key = _lint_key(f)
+        if old[key] > 0:
+            old[key] -= 1
+        else:
+            added.append(f)
+    return added
+
+
+async def _lint(doc: Document, linters: Sequence[Linter]) -> list[Finding]:
+    return [f for linter in linters for f in await linter(doc)]
+
+
+async def verify(
+    doc: Document, proposals: list[Proposed], lint: bool = True
+) -> list[Rejected | None]:
+    """Each proposal's verdict (None: offer it), in order. The syntax checks run on a worker
+    thread; the linters (subprocesses) a few at a time, and only for fixes that passed the
+    rest, against one lint of the document as it is."""
+    verdicts = await asyncio.to_thread(
+        lambda: [
+            check_edits(doc, p.edits, delete=p.delete, unit_lines=p.unit_lines) for p in proposals
+        ]
+    )
+    linters = LINTERS.get(doc.language, ()) if lint else ()
+    passed = [i for i, v in enumerate(verdicts) if v is None]
+    if not linters or not passed:
+        return verdicts
+    before_found = await _lint(doc, linters)
+    gate = asyncio.Semaphore(LINTS_IN_FLIGHT)
+
+    async def one(i: int) -> None:
+        after = apply_edits(doc.text, proposals[i].edits)
+        async with gate:
+            added = await new_lint_findings(doc, doc.text, after, linters, before_found)
+        if added:
+            first = added[0]
+            verdicts[i] = Rejected(
+                "fix-lint",
+                f"it adds {first.code} at line {first.start_line} ({first.message[:80]})"
+                + (f" and {len(added) - 1} more" if len(added) > 1 else ""),
+            )
+
+    await asyncio.gather(*(one(i) for i in passed))
+    return verdicts
