@@ -375,11 +375,12 @@ bearer = "${KAIZEN_HTTP_TOKEN}"
 
 # Calls that fit the schema but are refused for what it cannot say: an id that does not
 # exist, a pattern that is not a regular expression, more successes than calls, a finding
-# that was never recorded, an experiment started without both strategies or while another
+# that was never recorded or dismissed, an experiment started without both strategies or while another
 # one runs.
 [[operations]]
 include-operation-id = [
     "dismiss_finding_post",
+    "undismiss_finding_post",
     "generate_regression_test_post",
     "update_routing_heuristic_post",
     "update_model_performance_post",

@@ -241,8 +241,14 @@ class Services:
                 self.loop.record_outcome, doc, finding, outcome, lines or doc.lines, reason
             )
         elif self.store is not None:
+            flagged = "\n".join((lines or doc.lines)[finding.start_line - 1 : finding.end_line])
             await asyncio.to_thread(
-                self.store.set_outcome, doc.repository, finding.fingerprint, outcome, reason
+                self.store.set_outcome,
+                doc.repository,
+                finding.fingerprint,
+                outcome,
+                reason,
+                flagged,
             )
         if self.store is not None:  # the model that found it gets the credit or the blame
             from ..improvement.events import record_finding_outcome

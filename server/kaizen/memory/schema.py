@@ -123,6 +123,9 @@ class FindingRow(Base):
     model: Mapped[str | None] = mapped_column(String(128), nullable=True)
     status: Mapped[str] = mapped_column(String(16), default="open")
     outcome_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # the flagged code (redacted) when the user dismissed it: "like a dismissed finding"
+    # needs the code to be alike too, not only the words (memory.dismissals)
+    dismissed_code: Mapped[str | None] = mapped_column(Text, nullable=True)
     times_shown: Mapped[int] = mapped_column(Integer, default=1)
     pr_url: Mapped[str | None] = mapped_column(Text, nullable=True)
     pr_number: Mapped[int | None] = mapped_column(Integer, nullable=True)
