@@ -15,6 +15,7 @@ import jsonschema
 from lsprotocol import types
 from mcp import Client
 
+from kaizen.config import load_settings
 from kaizen.memory.dismissals import code_alike, in_scope
 from tests.conftest import model_options, open_document, wait_for_diagnostics
 from tests.test_cli import kaizen
@@ -55,6 +56,16 @@ def test_alike_code_and_scope():
     assert not in_scope(made, "file:///p/tests/test_b.py", "file")
     assert in_scope(made, "file:///p/src/a.py", "repository")
     assert not in_scope(made, made, "finding")
+
+
+def test_dismiss_scope_setting(tmp_path: Path):
+    (tmp_path / "kaizen.toml").write_text('[review]\ndismiss_scope = "file"\n')
+    settings, problems = load_settings(tmp_path, env={})
+    assert settings.review.dismiss_scope == "file" and problems == []
+    settings, problems = load_settings(tmp_path, {"review": {"dismissScope": "everywhere"}}, env={})
+    assert settings.review.dismiss_scope == "folder"  # refused, named, the default used
+    [problem] = problems
+    assert "dismissScope" in problem and "using the default" in problem
 
 
 def check(scripted: Any, home: Path, project: Path, fmt: str) -> Any:
