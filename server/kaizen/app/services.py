@@ -308,10 +308,20 @@ class Services:
             log.exception("could not evaluate alerts for %s", outcome.target.model)
             return None
         if event is not None:
+            event = replace(event, alternatives=self._alternatives(outcome))
             for name in signal_names(list(event.signals)):
                 set_alert(event.model, event.task, name, event.kind == "raised")
             handle(self.store, self.settings.alerts, event)
         return event
+
+    def _alternatives(self, outcome: CallOutcome) -> int | None:
+        """How many other models the router could give this task (for the alert's words)."""
+        try:
+            targets = self.router.choose(outcome.task).targets
+        except Exception:
+            log.exception("could not list the alternatives to %s", outcome.target.model)
+            return None
+        return len({t.model for t in targets} - {outcome.target.model})
 
     async def on_dropped(self, model: str, task: str, counts: dict[str, int]) -> None:
         """Findings grounding dropped (ungrounded, prompt echo, generic) count against the

@@ -114,11 +114,14 @@ def only_changed_lines(results: list[tuple[Document, RunResult]]) -> None:
 
 
 def summary_line(files: int, progress: Progress) -> str:
-    """``37 files, 0 reviewed, 112 cached`` (units), with tokens and cost when spent."""
+    """``37 files, 0 reviewed, 112 cached`` (units; "reviewed" only when a model answered,
+    units it did not are ``not answered``), with tokens and cost when spent."""
     line = (
         f"{files} file{'s' if files != 1 else ''}, {progress.reviewed} reviewed, "
         f"{progress.cached} cached"
     )
+    if progress.unanswered:  # sent, but no model answered: not reviewed
+        line += f", {progress.unanswered} not answered"
     tokens = progress.prompt_tokens + progress.completion_tokens
     if tokens:
         line += f", {tokens:,} tokens"

@@ -121,14 +121,16 @@ class AlertEvent:
     signals: tuple[str, ...]
     window: WindowStats
     baseline: WindowStats
+    # other models the router could send the task to (None: not known to the monitor);
+    # with none, routing away is not something Kaizen can do, and the message says so
+    alternatives: int | None = None
 
     @property
     def text(self) -> str:
         if self.kind == "raised":
             return (
                 f"Kaizen: {self.model} is degraded on {self.task}: {'; '.join(self.signals)} "
-                f"over its last {self.window.calls} calls. Kaizen routes to other models "
-                "until it recovers."
+                f"over its last {self.window.calls} calls. {self.remedy}"
             )
         return (
             f"Kaizen: {self.model} recovered on {self.task} (success rate "
@@ -136,11 +138,21 @@ class AlertEvent:
             "is cleared."
         )
 
+    @property
+    def remedy(self) -> str:
+        if self.alternatives == 0:
+            return (
+                f"It is the only model configured for {self.task}, so Kaizen keeps using it: "
+                "check the provider, or add another model to a layer (layers.*)."
+            )
+        return "Kaizen routes to other models until it recovers."
+
     def as_json(self) -> dict[str, Any]:
         return {
             "kind": self.kind,
             "model": self.model,
             "taskType": self.task,
+            "alternatives": self.alternatives,
             "signals": list(self.signals),
             "window": self.window.as_json(),
             "baseline": self.baseline.as_json(),
@@ -268,8 +280,13 @@ def degradation_report(event: AlertEvent) -> bugs.BugReport:
         category="model-degradation",
         pattern=f"{event.task} on {event.model}: {names}",
         description=event.text,
-        solution="Kaizen routes to other models while the window is degraded; check the "
-        "provider's status, or reset the model's record once it is fixed.",
+        solution=(
+            "Kaizen routes to other models while the window is degraded; check the "
+            "provider's status, or reset the model's record once it is fixed."
+            if event.alternatives != 0
+            else "No other model is configured for the task, so nothing routes away: check "
+            "the provider's status, or add another model to a layer."
+        ),
         severity="high",
         meta={"task": event.task, "model": event.model, "signals": list(event.signals)},
     )

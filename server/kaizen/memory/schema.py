@@ -84,6 +84,8 @@ class ModelCall(Base):
     provider: Mapped[str] = mapped_column(String(64))
     model: Mapped[str] = mapped_column(String(128))
     status: Mapped[str] = mapped_column(String(16))  # ok | invalid | error
+    # False: the request never got to the model (gateway.UNREACHED); NULL on older rows
+    reached: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
     prompt_tokens: Mapped[int] = mapped_column(Integer, default=0)
     completion_tokens: Mapped[int] = mapped_column(Integer, default=0)
@@ -194,6 +196,10 @@ class ModelPerformance(Base):
     rejected: Mapped[int] = mapped_column(Integer, default=0)
     invalid: Mapped[int] = mapped_column(Integer, default=0)  # answers that did not validate
     errors: Mapped[int] = mapped_column(Integer, default=0)  # calls that raised
+    # of ``errors``, calls that never reached the model (success rates leave them out)
+    unreached: Mapped[int] = mapped_column(Integer, default=0)
+    # model findings grounding dropped (not user dismissals: those are ``rejected``)
+    dropped: Mapped[int] = mapped_column(Integer, default=0)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 

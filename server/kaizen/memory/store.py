@@ -354,6 +354,7 @@ def _call_row(run_id: int | None, outcome: Any) -> ModelCall:
         provider=outcome.target.provider,
         model=outcome.target.model,
         status=outcome.status,
+        reached=bool(getattr(outcome, "reached", True)),
         error=outcome.error,
         prompt_tokens=outcome.prompt_tokens,
         completion_tokens=outcome.completion_tokens,

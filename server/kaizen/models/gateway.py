@@ -59,9 +59,28 @@ class CallOutcome:
     raw: str | None = field(default=None, repr=False)  # an invalid answer, for bug patterns
     predicted: Any = None  # models.predict.Prediction made before the call
 
+    # False when the request never got to the model (no connection, refused key, unknown
+    # model, rate limit): such a call says nothing about the model's answers, so success
+    # rates leave it out (it still counts against the endpoint in the router's record)
+    reached: bool = True
+
     @property
     def ok(self) -> bool:
         return self.status == "ok"
+
+
+# litellm's exceptions (by name: no import) for requests the provider turned away before
+# any model saw them
+UNREACHED = frozenset(
+    {
+        "APIConnectionError",
+        "AuthenticationError",
+        "PermissionDeniedError",
+        "NotFoundError",
+        "RateLimitError",
+        "BudgetExceededError",
+    }
+)
 
 
 _FENCE = re.compile(r"```(?:json)?\s*(.*?)```", re.DOTALL)
@@ -216,6 +235,7 @@ class Gateway:
             schema = response_format(task, answer_type)  # pydantic's first schema build: slow
         except Exception as exc:
             outcome.error = _short(exc, target)
+            outcome.reached = False
             return outcome
         async with self._slot(target):  # a waiting call is not model latency either
             started = time.perf_counter()
@@ -229,6 +249,7 @@ class Gateway:
                 )
             except Exception as exc:  # every provider error is a failed attempt, never a crash
                 outcome.error = _short(exc, target)
+                outcome.reached = type(exc).__name__ not in UNREACHED
                 outcome.latency_ms = (time.perf_counter() - started) * 1000
                 return outcome
             outcome.latency_ms = (time.perf_counter() - started) * 1000
