@@ -4,7 +4,8 @@ After every recorded attempt the monitor reads that model's latest calls on that
 ``model_calls`` (the shared record, so calls made by other processes count too): the newest
 ``alerts.window`` calls are the *window*, the ``alerts.baseline`` calls before them the
 model's own *baseline*. Four signals compare them (thresholds in ``alerts.thresholds``):
-success rate dropped, invalid-answer rate rose, latency p95 grew, USD per call grew.
+success rate dropped, invalid-answer rate rose, latency p95 grew, USD per call grew. Calls
+that never reached the model (``model_calls.reached`` false) are left out of both.
 
 When one crosses, an *incident* opens for (model, task) — one per incident, however many
 calls follow: the face is told (an editor message and a ``kaizen/alert`` notification), the
@@ -26,7 +27,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
 from ..memory.schema import ModelCall
 from . import bugs
@@ -168,7 +169,9 @@ def read_window(
     c = ModelCall
     query = (
         select(c.status, c.latency_ms, c.cost_usd)
-        .where(c.model == model, c.task == task)
+        # a call that never reached the model (no connection, rate limit) says nothing
+        # about how the model answers: not in the window, not in the baseline
+        .where(c.model == model, c.task == task, or_(c.reached.is_(None), c.reached.is_(True)))
         .order_by(c.id.desc())
         .limit(settings.window + settings.baseline)
     )

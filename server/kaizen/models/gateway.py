@@ -69,11 +69,18 @@ class CallOutcome:
         return self.status == "ok"
 
 
-# litellm's exceptions (by name: no import) for requests the provider turned away before
-# any model saw them
+# Exceptions (by class name, anywhere in the chain litellm wraps them in: no import) of
+# requests no model saw: no connection, a refused key, an unknown model, a rate limit. A
+# refused connection reaches us as litellm's InternalServerError caused by openai's
+# APIConnectionError caused by httpx's ConnectError, so the whole chain is read. A timeout
+# is not among them: the model may have been working on the answer.
 UNREACHED = frozenset(
     {
         "APIConnectionError",
+        "ConnectError",
+        "ConnectionRefusedError",
+        "ClientConnectorError",
+        "gaierror",
         "AuthenticationError",
         "PermissionDeniedError",
         "NotFoundError",
@@ -81,6 +88,19 @@ UNREACHED = frozenset(
         "BudgetExceededError",
     }
 )
+TIMEOUTS = frozenset({"Timeout", "APITimeoutError", "TimeoutError", "ReadTimeout"})
+
+
+def never_reached(exc: BaseException) -> bool:
+    """Whether a failed call never got to the model (see ``UNREACHED``)."""
+    names: set[str] = set()
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen and len(seen) < 16:
+        seen.add(id(current))
+        names.update(cls.__name__ for cls in type(current).__mro__)
+        current = current.__cause__ or current.__context__
+    return not (names & TIMEOUTS) and bool(names & UNREACHED)
 
 
 _FENCE = re.compile(r"```(?:json)?\s*(.*?)```", re.DOTALL)
@@ -249,7 +269,7 @@ class Gateway:
                 )
             except Exception as exc:  # every provider error is a failed attempt, never a crash
                 outcome.error = _short(exc, target)
-                outcome.reached = type(exc).__name__ not in UNREACHED
+                outcome.reached = not never_reached(exc)
                 outcome.latency_ms = (time.perf_counter() - started) * 1000
                 return outcome
             outcome.latency_ms = (time.perf_counter() - started) * 1000

@@ -1,0 +1,136 @@
+"""Every number is counted once and named for what it counts (issue 24): a scripted session
+of known size, then every figure of ``kaizen metrics --format json``, ``kaizen check
+--stats``, the learnings list and the HTTP ``/metrics`` checked against the scripted model
+server's request log and the database.
+
+The session: two files, three ``kaizen check`` runs (answered, from the cache, and with the
+model's endpoint refusing connections), one dismissal in between."""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+import threading
+from pathlib import Path
+from typing import Any
+
+from kaizen.config import Settings
+from kaizen.http import make_server
+from kaizen.memory.store import Store
+from kaizen.tools.table import Context
+from tests.test_cli import kaizen
+from tests.test_honest_failures import refused_url
+from tests.test_telemetry import families, sample, scrape
+
+FILES = {
+    "a.py": "def mean(xs):\n    return sum(xs) / len(xs)\n",
+    "b.py": "def first(xs):\n    return xs[0]\n",
+}
+MESSAGE = "Fails on an empty list"
+MODEL = "openai/scripted"
+
+
+def stats_line(stderr: str) -> tuple[int, int, int, int]:
+    """(files, reviewed, cached, not answered) from ``kaizen: 2 files, 1 reviewed, ...``."""
+    m = re.search(r"kaizen: (\d+) files?, (\d+) reviewed, (\d+) cached(?:, (\d+) not answered)?",
+                  stderr)
+    assert m, stderr
+    return int(m[1]), int(m[2]), int(m[3]), int(m[4] or 0)
+
+
+def db(home: Path, sql: str) -> list[tuple[Any, ...]]:
+    conn = sqlite3.connect(home / "kaizen.db")
+    try:
+        return conn.execute(sql).fetchall()
+    finally:
+        conn.close()
+
+
+def test_a_scripted_session_adds_up(scripted, kaizen_home, project):
+    for name, text in FILES.items():
+        (project / name).write_text(text)
+    scripted.set_default("issue_detector", {"issues": [
+        {"line": 2, "severity": "warning", "category": "bug", "message": MESSAGE}]})
+    check = ["check", "--no-static", "--stats", "--jobs", "1", "--format", "json", *FILES]
+
+    first = kaizen(check, scripted, kaizen_home, project)
+    assert first.returncode == 1, first.stderr
+    findings = json.loads(first.stdout)["findings"]
+    assert len(findings) == 2
+    detector_calls = len(scripted.requests_for("issue_detector"))
+    fix_calls = len(scripted.requests_for("fix_generator"))
+    assert (detector_calls, fix_calls) == (2, 2)  # one batch a file, each with a finding
+    units = db(kaizen_home, "select count(*) from unit_reviews")[0][0]
+    assert stats_line(first.stderr) == (2, units, 0, 0)  # reviewed: answered and cached
+
+    second = kaizen(check, scripted, kaizen_home, project)
+    assert second.returncode == 1
+    assert stats_line(second.stderr) == (2, 0, units, 0)
+    assert len(scripted.requests) == detector_calls + fix_calls  # nothing asked again
+
+    dismissed = next(f for f in findings if f["path"] == "a.py")
+    assert kaizen(["dismiss", dismissed["fingerprint"]], scripted, kaizen_home,
+                  project).returncode == 0
+
+    # the same model at an address nobody listens on: sent, never answered, never reached
+    refused = [*check[:-2], "--no-cache", "--api-base", refused_url(), *FILES]
+    third = kaizen(refused, scripted, kaizen_home, project)
+    assert third.returncode == 2
+    assert stats_line(third.stderr) == (2, 0, 0, units)
+    assert len(scripted.requests) == detector_calls + fix_calls
+
+    # kaizen metrics: runs are runs, calls are the log's, success leaves the refused out
+    report = json.loads(kaizen(["metrics", "--format", "json"], scripted, kaizen_home,
+                               project).stdout)
+    runs = dict(db(kaizen_home, "select status, count(*) from runs group by status"))
+    assert report["counts"]["runs"] == runs == {"succeeded": 4, "failed": 2}  # 3 checks x 2 files
+    rows = {(r["taskType"], r["model"]): r for r in report["models"]}
+    detect, fix = rows[("issue_detector", MODEL)], rows[("fix_generator", MODEL)]
+    assert detect["calls"] == detector_calls + 2 and detect["unreached"] == 2
+    assert detect["errors"] == 2 and detect["invalid"] == 0
+    assert detect["successRate"] == 1.0  # of the calls that reached the model
+    assert (detect["accepted"], detect["rejected"], detect["dropped"]) == (0, 1, 0)
+    assert fix["calls"] == fix_calls and fix["successRate"] == 1.0
+    calls = dict(db(kaizen_home, "select task, count(*) from model_calls group by task"))
+    assert calls == {"issue_detector": detect["calls"], "fix_generator": fix["calls"]}
+    assert db(kaizen_home, "select count(*) from model_calls where reached = 0") == [(2,)]
+    assert report["counts"]["droppedFindings"]["total"] == 0
+    text = kaizen(["metrics"], scripted, kaizen_home, project).stdout
+    assert "Pipeline runs (one per document and pipeline" in text and ": 6 (" in text
+    assert "2 calls never reached the model" in text
+    assert "findings: 0 accepted, 1 dismissed, 0 dropped by grounding" in text
+
+    # the learnings list: a lesson counts the runs that reported it, and says so
+    learned = json.loads(kaizen(["learnings", "--format", "json", "list"], scripted, kaizen_home,
+                                project).stdout)
+    found = {r["kind"]: r for r in learned}
+    reports = db(kaizen_home, "select sum(findings_count) from runs where pipeline = 'autofix'")
+    assert found["issue_found"]["occurrences"] == reports[0][0] == 4  # 2 runs x 2 files
+    assert found["finding_rejected"]["occurrences"] == 1
+    listing = kaizen(["learnings", "list"], scripted, kaizen_home, project).stdout
+    assert f"Found before (reported 4 times): [bug] {MESSAGE}" in listing
+    # nothing was shown in an editor: `kaizen check` findings are recorded, not "shown"
+    assert db(kaizen_home, "select sum(times_shown) from findings") == [(0,)]
+
+    # /metrics, from the same record
+    ctx = Context(Store.open(kaizen_home / "kaizen.db"), Settings())
+    server = make_server(ctx, host="127.0.0.1", port=0)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    try:
+        fams = families(scrape(f"http://127.0.0.1:{server.server_address[1]}/metrics"))
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
+        ctx.close()
+    detector = {"model": MODEL, "task_type": "issue_detector"}
+    assert sample(fams, "kaizen_model_calls_total", **detector, outcome="ok") == detector_calls
+    assert sample(fams, "kaizen_model_calls_total", **detector, outcome="error") == 2
+    assert sample(fams, "kaizen_model_calls_total", model=MODEL, task_type="fix_generator",
+                  outcome="ok") == fix_calls
+    assert sample(fams, "kaizen_finding_outcomes_total", **detector, outcome="dismissed") == 1
+    assert sample(fams, "kaizen_findings_shown_total", pipeline="autofix", origin="model") == 0
+    assert sample(fams, "kaizen_findings", pipeline="autofix", origin="model",
+                  status="rejected") == 1
