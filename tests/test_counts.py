@@ -134,3 +134,38 @@ def test_a_scripted_session_adds_up(scripted, kaizen_home, project):
     assert sample(fams, "kaizen_findings_shown_total", pipeline="autofix", origin="model") == 0
     assert sample(fams, "kaizen_findings", pipeline="autofix", origin="model",
                   status="rejected") == 1
+
+
+def test_a_degradation_alert_says_whether_anything_can_route_away(tmp_path):
+    """Twenty good calls, then twenty invalid answers: the monitor raises an alert. With one
+    model configured it says it keeps using it; with a second model in a layer it routes
+    away."""
+    from kaizen.app.services import Services
+    from kaizen.config import load_settings
+    from kaizen.models.gateway import CallOutcome, ModelTarget
+
+    def raised(options: dict[str, Any], name: str) -> str:
+        settings, problems = load_settings(tmp_path, {
+            "autofix": {"provider": "openai", "model": "gpt-4o-mini"},
+            "databasePath": str(tmp_path / f"{name}.db"), **options}, env={})
+        assert problems == []
+        services = Services(settings)
+        services.open_store()
+        assert services.store is not None
+        try:
+            events = []
+            for status in ["ok"] * 20 + ["invalid"] * 20:
+                call = CallOutcome("issue_detector", ModelTarget("openai/gpt-4o-mini"), status)
+                if (event := services._after_attempt(call, None)) is not None:
+                    events.append(event)
+        finally:
+            services.store.close()
+        [event] = events
+        return event.text
+
+    alone = raised({}, "alone")
+    assert "is degraded on issue_detector" in alone
+    assert "only model configured for issue_detector, so Kaizen keeps using it" in alone
+    assert "routes to other models" not in alone
+    paired = raised({"layers": {"fast": ["openai/gpt-4o-mini", "openai/gpt-4o"]}}, "paired")
+    assert "Kaizen routes to other models until it recovers" in paired
