@@ -138,25 +138,28 @@ async def test_editor_dismissal_offers_undo_and_stays_in_its_folder(
 ):
     write_project(project, scripted)
     client = await start_client(model_options(scripted))
-    offered: asyncio.Future[types.ShowMessageRequestParams] = asyncio.Future()
-    answer: asyncio.Future[types.MessageActionItem | None] = asyncio.Future()
+    offers: asyncio.Queue[types.ShowMessageRequestParams] = asyncio.Queue()
+    answers: asyncio.Queue[types.MessageActionItem | None] = asyncio.Queue()
 
     @client.feature(types.WINDOW_SHOW_MESSAGE_REQUEST)
     async def on_request(params: types.ShowMessageRequestParams) -> Any:
-        offered.set_result(params)
-        return await answer  # the user answers later; the server must not wait for it
+        await offers.put(params)
+        return await answers.get()  # the user answers later; the server must not wait
+
+    async def dismiss(d: types.Diagnostic) -> None:
+        await client.workspace_execute_command_async(types.ExecuteCommandParams(
+            command="kaizen.dismiss",
+            arguments=[{"uri": uris["tests/test_a.py"], "fingerprint": d.data["fingerprint"],
+                        "reason": "any is fine in tests"}]))
+        await wait_for_diagnostics(client, uris["tests/test_a.py"], lambda d: d == [])
 
     uris = {path: open_document(client, project / path, source(name))
             for path, name in FILES.items()}
     for uri in uris.values():
         await wait_for_diagnostics(client, uri, lambda d: len(d) == 1)
     [d] = client.diagnostics[uris["tests/test_a.py"]]
-    await client.workspace_execute_command_async(types.ExecuteCommandParams(
-        command="kaizen.dismiss",
-        arguments=[{"uri": uris["tests/test_a.py"], "fingerprint": d.data["fingerprint"],
-                    "reason": "any is fine in tests"}]))
-    await wait_for_diagnostics(client, uris["tests/test_a.py"], lambda d: d == [])
-    params = await asyncio.wait_for(offered, 20)
+    await dismiss(d)
+    params = await asyncio.wait_for(offers.get(), 20)
     assert [a.title for a in params.actions or []] == ["Undo dismiss"]
 
     async def command(name: str, args: dict[str, Any]) -> Any:
@@ -170,7 +173,16 @@ async def test_editor_dismissal_offers_undo_and_stays_in_its_folder(
     [listed] = (await command("kaizen.listDismissals", {}))["dismissals"]
     assert listed["fingerprint"] == d.data["fingerprint"]
 
-    answer.set_result(types.MessageActionItem(title="Undo dismiss"))
+    await answers.put(types.MessageActionItem(title="Undo dismiss"))
     for uri in uris.values():  # every open document is reviewed again: all three are back
         await wait_for_diagnostics(client, uri, lambda d: len(d) == 1)
     assert (await command("kaizen.listDismissals", {}))["dismissals"] == []
+
+    # dismissed again, the offer left unanswered: kaizen.undismiss (the tool) undoes it
+    [d] = client.diagnostics[uris["tests/test_a.py"]]
+    await dismiss(d)
+    await asyncio.wait_for(offers.get(), 20)
+    [listed] = (await command("kaizen.listDismissals", {}))["dismissals"]
+    await command("kaizen.undismiss", {"target": str(listed["id"])})
+    await wait_for_diagnostics(client, uris["tests/test_a.py"], lambda d: len(d) == 1)
+    await answers.put(None)  # the message closed without a choice: nothing happens
