@@ -55,11 +55,6 @@ def suppress_dismissed(findings: list[Finding], reasons: dict[str, str | None]) 
     return kept
 
 
-def finding_key(f: Finding) -> str:
-    """The words that identify a finding for near-duplicate checks (as insights store it)."""
-    return f"[{f.code or f.category}] {f.title or f.message}"
-
-
 class LearningLoop:
     def __init__(self, store: Store, settings: Settings, embedder: Embedder | None = None) -> None:
         self.store = store
@@ -127,7 +122,10 @@ class LearningLoop:
         if not candidates:
             return kept
         pairs = [(i, d) for i, reach in candidates.items() for d in reach]
-        texts = [d.key for _, d in pairs] + [finding_key(kept[i]) for i in candidates]
+        # the dismissal's words as stored (its message, not a refactor's title) on both sides
+        texts = [d.key for _, d in pairs] + [
+            f"[{kept[i].code or kept[i].category}] {kept[i].message}" for i in candidates
+        ]
         vectors = self.embedder.embed(texts)
         new = dict(zip(candidates, vectors[len(pairs) :], strict=True))
         out = []
