@@ -182,7 +182,8 @@ class Services:
             plan = await plan_review(doc, ctx, pipeline, model)
             found.extend(cached_findings(plan, doc.lines))
         assign_fingerprints(found, doc.lines, scope_namer(doc.text, doc.language))
-        return await self.suppress(doc, found) if self.store is not None else found
+        # not counted here: the run that follows suppresses (and counts) the same findings
+        return await self._suppress(doc, found) if found and self.store is not None else found
 
     async def suppress(self, doc: Document, findings: list[Finding]) -> list[Finding]:
         """Drop findings the user rejected before in this repository (each dropped one
@@ -334,6 +335,10 @@ class Services:
         await asyncio.to_thread(self.router.refresh)
 
     async def after_run(self, result: RunResult, doc: Document) -> None:
+        if result.units_cached:  # this process's cache hits, once per run
+            from ..improvement.telemetry import count_cache_hit
+
+            count_cache_hit(result.pipeline, result.units_cached)
         if self.store is not None and result.status == RunStatus.FAILED:
             from ..improvement.events import record_runs  # pipeline errors -> bug patterns
 
