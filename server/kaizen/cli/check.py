@@ -102,15 +102,15 @@ def print_notices(results: list[tuple[Document, RunResult]]) -> None:
 
 
 def only_changed_lines(results: list[tuple[Document, RunResult]]) -> None:
-    """``--diff``: keep the findings on lines the diff touched."""
+    """``--diff``: keep the findings on lines the diff touched (and count only the
+    suppressed findings there)."""
     for doc, result in results:
         if doc.changed is None:
             continue
-        result.findings = [
-            f
-            for f in result.findings
-            if any(n in doc.changed for n in range(f.start_line, f.end_line + 1))
-        ]
+        result.findings, result.suppressed = (
+            [f for f in found if any(n in doc.changed for n in range(f.start_line, f.end_line + 1))]
+            for found in (result.findings, result.suppressed)
+        )
 
 
 def summary_line(files: int, progress: Progress) -> str:
