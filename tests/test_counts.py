@@ -4,7 +4,8 @@ of known size, then every figure of ``kaizen metrics --format json``, ``kaizen c
 server's request log and the database.
 
 The session: two files, three ``kaizen check`` runs (answered, from the cache, and with the
-model's endpoint refusing connections), one dismissal in between."""
+model's endpoint refusing connections), one dismissal in between; then one file opened and
+saved once in the editor (two showings)."""
 
 from __future__ import annotations
 
@@ -15,10 +16,13 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from lsprotocol import types
+
 from kaizen.config import Settings
 from kaizen.http import make_server
 from kaizen.memory.store import Store
 from kaizen.tools.table import Context
+from tests.conftest import model_options, open_document, wait_for_diagnostics
 from tests.test_cli import kaizen
 from tests.test_honest_failures import refused_url
 from tests.test_telemetry import families, sample, scrape
@@ -47,7 +51,7 @@ def db(home: Path, sql: str) -> list[tuple[Any, ...]]:
         conn.close()
 
 
-def test_a_scripted_session_adds_up(scripted, kaizen_home, project):
+async def test_a_scripted_session_adds_up(start_client, scripted, kaizen_home, project):
     for name, text in FILES.items():
         (project / name).write_text(text)
     scripted.set_default("issue_detector", {"issues": [
@@ -134,6 +138,22 @@ def test_a_scripted_session_adds_up(scripted, kaizen_home, project):
     assert sample(fams, "kaizen_findings_shown_total", pipeline="autofix", origin="model") == 0
     assert sample(fams, "kaizen_findings", pipeline="autofix", origin="model",
                   status="rejected") == 1
+
+    # the editor: b.py opened, then saved unchanged: two runs, two showings, two reports
+    client = await start_client(model_options(scripted, model="scripted"))
+    uri = open_document(client, project / "b.py", FILES["b.py"])
+    await wait_for_diagnostics(client, uri, lambda d: len(d) == 1)
+    client.diagnostics.pop(uri, None)
+    client.text_document_did_save(types.DidSaveTextDocumentParams(
+        text_document=types.TextDocumentIdentifier(uri=uri)))
+    await wait_for_diagnostics(client, uri, lambda d: len(d) == 1)
+    await client.workspace_execute_command_async(types.ExecuteCommandParams(
+        command="kaizen.getStatus", arguments=[{"waitForLearning": True}]))
+    shown = db(kaizen_home, "select fingerprint, times_shown from findings where times_shown > 0")
+    assert shown == [(next(f["fingerprint"] for f in findings if f["path"] == "b.py"), 2)]
+    assert db(kaizen_home, "select count(*) from runs") == [(8,)]  # 6 + one per open and save
+    assert db(kaizen_home, "select occurrences from workflow_insights "
+                           "where kind = 'issue_found'") == [(6,)]  # 4 + the two editor runs
 
 
 def test_a_degradation_alert_says_whether_anything_can_route_away(tmp_path):
