@@ -375,10 +375,11 @@ class Services:
         on_notice: Callable[[str], None] | None = None,
         on_progress: Callable[[str], None] | None = None,
         *,
-        shown: bool = False,
+        shown: bool | Callable[[], bool] = False,
     ) -> RunContext:
         """``shown``: the editor shows the results, so a finding left alone counts as
-        ignored; the CLI's runs never do (nobody could act on them)."""
+        ignored; the CLI's runs never do (nobody could act on them). A callable says at the
+        end of the run whether its result will be shown (not when the document changed)."""
         extra: dict[str, Any] = {}
         if on_progress is not None:
             extra["on_progress"] = on_progress

@@ -251,7 +251,7 @@ class RunScope:
                     findings=(doc.repository, doc.uri, doc.language, self.result.findings)
                     if save_findings
                     else None,
-                    shown=self.ctx.shown,
+                    shown=self.ctx.shown() if callable(self.ctx.shown) else self.ctx.shown,
                     cache=(
                         doc.repository,
                         doc.relpath,
