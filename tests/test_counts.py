@@ -9,6 +9,7 @@ saved once in the editor (two showings)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import sqlite3
@@ -189,3 +190,33 @@ def test_a_degradation_alert_says_whether_anything_can_route_away(tmp_path):
     assert "routes to other models" not in alone
     paired = raised({"layers": {"fast": ["openai/gpt-4o-mini", "openai/gpt-4o"]}}, "paired")
     assert "Kaizen routes to other models until it recovers" in paired
+
+
+async def test_a_run_made_stale_by_typing_is_not_a_showing(start_client, scripted, kaizen_home,
+                                                          project):
+    """The first run is still waiting for the model when the user types: its result is never
+    published, so it counts no showing; the run of the saved text counts one."""
+    issue = {"line": 2, "severity": "warning", "category": "bug", "message": MESSAGE}
+    scripted.enqueue("issue_detector", {"_delay": 1.5, "_then": {"issues": [issue]}})
+    scripted.set_default("issue_detector", {"issues": [issue]})
+    client = await start_client(model_options(scripted))
+    uri = open_document(client, project / "a.py", FILES["a.py"])
+    await asyncio.to_thread(scripted.wait_for_requests, 1, 30)  # the run is at the model
+    edited = FILES["a.py"] + "\n"
+    client.text_document_did_change(types.DidChangeTextDocumentParams(
+        text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=2),
+        content_changes=[types.TextDocumentContentChangeWholeDocument(text=edited)]))
+
+    async def stale() -> None:  # the first run ends, its result never published
+        while db(kaizen_home, "select status from runs") != [("stale",)]:
+            await asyncio.sleep(0.1)
+
+    await asyncio.wait_for(stale(), 30)
+    client.text_document_did_save(types.DidSaveTextDocumentParams(
+        text_document=types.TextDocumentIdentifier(uri=uri)))
+    await wait_for_diagnostics(client, uri, lambda d: len(d) == 1)
+    await client.workspace_execute_command_async(types.ExecuteCommandParams(
+        command="kaizen.getStatus", arguments=[{"waitForLearning": True}]))
+    runs = db(kaizen_home, "select document_version, status from runs order by id")
+    assert runs == [(1, "stale"), (2, "succeeded")]
+    assert db(kaizen_home, "select times_shown from findings") == [(1,)]
