@@ -121,7 +121,8 @@ def test_json_and_sarif_say_the_review_is_incomplete(scripted, kaizen_home, proj
                   project, OPENAI_API_KEY="sk-test")
     assert proc.returncode == 2
     assert json.loads(proc.stdout) == {"findings": [], "complete": False, "errors": [
-        {"path": "m.py", "pipeline": "autofix", "message": why}]}
+        {"path": "m.py", "pipeline": "autofix", "message": why}],
+        "suppressed": {"total": 0, "byDismissal": []}}
     assert proc.stderr == f"kaizen: not reviewed: m.py (autofix): {why}\n"
 
     proc = kaizen(["check", *model_args(scripted.url), "--format", "sarif", "-o", "k.sarif",

@@ -104,7 +104,7 @@ async def call(client: Client, name: str, arguments: dict[str, Any] | None = Non
 async def test_lists_every_tool_with_its_schema(home: Path, tmp_path: Path):
     async with Client(server_params(home, tmp_path)) as client:
         listed = {tool.name: tool for tool in (await client.list_tools()).tools}
-    assert set(listed) == set(TOOLS) and len(listed) == 13
+    assert set(listed) == set(TOOLS) and len(listed) == 15
     for name, tool in listed.items():
         assert tool.input_schema == TOOLS[name].schema
         assert tool.input_schema["type"] == "object"
@@ -235,7 +235,7 @@ async def test_streamable_http_on_loopback(home: Path, tmp_path: Path):
         match = re.search(r"http://127\.0\.0\.1:\d+/mcp", line)
         assert match, line
         async with Client(match.group(0)) as client:
-            assert len((await client.list_tools()).tools) == 13
+            assert len((await client.list_tools()).tools) == 15
             await call(client, "record_metric", {"name": "over.http", "value": 1})
             found = await call(client, "search_learnings", {"query": "bare except"})
             assert found["learnings"][0]["category"] == "E722"

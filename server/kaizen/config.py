@@ -130,7 +130,13 @@ class Review(_Model):
     record to be clearly against it (five dismissals and no acceptance when nothing was ever
     accepted; in a repository where most findings are accepted, about fifteen), so a few
     bad days do not silence a category. Below ``demote_below`` (0.35: two dismissals, not
-    one) it is shown one severity step lower."""
+    one) it is shown one severity step lower.
+
+    ``dismiss_scope`` bounds how far a dismissal reaches beyond its own fingerprint: a
+    finding with the same category, near-identical words AND alike code is suppressed too,
+    but only in the dismissed finding's ``file``, its ``folder`` and below (the default),
+    the whole ``repository``, or nowhere (``finding``: that fingerprint only). A dismissal
+    in ``tests/`` ("any is fine in tests") thus never hides the same finding in ``src/``."""
 
     scope: Literal["changed", "file"] = "changed"  # only changed units, or the whole file
     context_tokens: int = Field(default=800, ge=0, le=20_000)  # the context pack's budget
@@ -140,6 +146,7 @@ class Review(_Model):
     cache: bool = True  # read the unit review cache (``kaizen check --no-cache``: False)
     min_confidence: float = Field(default=0.15, ge=0, le=1)
     demote_below: float = Field(default=0.35, ge=0, le=1)
+    dismiss_scope: Literal["finding", "file", "folder", "repository"] = "folder"
 
 
 class Models(_Model):

@@ -30,7 +30,8 @@ class Progress:
     files: int = 0
     done: int = 0
     in_flight: int = 0
-    reviewed: int = 0  # units sent to a model
+    reviewed: int = 0  # units a model answered (not merely sent: see ``unanswered``)
+    unanswered: int = 0  # units sent to a model that gave no valid answer
     cached: int = 0  # units answered from the review cache
     prompt_tokens: int = 0
     completion_tokens: int = 0
@@ -78,7 +79,8 @@ async def review_documents(
                     slots[i].append((doc, result))
                     if done is not None:
                         done.append((doc, result))
-                    state.reviewed += result.units_reviewed
+                    state.reviewed += result.units_answered
+                    state.unanswered += max(0, result.units_reviewed - result.units_answered)
                     state.cached += result.units_cached
                     state.prompt_tokens += result.totals.prompt_tokens
                     state.completion_tokens += result.totals.completion_tokens

@@ -182,7 +182,8 @@ class Services:
             plan = await plan_review(doc, ctx, pipeline, model)
             found.extend(cached_findings(plan, doc.lines))
         assign_fingerprints(found, doc.lines, scope_namer(doc.text, doc.language))
-        return await self.suppress(doc, found) if self.store is not None else found
+        # not counted here: the run that follows suppresses (and counts) the same findings
+        return await self._suppress(doc, found) if found and self.store is not None else found
 
     async def suppress(self, doc: Document, findings: list[Finding]) -> list[Finding]:
         """Drop findings the user rejected before in this repository (each dropped one
@@ -241,8 +242,14 @@ class Services:
                 self.loop.record_outcome, doc, finding, outcome, lines or doc.lines, reason
             )
         elif self.store is not None:
+            flagged = "\n".join((lines or doc.lines)[finding.start_line - 1 : finding.end_line])
             await asyncio.to_thread(
-                self.store.set_outcome, doc.repository, finding.fingerprint, outcome, reason
+                self.store.set_outcome,
+                doc.repository,
+                finding.fingerprint,
+                outcome,
+                reason,
+                flagged,
             )
         if self.store is not None:  # the model that found it gets the credit or the blame
             from ..improvement.events import record_finding_outcome
@@ -318,10 +325,20 @@ class Services:
             log.exception("could not evaluate alerts for %s", outcome.target.model)
             return None
         if event is not None:
+            event = replace(event, alternatives=self._alternatives(outcome))
             for name in signal_names(list(event.signals)):
                 set_alert(event.model, event.task, name, event.kind == "raised")
             handle(self.store, self.settings.alerts, event)
         return event
+
+    def _alternatives(self, outcome: CallOutcome) -> int | None:
+        """How many other models the router could give this task (for the alert's words)."""
+        try:
+            targets = self.router.choose(outcome.task).targets
+        except Exception:
+            log.exception("could not list the alternatives to %s", outcome.target.model)
+            return None
+        return len({t.model for t in targets} - {outcome.target.model})
 
     async def on_dropped(self, model: str, task: str, counts: dict[str, int]) -> None:
         """Findings grounding dropped (ungrounded, prompt echo, generic) count against the
@@ -334,6 +351,10 @@ class Services:
         await asyncio.to_thread(self.router.refresh)
 
     async def after_run(self, result: RunResult, doc: Document) -> None:
+        if result.units_cached:  # this process's cache hits, once per run
+            from ..improvement.telemetry import count_cache_hit
+
+            count_cache_hit(result.pipeline, result.units_cached)
         if self.store is not None and result.status == RunStatus.FAILED:
             from ..improvement.events import record_runs  # pipeline errors -> bug patterns
 
@@ -370,10 +391,11 @@ class Services:
         on_notice: Callable[[str], None] | None = None,
         on_progress: Callable[[str], None] | None = None,
         *,
-        shown: bool = False,
+        shown: bool | Callable[[], bool] = False,
     ) -> RunContext:
         """``shown``: the editor shows the results, so a finding left alone counts as
-        ignored; the CLI's runs never do (nobody could act on them)."""
+        ignored; the CLI's runs never do (nobody could act on them). A callable says at the
+        end of the run whether its result will be shown (not when the document changed)."""
         extra: dict[str, Any] = {}
         if on_progress is not None:
             extra["on_progress"] = on_progress

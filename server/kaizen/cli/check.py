@@ -102,23 +102,26 @@ def print_notices(results: list[tuple[Document, RunResult]]) -> None:
 
 
 def only_changed_lines(results: list[tuple[Document, RunResult]]) -> None:
-    """``--diff``: keep the findings on lines the diff touched."""
+    """``--diff``: keep the findings on lines the diff touched (and count only the
+    suppressed findings there)."""
     for doc, result in results:
         if doc.changed is None:
             continue
-        result.findings = [
-            f
-            for f in result.findings
-            if any(n in doc.changed for n in range(f.start_line, f.end_line + 1))
-        ]
+        result.findings, result.suppressed = (
+            [f for f in found if any(n in doc.changed for n in range(f.start_line, f.end_line + 1))]
+            for found in (result.findings, result.suppressed)
+        )
 
 
 def summary_line(files: int, progress: Progress) -> str:
-    """``37 files, 0 reviewed, 112 cached`` (units), with tokens and cost when spent."""
+    """``37 files, 0 reviewed, 112 cached`` (units; "reviewed" only when a model answered,
+    units it did not are ``not answered``), with tokens and cost when spent."""
     line = (
         f"{files} file{'s' if files != 1 else ''}, {progress.reviewed} reviewed, "
         f"{progress.cached} cached"
     )
+    if progress.unanswered:  # sent, but no model answered: not reviewed
+        line += f", {progress.unanswered} not answered"
     tokens = progress.prompt_tokens + progress.completion_tokens
     if tokens:
         line += f", {tokens:,} tokens"
@@ -241,7 +244,12 @@ def sarif(
                         }
                     ],
                     "partialFingerprints": {"kaizen/v1": f.fingerprint},
-                    "properties": {"origin": f.origin, "model": f.model, "pipeline": f.pipeline},
+                    "properties": {
+                        "origin": f.origin,
+                        "model": f.model,
+                        "pipeline": f.pipeline,
+                        **({"suppressedBy": f.suppressed_by} if f.suppressed_by else {}),
+                    },
                     # dismissed before: kept in the log, marked so code scanning closes it
                     **(
                         {"suppressions": [{"kind": "external", "justification": f.suppressed}]}
@@ -265,6 +273,7 @@ def sarif(
                 },
                 "invocations": [invocation(problems)],
                 "results": sarif_results,
+                "properties": {"suppressed": suppression_summary(results)},
             }
         ],
     }
@@ -299,7 +308,7 @@ def render(
         return json.dumps(sarif(results, problems), indent=2)
     if fmt == "json":
         hidden = [
-            {**finding_json(doc, f), "suppressed": f.suppressed}
+            {**finding_json(doc, f), "suppressed": f.suppressed, "suppressedBy": f.suppressed_by}
             for doc, r in results
             for f in (r.suppressed if show_suppressed else [])
         ]
@@ -309,6 +318,7 @@ def render(
                 + hidden,
                 "complete": not problems,
                 "errors": [p.as_json() for p in problems],
+                "suppressed": suppression_summary(results),
             },
             indent=2,
         )
@@ -330,7 +340,38 @@ def render(
         lines.append(f"{found}." if total else "No findings.")
     if show_suppressed:
         lines.extend(suppressed_lines(results))
+    elif summary := suppression_line(results):
+        lines.append(summary)
     return "\n".join(lines)
+
+
+def suppression_summary(results: list[tuple[Document, RunResult]]) -> dict[str, Any]:
+    """How many findings were not reported because of a dismissal, and which dismissals
+    (by fingerprint, with the reason and how many each hid): JSON's and SARIF's account."""
+    by: dict[str, dict[str, Any]] = {}
+    for _, r in results:
+        for f in r.suppressed:
+            key = f.suppressed_by or f.fingerprint
+            entry = by.setdefault(key, {"dismissal": key, "count": 0, "reason": None})
+            entry["count"] += 1
+            if key == f.fingerprint and f.suppressed != "dismissed":  # the dismissed one itself
+                entry["reason"] = f.suppressed
+    dismissals = sorted(by.values(), key=lambda e: (-e["count"], e["dismissal"]))
+    return {"total": sum(e["count"] for e in dismissals), "byDismissal": dismissals}
+
+
+def suppression_line(results: list[tuple[Document, RunResult]]) -> str | None:
+    """Text's account: ``Suppressed 3 findings by 2 dismissals: 2 by FP (why), 1 by FP.``"""
+    summary = suppression_summary(results)
+    if not summary["total"]:
+        return None
+    n, by = summary["total"], summary["byDismissal"]
+    parts = ", ".join(f"{e['count']} by {e['dismissal']}" for e in by)
+    return (
+        f"Suppressed {n} finding{'s' if n != 1 else ''} by {len(by)} "
+        f"dismissal{'s' if len(by) != 1 else ''}: {parts} "
+        "(--show-suppressed lists them; `kaizen undismiss FINGERPRINT` undoes one)."
+    )
 
 
 def suppressed_lines(results: list[tuple[Document, RunResult]]) -> list[str]:
@@ -341,7 +382,12 @@ def suppressed_lines(results: list[tuple[Document, RunResult]]) -> list[str]:
     out = [f"Suppressed ({len(hidden)}, dismissed before):"]
     for doc, f in hidden:
         where = text_line(doc, f).split(f": {f.severity} [", 1)[0]
-        out.append(f"  {where}: suppressed [{f.code or f.category}] {f.message} ({f.suppressed})")
+        by = f" [dismissal {f.suppressed_by}]" if f.suppressed_by else ""
+        out.append(
+            f"  {where}: suppressed [{f.code or f.category}] {f.message} ({f.suppressed}){by}"
+        )
+    if summary := suppression_line(results):
+        out.append(summary)
     return out
 
 

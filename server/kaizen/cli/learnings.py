@@ -63,7 +63,10 @@ def _print(rows: list[dict[str, Any]], fmt: str) -> None:
     if not rows:
         print("No learnings.")
     for row in rows:
-        times = f" x{row['occurrences']}" if row["occurrences"] > 1 else ""
+        # an insight's occurrences count reports (one per run that found it, in the editor
+        # or `kaizen check`), not showings: say so, not "x93"
+        n = row["occurrences"]
+        times = f" (reported {n} times)" if n > 1 else ""
         print(f"#{row['id']:<5} {row['label']}{times}: {row['summary']}  [{row['repository']}]")
 
 

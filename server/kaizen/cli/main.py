@@ -107,6 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
     from .agents import add_agent_commands
     from .db import add_db_command
     from .dismiss import add_dismiss_command
+    from .dismissals import add_dismissals_commands
     from .learnings import add_learnings_command
     from .metrics import add_record_commands
     from .pr import add_pr_command
@@ -119,6 +120,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_agent_commands(sub)
     add_db_command(sub)
     add_dismiss_command(sub)
+    add_dismissals_commands(sub)
     return parser
 
 

@@ -52,6 +52,7 @@ class Finding:
     learnings_used: bool = False
     title: str | None = None  # refactor opportunities: a short name
     suppressed: str | None = None  # why it is not shown: the user's dismissal (and reason)
+    suppressed_by: str | None = None  # the fingerprint of the dismissal that hid it
     confidence: float | None = None  # learned from outcomes (memory.confidence)
     confidence_why: str = ""  # e.g. "accepted 7 of 9 times here"
 

@@ -4,7 +4,8 @@ After every recorded attempt the monitor reads that model's latest calls on that
 ``model_calls`` (the shared record, so calls made by other processes count too): the newest
 ``alerts.window`` calls are the *window*, the ``alerts.baseline`` calls before them the
 model's own *baseline*. Four signals compare them (thresholds in ``alerts.thresholds``):
-success rate dropped, invalid-answer rate rose, latency p95 grew, USD per call grew.
+success rate dropped, invalid-answer rate rose, latency p95 grew, USD per call grew. Calls
+that never reached the model (``model_calls.reached`` false) are left out of both.
 
 When one crosses, an *incident* opens for (model, task) — one per incident, however many
 calls follow: the face is told (an editor message and a ``kaizen/alert`` notification), the
@@ -26,7 +27,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
 from ..memory.schema import ModelCall
 from . import bugs
@@ -121,14 +122,16 @@ class AlertEvent:
     signals: tuple[str, ...]
     window: WindowStats
     baseline: WindowStats
+    # other models the router could send the task to (None: not known to the monitor);
+    # with none, routing away is not something Kaizen can do, and the message says so
+    alternatives: int | None = None
 
     @property
     def text(self) -> str:
         if self.kind == "raised":
             return (
                 f"Kaizen: {self.model} is degraded on {self.task}: {'; '.join(self.signals)} "
-                f"over its last {self.window.calls} calls. Kaizen routes to other models "
-                "until it recovers."
+                f"over its last {self.window.calls} calls. {self.remedy}"
             )
         return (
             f"Kaizen: {self.model} recovered on {self.task} (success rate "
@@ -136,11 +139,21 @@ class AlertEvent:
             "is cleared."
         )
 
+    @property
+    def remedy(self) -> str:
+        if self.alternatives == 0:
+            return (
+                f"It is the only model configured for {self.task}, so Kaizen keeps using it: "
+                "check the provider, or add another model to a layer (layers.*)."
+            )
+        return "Kaizen routes to other models until it recovers."
+
     def as_json(self) -> dict[str, Any]:
         return {
             "kind": self.kind,
             "model": self.model,
             "taskType": self.task,
+            "alternatives": self.alternatives,
             "signals": list(self.signals),
             "window": self.window.as_json(),
             "baseline": self.baseline.as_json(),
@@ -156,7 +169,9 @@ def read_window(
     c = ModelCall
     query = (
         select(c.status, c.latency_ms, c.cost_usd)
-        .where(c.model == model, c.task == task)
+        # a call that never reached the model (no connection, rate limit) says nothing
+        # about how the model answers: not in the window, not in the baseline
+        .where(c.model == model, c.task == task, or_(c.reached.is_(None), c.reached.is_(True)))
         .order_by(c.id.desc())
         .limit(settings.window + settings.baseline)
     )
@@ -268,8 +283,13 @@ def degradation_report(event: AlertEvent) -> bugs.BugReport:
         category="model-degradation",
         pattern=f"{event.task} on {event.model}: {names}",
         description=event.text,
-        solution="Kaizen routes to other models while the window is degraded; check the "
-        "provider's status, or reset the model's record once it is fixed.",
+        solution=(
+            "Kaizen routes to other models while the window is degraded; check the "
+            "provider's status, or reset the model's record once it is fixed."
+            if event.alternatives != 0
+            else "No other model is configured for the task, so nothing routes away: check "
+            "the provider's status, or add another model to a layer."
+        ),
         severity="high",
         meta={"task": event.task, "model": event.model, "signals": list(event.signals)},
     )

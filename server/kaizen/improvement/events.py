@@ -44,14 +44,15 @@ DROPPED_METRIC = "findings_dropped"
 def record_dropped(store: Any, model: str, task: str, counts: dict[str, int]) -> None:
     """Findings of one answer that grounding dropped (``{kind: n}``: ungrounded, echo,
     generic). Each is an invalid answer in the model's record (``invalid``, shown by
-    ``kaizen metrics``) and counts against its acceptance (``rejected``, the factor the
-    routing policy reads), so a model that points at code that is not there loses ground;
+    ``kaizen metrics``) and a ``dropped`` finding, which counts against its acceptance
+    (the factor the routing policy reads) so a model that points at code that is not there
+    loses ground, but is not a dismissal: ``rejected`` counts only what users dismissed;
     the metric keeps the split by kind."""
     total = sum(counts.values())
     if total <= 0:
         return
     try:
-        sample = performance.Sample(invalid=total, rejected=total)
+        sample = performance.Sample(invalid=total, dropped=total)
         performance.add_sample(store, model, task, sample)
         metrics.record_metric(
             store, DROPPED_METRIC, total, "findings", {"model": model, "task": task, **counts}

@@ -30,6 +30,8 @@ class Sample:
     rejected: int = 0
     invalid: int = 0
     errors: int = 0
+    unreached: int = 0  # of errors: the request never got to the model
+    dropped: int = 0  # findings grounding dropped
     latency_ms: float = 0.0
     cost_usd: float = 0.0
     completion_tokens: int = 0
@@ -42,6 +44,7 @@ class Sample:
             successes=1.0 if outcome.status == "ok" else 0.0,
             invalid=int(outcome.status == "invalid"),
             errors=int(outcome.status == "error"),
+            unreached=int(outcome.status == "error" and not getattr(outcome, "reached", True)),
             latency_ms=float(outcome.latency_ms or 0.0),
             cost_usd=float(outcome.cost_usd or 0.0),
             completion_tokens=int(outcome.completion_tokens or 0),
@@ -62,6 +65,8 @@ def add_sample(store: Any, model: str, task_type: str, sample: Sample) -> None:
                 "rejected": sample.rejected,
                 "invalid": sample.invalid,
                 "errors": sample.errors,
+                "unreached": sample.unreached,
+                "dropped": sample.dropped,
                 "total_latency_ms": sample.latency_ms,
                 "total_cost_usd": sample.cost_usd,
                 "total_completion_tokens": sample.completion_tokens,
@@ -108,6 +113,7 @@ def to_stats(row: ModelPerformance) -> Stats:
         successes=row.successes or 0.0,
         accepted=row.accepted or 0,
         rejected=row.rejected or 0,
+        dropped=row.dropped or 0,
         total_latency_ms=row.total_latency_ms or 0.0,
         total_cost_usd=row.total_cost_usd or 0.0,
         total_completion_tokens=row.total_completion_tokens or 0.0,
@@ -132,12 +138,23 @@ def rows(store: Any, task_type: str | None = None) -> list[dict[str, Any]]:
                 "rejected": r.rejected or 0,
                 "invalid": r.invalid or 0,
                 "errors": r.errors or 0,
+                "unreached": r.unreached or 0,
+                "dropped": r.dropped or 0,
+                # of the calls that reached the model (an unreachable endpoint is not a
+                # model that answers badly)
+                "successRate": reached_rate(r.successes or 0.0, r.calls or 0, r.unreached or 0),
                 "avgLatencyMs": round((r.total_latency_ms or 0.0) / r.calls, 1) if r.calls else 0.0,
                 "avgCostUsd": (r.total_cost_usd or 0.0) / r.calls if r.calls else 0.0,
                 "updatedAt": r.updated_at.isoformat() if r.updated_at else None,
             }
             for r in s.scalars(query)
         ]
+
+
+def reached_rate(successes: float, calls: int, unreached: int) -> float:
+    """Valid answers per call that reached the model (0 when none did)."""
+    reached = calls - unreached
+    return round(successes / reached, 4) if reached > 0 else 0.0
 
 
 def reset(store: Any, model: str, task_type: str | None = None) -> int:

@@ -17,6 +17,7 @@ from ..memory.schema import BugPattern, PerformanceMetric, RegressionTest, Routi
 from ..models import budget
 from ..models.policy import elsewhere, rank
 from . import bugs, forecast, heuristics, metrics, performance
+from .events import DROPPED_METRIC
 
 
 def analyze(
@@ -39,10 +40,14 @@ def analyze(
             {
                 "rank": i,
                 **e.as_dict(),
+                # of the calls that reached the model, not of every attempt
+                "successRate": raw.get((task, e.model), {}).get("successRate", 0.0),
                 "invalid": raw.get((task, e.model), {}).get("invalid", 0),
                 "errors": raw.get((task, e.model), {}).get("errors", 0),
+                "unreached": raw.get((task, e.model), {}).get("unreached", 0),
                 "accepted": rows[e.model].accepted,
-                "rejected": rows[e.model].rejected,
+                "rejected": rows[e.model].rejected,  # dismissed by users, nothing else
+                "dropped": rows[e.model].dropped,  # dropped by grounding
             }
             for i, e in enumerate(ranking, 1)
         ]
@@ -118,8 +123,15 @@ def render_text(report: dict[str, Any]) -> str:
             failures = []
             if row["invalid"]:
                 failures.append(f"{row['invalid']} invalid answers")
-            if row["errors"]:
-                failures.append(f"{row['errors']} errors")
+            if reached_errors := row["errors"] - row.get("unreached", 0):
+                failures.append(f"{reached_errors} errors")
+            if row.get("unreached"):
+                failures.append(f"{row['unreached']} calls never reached the model")
+            if row["accepted"] or row["rejected"] or row.get("dropped"):
+                failures.append(
+                    f"findings: {row['accepted']} accepted, {row['rejected']} dismissed, "
+                    f"{row.get('dropped', 0)} dropped by grounding"
+                )
             if failures:
                 add(f"     {'':<36} {', '.join(failures)}")
         add("")
@@ -129,8 +141,12 @@ def render_text(report: dict[str, Any]) -> str:
         f"({c['bugOccurrences']} occurrences)   Routing heuristics: {c['heuristics']} "
         f"({c['activeHeuristics']} active, {c['learnedHeuristics']} learned)"
     )
-    runs = ", ".join(f"{n} {status}" for status, n in sorted(c["runs"].items())) or "none"
-    add(f"Runs: {runs}")
+    total = sum(c["runs"].values())
+    runs = ", ".join(f"{n} {status}" for status, n in sorted(c["runs"].items()))
+    add(
+        f"Pipeline runs (one per document and pipeline each time it is reviewed): {total}"
+        + (f" ({runs})" if runs else "")
+    )
     drops = c.get("droppedFindings") or {}
     if drops.get("total"):
         kinds = ", ".join(f"{n} {k}" for k, n in sorted(drops.items()) if k != "total")
@@ -165,12 +181,21 @@ def render_text(report: dict[str, Any]) -> str:
             add(f"      last {seen}, {bug['severity']}: {bug['solution']}")
     else:
         add("Recent bugs: none.")
-    if report["metrics"]:
+    # the grounding drops are the line above, not a second count of the same findings
+    recorded = [m for m in report["metrics"] if m["name"] != DROPPED_METRIC]
+    if recorded:
         add("")
         add("Metrics:")
-        for m in report["metrics"]:
+        for m in recorded:
+            u = _unit(m["unit"])
             add(
-                f"  {m['name']}: latest {m['latest']:g}{m['unit']} (mean {m['mean']:g}, "
-                f"min {m['min']:g}, max {m['max']:g}, n={m['count']})"
+                f"  {m['name']}: latest {m['latest']:g}{u} (mean {m['mean']:g}{u}, "
+                f"min {m['min']:g}{u}, max {m['max']:g}{u}, {m['count']} recorded)"
             )
     return "\n".join(lines).rstrip() + "\n"
+
+
+def _unit(unit: str) -> str:
+    """A symbol sticks to its number (``1.5s``, ``840ms``, ``12%``), a word does not
+    (``3 findings``, never ``3findings``)."""
+    return unit if len(unit) <= 2 else f" {unit}"

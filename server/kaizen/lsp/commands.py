@@ -7,6 +7,7 @@ call it. Arguments are validated with pydantic; a bad call gets a clear error, n
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, Literal
 
@@ -19,6 +20,7 @@ from ..core.runs import RunStatus
 from ..core.tasks import PIPELINE_NAMES, detector_of
 from .server import KaizenServer
 
+log = logging.getLogger(__name__)
 Handler = Callable[[KaizenServer, dict[str, Any]], Awaitable[Any]]
 COMMANDS: dict[str, Handler] = {}
 
@@ -154,11 +156,57 @@ async def accept_similar(ls: KaizenServer, args: dict[str, Any]) -> Any:
     return await ls.similar.accept(a.uri)
 
 
+UNDO_DISMISS = "Undo dismiss"
+
+
 @command("kaizen.dismiss")
 async def dismiss(ls: KaizenServer, args: dict[str, Any]) -> Any:
+    """Dismiss, then offer "Undo dismiss" in a message. The offer is a background task: the
+    command answers at once, and a user who never answers blocks nothing."""
     a: DismissArgs = parse(DismissArgs, args)
+    finding = ls.published.finding(a.uri, a.fingerprint)
     await ls.published.record_outcome(a.uri, a.fingerprint, "rejected", a.reason)
+    what = finding.message if finding is not None else a.fingerprint
+    ls.spawn(offer_undo(ls, a.uri, a.fingerprint, what))
     return {"ok": True}
+
+
+async def offer_undo(ls: KaizenServer, uri: str, fingerprint: str, what: str) -> None:
+    """``window/showMessageRequest`` with "Undo dismiss"; choosing it undismisses the
+    finding (the ``undismiss_finding`` tool) and reviews the open documents again."""
+    from ..tools.table import TOOLS, Context, ToolError
+
+    try:
+        answer = await ls.window_show_message_request_async(
+            types.ShowMessageRequestParams(
+                type=types.MessageType.Info,
+                message=f"Kaizen: dismissed \u201c{what[:80]}\u201d",
+                actions=[types.MessageActionItem(title=UNDO_DISMISS)],
+            )
+        )
+    except Exception as exc:  # a client without message requests: `kaizen undismiss` remains
+        log.info("no answer to the undo offer: %s", exc)
+        return
+    store = ls.services.store
+    if answer is None or answer.title != UNDO_DISMISS or store is None:
+        return
+    doc = ls.snapshot(uri)
+    args = {"target": fingerprint, "repository": doc.repository if doc else None}
+    try:
+        await asyncio.to_thread(
+            TOOLS["undismiss_finding"].call, Context(store, ls.settings), args, mode="editor"
+        )
+    except ToolError as exc:
+        ls.notify_once(f"Kaizen: could not undo the dismissal: {exc}", types.MessageType.Error)
+        return
+    review_open_documents(ls)
+
+
+def review_open_documents(ls: KaizenServer) -> None:
+    """After an undismiss: every open document is reviewed again (unchanged units come from
+    the review cache, so no model is asked), bringing back what the dismissal hid."""
+    for uri in list(ls.workspace.text_documents):
+        ls.scheduler.schedule(uri)
 
 
 class PullRequestArgs(_Args):

@@ -139,10 +139,16 @@ class Scheduler:
             on_status=on_status,
             on_notice=lambda message: server.notify_once(message, types.MessageType.Warning),
             on_progress=on_progress,
-            shown=True,
+            # a showing counts only when this run's result can still be published: a run
+            # made stale by typing is never on screen (and must not make a finding "ignored")
+            shown=lambda: self._current(doc),
         )
         ctx.after_run = None  # run by learn_from, once the result is published
         return await registry.run(pipeline, doc, ctx)
+
+    def _current(self, doc: Document) -> bool:
+        current = self.server.workspace.text_documents.get(doc.uri)
+        return current is not None and current.version == doc.version
 
     # progress ---------------------------------------------------------------------------
 

@@ -14,7 +14,7 @@ import contextlib
 from typing import Any
 
 from ..tools.table import TOOLS, Context, Tool, ToolError
-from .commands import CommandError, Handler, wrap
+from .commands import CommandError, Handler, review_open_documents, wrap
 from .server import KaizenServer
 
 STORE_WAIT_S = 30.0
@@ -39,6 +39,8 @@ def _handler(tool: Tool) -> Handler:
             raise CommandError(str(exc)) from None
         if tool.changes_routing:
             await asyncio.to_thread(ls.services.router.refresh)
+        if tool.changes_findings:
+            review_open_documents(ls)
         return result
 
     return run

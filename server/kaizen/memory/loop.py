@@ -2,9 +2,10 @@
 
 Before a run: ``learnings`` finds what this repository taught us for the task at hand, and
 ``suppress`` drops findings the user already dismissed (same fingerprint, or the same words
-for the same code). After a run: ``record_run`` turns its findings into insights. When the
-editor reports an outcome: ``record_outcome``. Every method is synchronous (callers use a
-thread) and never raises into a run: a memory failure costs a learning, not a review.
+about alike code within the dismissal's scope, ``memory.dismissals``). After a run:
+``record_run`` turns its findings into insights. When the editor reports an outcome:
+``record_outcome``. Every method is synchronous (callers use a thread) and never raises
+into a run: a memory failure costs a learning, not a review.
 """
 
 from __future__ import annotations
@@ -14,21 +15,17 @@ import logging
 import math
 from collections.abc import Sequence
 
-from sqlalchemy import select
-
 from ..config import Settings
 from ..core.document import Document, Learnings
 from ..core.embed import Embedder, make_embedder
 from ..core.findings import Finding
-from . import insights
+from . import dismissals, insights
 from .learnings import retrieve
-from .schema import WorkflowInsight
 from .search import ensure_index
 from .store import Store
 
 log = logging.getLogger(__name__)
 NEAR_DUPLICATE = 0.92  # cosine above which a finding repeats a dismissed one
-REJECTED_KINDS = ("finding_rejected", "refactor_rejected")
 
 
 def _user() -> str:
@@ -52,14 +49,10 @@ def suppress_dismissed(findings: list[Finding], reasons: dict[str, str | None]) 
     for f in findings:
         if f.fingerprint in reasons:
             f.suppressed = reasons[f.fingerprint] or "dismissed"
+            f.suppressed_by = f.fingerprint
         else:
             kept.append(f)
     return kept
-
-
-def finding_key(f: Finding) -> str:
-    """The words that identify a finding for near-duplicate checks (as insights store it)."""
-    return f"[{f.code or f.category}] {f.title or f.message}"
 
 
 class LearningLoop:
@@ -107,36 +100,48 @@ class LearningLoop:
             return kept
 
     def _suppress_similar(self, doc: Document, kept: list[Finding]) -> list[Finding]:
-        with self.store.session() as s:
-            dismissed = [
-                (row.category, row.summary.split(" (reason: ")[0], row.summary)
-                for row in s.scalars(
-                    select(WorkflowInsight).where(
-                        WorkflowInsight.repository == doc.repository,
-                        WorkflowInsight.kind.in_(REJECTED_KINDS),
-                    )
-                )
-            ]
-        if not dismissed or not kept:
+        """Findings like a dismissed one: same kind, near-identical words, alike code, and
+        inside the dismissal's reach (``review.dismissScope``). The cheap checks come first,
+        so the embedder only runs for findings some dismissal could reach."""
+        scope = self.settings.review.dismiss_scope
+        if scope == "finding" or not kept:
             return kept
-        vectors = self.embedder.embed(
-            [text for _, text, _ in dismissed] + [finding_key(f) for f in kept]
-        )
-        old, new = vectors[: len(dismissed)], vectors[len(dismissed) :]
+        every = dismissals.dismissed(self.store, doc.repository)
+        candidates: dict[int, list[dismissals.Dismissed]] = {}
+        for i, f in enumerate(kept):
+            flagged = "\n".join(doc.lines[f.start_line - 1 : f.end_line])
+            reach = [
+                d
+                for d in every
+                if d.code == (f.code or f.category)
+                and dismissals.in_scope(d.uri, doc.uri, scope)
+                and dismissals.code_alike(d.flagged, flagged)
+            ]
+            if reach:
+                candidates[i] = reach
+        if not candidates:
+            return kept
+        pairs = [(i, d) for i, reach in candidates.items() for d in reach]
+        # the dismissal's words as stored (its message, not a refactor's title) on both sides
+        texts = [d.key for _, d in pairs] + [
+            f"[{kept[i].code or kept[i].category}] {kept[i].message}" for i in candidates
+        ]
+        vectors = self.embedder.embed(texts)
+        new = dict(zip(candidates, vectors[len(pairs) :], strict=True))
         out = []
-        for f, vector in zip(kept, new, strict=True):
-            category = f.code or f.category
+        for i, f in enumerate(kept):
             like = next(
                 (
-                    summary
-                    for (cat, _, summary), o in zip(dismissed, old, strict=True)
-                    if cat == category and cosine(vector, o) >= NEAR_DUPLICATE
+                    d
+                    for (j, d), o in zip(pairs, vectors[: len(pairs)], strict=True)
+                    if j == i and cosine(new[i], o) >= NEAR_DUPLICATE
                 ),
                 None,
             )
             if like is not None:
-                log.info("suppressed %s: like a finding the user dismissed", f.fingerprint)
-                f.suppressed = f"like a dismissed finding: {like}"
+                log.info("suppressed %s: like dismissed %s", f.fingerprint, like.fingerprint)
+                f.suppressed = f"like a dismissed finding: {like.describe()}"
+                f.suppressed_by = like.fingerprint
                 continue
             out.append(f)
         return out
@@ -174,7 +179,8 @@ class LearningLoop:
         reason: str | None = None,
     ) -> list[int]:
         """accepted | rejected | fixed_by_hand: the finding's status and a new insight."""
-        self.store.set_outcome(doc.repository, finding.fingerprint, outcome, reason)
+        flagged = "\n".join(lines[finding.start_line - 1 : finding.end_line])
+        self.store.set_outcome(doc.repository, finding.fingerprint, outcome, reason, flagged)
         item = insights.from_outcome(finding, outcome, lines, doc.repository, doc.language, reason)
         if self.settings.send_only_open_document:
             item.detail = ""  # no code from this file may reach prompts for other files

@@ -84,6 +84,8 @@ class ModelCall(Base):
     provider: Mapped[str] = mapped_column(String(64))
     model: Mapped[str] = mapped_column(String(128))
     status: Mapped[str] = mapped_column(String(16))  # ok | invalid | error
+    # False: the request never got to the model (gateway.UNREACHED); NULL on older rows
+    reached: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
     prompt_tokens: Mapped[int] = mapped_column(Integer, default=0)
     completion_tokens: Mapped[int] = mapped_column(Integer, default=0)
@@ -123,6 +125,9 @@ class FindingRow(Base):
     model: Mapped[str | None] = mapped_column(String(128), nullable=True)
     status: Mapped[str] = mapped_column(String(16), default="open")
     outcome_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # the flagged code (redacted) when the user dismissed it: "like a dismissed finding"
+    # needs the code to be alike too, not only the words (memory.dismissals)
+    dismissed_code: Mapped[str | None] = mapped_column(Text, nullable=True)
     times_shown: Mapped[int] = mapped_column(Integer, default=1)
     pr_url: Mapped[str | None] = mapped_column(Text, nullable=True)
     pr_number: Mapped[int | None] = mapped_column(Integer, nullable=True)
@@ -191,6 +196,10 @@ class ModelPerformance(Base):
     rejected: Mapped[int] = mapped_column(Integer, default=0)
     invalid: Mapped[int] = mapped_column(Integer, default=0)  # answers that did not validate
     errors: Mapped[int] = mapped_column(Integer, default=0)  # calls that raised
+    # of ``errors``, calls that never reached the model (success rates leave them out)
+    unreached: Mapped[int] = mapped_column(Integer, default=0)
+    # model findings grounding dropped (not user dismissals: those are ``rejected``)
+    dropped: Mapped[int] = mapped_column(Integer, default=0)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 

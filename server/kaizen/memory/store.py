@@ -23,6 +23,7 @@ from ..core.errors import KaizenError
 from ..core.findings import Finding
 from ..core.runs import FINAL, RunStatus, RunTotals
 from ..core.tasks import PIPELINE_NAMES
+from ..security.redact import scrub
 from .db import create_db_engine, writer
 from .meta import get_meta, set_meta
 from .migrate import migrate
@@ -233,8 +234,15 @@ class Store:
             return unit_cache.lookup(s, repository, path, hashes)
 
     def set_outcome(
-        self, repository: str, fingerprint: str, status: str, reason: str | None = None
+        self,
+        repository: str,
+        fingerprint: str,
+        status: str,
+        reason: str | None = None,
+        code: str | None = None,
     ) -> FindingRow | None:
+        """A finding's outcome; ``code``: the flagged code of a dismissal (redacted here),
+        what "like a dismissed finding" compares (``memory.dismissals.alike``)."""
         with self.sessions.begin() as s:
             row = s.scalar(
                 select(FindingRow).where(
@@ -245,6 +253,7 @@ class Store:
                 return None
             row.status = status
             row.outcome_reason = reason
+            row.dismissed_code = scrub(code) if code and status == "rejected" else None
             row.updated_at = utcnow()
             return row
 
@@ -345,6 +354,7 @@ def _call_row(run_id: int | None, outcome: Any) -> ModelCall:
         provider=outcome.target.provider,
         model=outcome.target.model,
         status=outcome.status,
+        reached=bool(getattr(outcome, "reached", True)),
         error=outcome.error,
         prompt_tokens=outcome.prompt_tokens,
         completion_tokens=outcome.completion_tokens,

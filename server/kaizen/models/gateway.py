@@ -59,9 +59,48 @@ class CallOutcome:
     raw: str | None = field(default=None, repr=False)  # an invalid answer, for bug patterns
     predicted: Any = None  # models.predict.Prediction made before the call
 
+    # False when the request never got to the model (no connection, refused key, unknown
+    # model, rate limit): such a call says nothing about the model's answers, so success
+    # rates leave it out (it still counts against the endpoint in the router's record)
+    reached: bool = True
+
     @property
     def ok(self) -> bool:
         return self.status == "ok"
+
+
+# Exceptions (by class name, anywhere in the chain litellm wraps them in: no import) of
+# requests no model saw: no connection, a refused key, an unknown model, a rate limit. A
+# refused connection reaches us as litellm's InternalServerError caused by openai's
+# APIConnectionError caused by httpx's ConnectError, so the whole chain is read. A timeout
+# is not among them: the model may have been working on the answer.
+UNREACHED = frozenset(
+    {
+        "APIConnectionError",
+        "ConnectError",
+        "ConnectionRefusedError",
+        "ClientConnectorError",
+        "gaierror",
+        "AuthenticationError",
+        "PermissionDeniedError",
+        "NotFoundError",
+        "RateLimitError",
+        "BudgetExceededError",
+    }
+)
+TIMEOUTS = frozenset({"Timeout", "APITimeoutError", "TimeoutError", "ReadTimeout"})
+
+
+def never_reached(exc: BaseException) -> bool:
+    """Whether a failed call never got to the model (see ``UNREACHED``)."""
+    names: set[str] = set()
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen and len(seen) < 16:
+        seen.add(id(current))
+        names.update(cls.__name__ for cls in type(current).__mro__)
+        current = current.__cause__ or current.__context__
+    return not (names & TIMEOUTS) and bool(names & UNREACHED)
 
 
 _FENCE = re.compile(r"```(?:json)?\s*(.*?)```", re.DOTALL)
@@ -216,6 +255,7 @@ class Gateway:
             schema = response_format(task, answer_type)  # pydantic's first schema build: slow
         except Exception as exc:
             outcome.error = _short(exc, target)
+            outcome.reached = False
             return outcome
         async with self._slot(target):  # a waiting call is not model latency either
             started = time.perf_counter()
@@ -229,6 +269,7 @@ class Gateway:
                 )
             except Exception as exc:  # every provider error is a failed attempt, never a crash
                 outcome.error = _short(exc, target)
+                outcome.reached = not never_reached(exc)
                 outcome.latency_ms = (time.perf_counter() - started) * 1000
                 return outcome
             outcome.latency_ms = (time.perf_counter() - started) * 1000

@@ -48,6 +48,7 @@ class Stats:
     total_latency_ms: float = 0.0
     total_cost_usd: float = 0.0
     total_completion_tokens: float = 0.0  # what cost prediction learns from
+    dropped: int = 0  # findings grounding dropped: against the model, but no user's act
 
     @property
     def avg_latency_ms(self) -> float:
@@ -63,7 +64,8 @@ class Stats:
 
     @property
     def feedback(self) -> int:
-        return self.accepted + self.rejected
+        """Findings judged: accepted or dismissed by the user, or dropped by grounding."""
+        return self.accepted + self.rejected + self.dropped
 
     @property
     def acceptance(self) -> float | None:
@@ -79,6 +81,7 @@ class Stats:
             self.total_latency_ms + other.total_latency_ms,
             self.total_cost_usd + other.total_cost_usd,
             self.total_completion_tokens + other.total_completion_tokens,
+            self.dropped + other.dropped,
         )
 
 

@@ -202,6 +202,7 @@ async def _review_batch(
     )
     if report is None:
         return None
+    scope.answered(len(batch))
     findings, dropped, ungrounded = issues_to_findings(report, doc, scope.result.totals.model)
     await scope.dropped("issue_detector", ungrounded)
     owners = [plan.unit_for(f.start_line, batch) for f in findings]

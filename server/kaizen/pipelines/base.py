@@ -45,6 +45,7 @@ class RunResult:
     drops: list[str] = field(default_factory=list)  # why each grounding drop happened
     ignored: list[str] | None = None  # fingerprints shown repeatedly with no reaction
     units_reviewed: int = 0  # review units sent to a model in this run
+    units_answered: int = 0  # of those, units a model answered (validly): "reviewed"
     units_cached: int = 0  # review units whose findings came from the cache
     units_skipped: int = 0  # units outside a diff, neither cached nor reviewed
     suppressed: list[Finding] = field(default_factory=list)  # dismissed before: not shown
@@ -95,6 +96,11 @@ class RunScope:
     def progress(self, message: str) -> None:
         """What is still pending, for the editor's progress ("detect 2 of 5 definitions")."""
         self.ctx.on_progress(f"{self.pipeline}: {message}")
+
+    def answered(self, units: int) -> None:
+        """A detector answered for ``units`` review units: they were reviewed (units only
+        sent, to a model that failed or was unreachable, were not)."""
+        self.result.units_answered += units
 
     def cache(self, unit_hash: str, findings: list[dict[str, Any]]) -> None:
         """A unit reviewed in this run: its findings go to the review cache at the end."""
@@ -245,7 +251,7 @@ class RunScope:
                     findings=(doc.repository, doc.uri, doc.language, self.result.findings)
                     if save_findings
                     else None,
-                    shown=self.ctx.shown,
+                    shown=self.ctx.shown() if callable(self.ctx.shown) else self.ctx.shown,
                     cache=(
                         doc.repository,
                         doc.relpath,

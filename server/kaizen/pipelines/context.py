@@ -64,7 +64,9 @@ class RunContext:
     on_progress: Callable[[str], None] = lambda _m: None
     on_attempt: Callable[[CallOutcome, int | None], Awaitable[None]] | None = None
     after_run: Callable[[Any, Document], Awaitable[None]] | None = None
-    shown: bool = False  # the findings are put before a user who can act on them (editor)
+    # the findings are put before a user who can act on them (editor); a callable is asked
+    # when the run ends (False: the document moved on, so this run's result is never shown)
+    shown: bool | Callable[[], bool] = False
     on_dropped: DropRecorder | None = None
 
     async def db(self, method: str, *args: Any, **kwargs: Any) -> Any:

@@ -142,6 +142,7 @@ async def _opportunities(doc: Document, ctx: RunContext, scope: RunScope) -> lis
         if report is None:
             failed = True
             continue
+        scope.answered(len(batch))
         found, dropped, ungrounded = opportunities_to_findings(
             report, doc, scope.result.totals.model
         )

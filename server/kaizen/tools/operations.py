@@ -360,7 +360,8 @@ def dismiss_finding(store: Any, args: Any, embedder: Any = None) -> dict:
     except dismissals.NotFound as exc:
         raise ToolError(str(exc)) from None
     row = target.row
-    store.set_outcome(row.repository, row.fingerprint, "rejected", a.reason)
+    flagged = "\n".join(target.lines[row.start_line - 1 : row.end_line])
+    store.set_outcome(row.repository, row.fingerprint, "rejected", a.reason, flagged)
     finding = dismissals.as_finding(row)
     record_finding_outcome(store, finding, "rejected")
     learned: list[int] = []
@@ -381,6 +382,51 @@ def dismiss_finding(store: Any, args: Any, embedder: Any = None) -> dict:
         },
         "insightIds": learned,
     }
+
+
+class ListDismissalsInput(Input):
+    repository: str | None = Field(default=None, max_length=512)
+    limit: int = Field(default=200, ge=1, le=10_000)
+
+
+def list_dismissals(store: Any, args: Any = None, settings: Any = None) -> dict:
+    """The dismissals in force, newest first, each with the id ``undismiss`` takes and how
+    far it reaches (``review.dismissScope``)."""
+    from ..core.workspace import repository_key
+    from ..memory import dismissals
+
+    a: ListDismissalsInput = parse(ListDismissalsInput, args)
+    repository = repository_key(a.repository) if a.repository else None
+    scope = settings.review.dismiss_scope if settings is not None else "folder"
+    return {"dismissals": dismissals.listing(store, repository, a.limit), "scope": scope}
+
+
+class UndismissInput(Input):
+    target: str = Field(min_length=1, max_length=64)
+    repository: str | None = Field(default=None, max_length=512)
+
+
+def undismiss_finding(store: Any, args: Any, settings: Any = None) -> dict:
+    """Undo a dismissal (by its id or fingerprint): the finding is open again, so every face
+    shows it on its next review; the lesson it taught and the count against the model that
+    found it are taken back."""
+    from ..core.tasks import detector_of
+    from ..core.workspace import repository_key
+    from ..improvement import performance
+    from ..memory import dismissals
+
+    a: UndismissInput = parse(UndismissInput, args)
+    repository = repository_key(a.repository) if a.repository else None
+    try:
+        row = dismissals.find(store, a.target.strip(), repository)
+    except dismissals.NotFound as exc:
+        raise ToolError(str(exc)) from None
+    forgotten = dismissals.undismiss(store, row)
+    finding = dismissals.as_finding(row)
+    task = detector_of(finding.pipeline)
+    if finding.origin == "model" and finding.model and task is not None:
+        performance.add_sample(store, finding.model, task, performance.Sample(rejected=-1))
+    return {"undismissed": dismissals.as_json(row), "forgottenInsightIds": forgotten}
 
 
 # routing experiments ---------------------------------------------------------------------

@@ -126,6 +126,7 @@ class Tool:
     command: str | None = None  # camelCase: the LSP command kaizen.<command>
     read_only: bool = False
     changes_routing: bool = False  # the router's snapshot must be re-read after it
+    changes_findings: bool = False  # what an editor shows may change: review open documents
     params: Mapping[str, str] = field(default_factory=dict)  # field -> description
 
     @cached_property
@@ -338,6 +339,34 @@ _TOOLS = [
             "line": "a line of the finding (1-based)",
             "repository": "the repository of the fingerprint, when it is in several",
             "reason": "why it is not a problem (kept as the SARIF justification)",
+        },
+    ),
+    Tool(
+        "list_dismissals",
+        ops.ListDismissalsInput,
+        "The dismissals in force (newest first): each dismissed finding's id, fingerprint, "
+        "file, line, category, message and reason, and the scope a dismissal reaches "
+        "(review.dismissScope). Undo one with undismiss_finding.",
+        _on_store(ops.list_dismissals),
+        command="listDismissals",
+        read_only=True,
+        params={
+            "repository": "only dismissals in this repository (e.g. acme/widgets)",
+            "limit": "at most this many",
+        },
+    ),
+    Tool(
+        "undismiss_finding",
+        ops.UndismissInput,
+        "Undo a dismissal (by the id list_dismissals shows, or the finding's fingerprint): "
+        "the finding is shown again on the next review in every face, and the lesson its "
+        "dismissal taught is taken back.",
+        _on_store(ops.undismiss_finding),
+        command="undismiss",
+        changes_findings=True,
+        params={
+            "target": "the dismissal's id or the finding's fingerprint",
+            "repository": "the repository, when a fingerprint is in several",
         },
     ),
     Tool(
