@@ -201,7 +201,7 @@ def _definitions(found: dict[int, tuple[str, dict[str, Any]]], source: bytes) ->
             continue
         extent = _extent(node)
         name_node = caps.get("name")
-        signature = _signature(node, source)
+        signature = _signature(extent, source)
         name = (
             _WS.sub(" ", _text(source, name_node.start_byte, name_node.end_byte)).strip()
             if name_node is not None
