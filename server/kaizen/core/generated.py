@@ -52,7 +52,7 @@ def _linguist_generated(path: Path, root: Path) -> bool:
 
 
 @lru_cache(maxsize=16)
-def _generated_spec(attributes: Path, _mtime: int) -> pathspec.PathSpec | None:
+def _generated_spec(attributes: Path, _mtime: int) -> pathspec.GitIgnoreSpec | None:
     """The patterns ``.gitattributes`` gives ``linguist-generated`` (or ``=true``); a later
     ``-linguist-generated`` or ``=false`` on the same pattern is not honoured separately."""
     try:
@@ -66,4 +66,4 @@ def _generated_spec(attributes: Path, _mtime: int) -> pathspec.PathSpec | None:
             continue
         if any(a in ("linguist-generated", "linguist-generated=true") for a in parts[1:]):
             patterns.append(parts[0])
-    return pathspec.PathSpec.from_lines("gitwildmatch", patterns) if patterns else None
+    return pathspec.GitIgnoreSpec.from_lines(patterns) if patterns else None

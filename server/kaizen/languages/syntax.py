@@ -192,10 +192,14 @@ def _definitions(found: dict[int, tuple[str, dict[str, Any]]], source: bytes) ->
         parent = node.parent
         while parent is not None:
             if parent.id in found:
-                if found[parent.id][0] not in CONTAINERS:
+                if found[parent.id][0] in CONTAINERS:
+                    chain.append(parent.id)
+                elif not parent.has_error:
                     inside_function = True
                     break
-                chain.append(parent.id)
+                # else: a function broken mid-edit swallowed what follows it (an unclosed
+                # brace); the definitions it swallowed are still the file's own
+
             parent = parent.parent
         if inside_function or any(k not in classes for k in chain):
             continue
