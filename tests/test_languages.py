@@ -468,3 +468,28 @@ def test_edit_between_describes_one_replaced_range() -> None:
     edit = trees.edit_between(b"ab\ncd\nef", b"ab\ncXd\nef")
     assert (edit["start_byte"], edit["old_end_byte"], edit["new_end_byte"]) == (4, 4, 5)
     assert edit["start_point"] == (1, 1) and edit["new_end_point"] == (1, 2)
+
+
+def test_test_files_are_units_by_test() -> None:
+    text = """import { total } from "./cart";
+
+describe("Cart", () => {
+  beforeEach(() => {
+    reset();
+  });
+
+  it("sums prices", () => {
+    expect(total([1, 2])).toBe(3);
+  });
+});
+
+test("top-level test", () => {
+  expect(1).toBe(1);
+});
+"""
+    assert kinds_and_names(text, "typescript") == [
+        ("imports", "<imports>"),
+        ("module", "Cart"),  # the describe block's own lines: beforeEach and its brackets
+        ("function", "Cart.sums prices"),
+        ("function", "top-level test"),
+    ]
