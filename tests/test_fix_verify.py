@@ -82,7 +82,8 @@ def test_syntax_ok_per_language():
     assert syntax_ok("python", "return 1\n") is False  # the compiler's check, not only ast
     assert syntax_ok("typescript", TS) is True
     assert syntax_ok("typescript", TS_BROKEN) is False
-    assert syntax_ok("typescript", "const a = <div>{x}</div>;\n") is True  # .tsx is typescript
+    assert syntax_ok("tsx", "const a = <div>{x}</div>;\n") is True  # a .tsx file is "tsx"
+    assert syntax_ok("go", "package m\nfunc f() {\n") is False  # every grammar of the table
     assert syntax_ok("javascript", "function f() { return [1, 2; }\n") is False
     assert syntax_ok("cobol", "anything") is None
 

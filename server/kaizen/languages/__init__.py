@@ -13,10 +13,11 @@ The public API other layers use (stable signatures):
 
 from __future__ import annotations
 
-from .api import outline, syntax_ok
+from .api import error_count, outline, syntax_ok
 from .syntax import Definition, ImportRef, Outline
 from .table import LanguageEntry, entry_for
 
 __all__ = [
-    "Definition", "ImportRef", "LanguageEntry", "Outline", "entry_for", "outline", "syntax_ok",
+    "Definition", "ImportRef", "LanguageEntry", "Outline", "entry_for", "error_count", "outline",
+    "syntax_ok",
 ]

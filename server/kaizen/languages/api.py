@@ -19,6 +19,25 @@ def syntax_ok(language: str, text: str) -> bool | None:
     return not tree.root_node.has_error
 
 
+def error_count(language: str, text: str) -> int | None:
+    """How many ERROR and MISSING nodes ``text`` has (0: it parses), None when there is no
+    grammar for ``language``: fix verification compares the count before and after a fix,
+    so a file that already had an error may keep it but never gain one."""
+    entry = entry_for(language)
+    tree = trees.parse(entry, text) if entry is not None else None
+    if tree is None:
+        return None
+    count = 0
+    stack = [tree.root_node]
+    while stack:
+        node = stack.pop()
+        if node.is_error or node.is_missing:
+            count += 1
+        elif node.has_error:
+            stack.extend(node.children)
+    return count
+
+
 def outline(language: str, text: str, document: str = "") -> Outline:
     """The definitions and imports of ``text``; an empty ``Outline`` when ``language`` has
     no grammar or query here. ``document`` (a path or URI) lets the next text of the same

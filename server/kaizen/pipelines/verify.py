@@ -24,13 +24,10 @@ model, like an ungrounded finding); its finding stays, without a fix.
 from __future__ import annotations
 
 import asyncio
-import threading
 import warnings
 from collections import Counter
 from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass, replace
-from functools import cache
-from typing import Any
 
 from ..core.document import Document
 from ..core.findings import (
@@ -42,6 +39,7 @@ from ..core.findings import (
     line_offsets,
     touches_redacted,
 )
+from ..languages import error_count as languages_error_count
 from .static import ruff_findings
 
 Linter = Callable[[Document], Awaitable[list[Finding]]]
@@ -77,63 +75,6 @@ class Proposed:
 
 # syntax ------------------------------------------------------------------------------------
 
-_GRAMMARS: dict[str, tuple[str, ...]] = {
-    "typescript": ("typescript", "tsx"),  # .tsx files are "typescript" too
-    "typescriptreact": ("tsx",),
-    "tsx": ("tsx",),
-    "javascript": ("javascript",),
-    "javascriptreact": ("javascript",),
-}
-
-
-@cache
-def _parser(grammar: str) -> tuple[Any, threading.Lock] | None:
-    """A tree-sitter parser for ``grammar`` and the lock that serialises its use (a parser
-    is not thread-safe); None when the grammar package is not installed."""
-    try:
-        import tree_sitter
-
-        if grammar == "javascript":
-            import tree_sitter_javascript
-
-            language = tree_sitter_javascript.language()
-        elif grammar == "python":
-            import tree_sitter_python
-
-            language = tree_sitter_python.language()
-        else:
-            import tree_sitter_typescript
-
-            language = (
-                tree_sitter_typescript.language_tsx()
-                if grammar == "tsx"
-                else tree_sitter_typescript.language_typescript()
-            )
-        return tree_sitter.Parser(tree_sitter.Language(language)), threading.Lock()
-    except (ImportError, AttributeError, ValueError, TypeError):
-        return None
-
-
-def _tree_errors(grammar: str, text: str) -> int | None:
-    """The number of ERROR and MISSING nodes tree-sitter finds in ``text``."""
-    found = _parser(grammar)
-    if found is None:
-        return None
-    parser, lock = found
-    with lock:
-        tree = parser.parse(text.encode("utf-8", "surrogatepass"))
-    count = 0
-    stack = [tree.root_node]
-    while stack:
-        node = stack.pop()
-        if node.is_error or node.is_missing:
-            count += 1
-            continue
-        if node.has_error:
-            stack.extend(node.children)
-    return count
-
-
 def python_error(text: str) -> str | None:
     """Why ``text`` does not compile as Python, or None when it does."""
     try:
@@ -148,26 +89,21 @@ def python_error(text: str) -> str | None:
 
 
 def error_count(language: str, text: str) -> int | None:
-    """How many syntax errors ``text`` has (0: it parses); None: no parser for ``language``.
+    """How many syntax errors ``text`` has (0: it parses); None: no grammar for ``language``.
 
-    Python: 0 when it compiles, else tree-sitter's count (at least 1; 1 when
-    tree-sitter-python is missing). Other languages: the fewest errors any of the
-    language's grammars finds (a .tsx file is "typescript" but needs the TSX grammar)."""
+    Python: 0 when it compiles (``compile`` is the authority), else tree-sitter's count (at
+    least 1). Other languages: tree-sitter's ERROR and MISSING nodes, with the language
+    table's grammar (``kaizen.languages``)."""
     if language == "python":
         if python_error(text) is None:
             return 0
-        return max(1, _tree_errors("python", text) or 0)
-    counts = [c for g in _GRAMMARS.get(language, ()) if (c := _tree_errors(g, text)) is not None]
-    return min(counts) if counts else None
+        return max(1, languages_error_count("python", text) or 0)
+    return languages_error_count(language, text)
 
 
 def syntax_ok(language: str, text: str) -> bool | None:
     """True: ``text`` parses with no ERROR/MISSING node; False: it has errors; None: no
-    grammar for ``language``.
-
-    A stand-in with the signature of ``kaizen.languages.syntax_ok`` (tree-sitter for every
-    language of the languages table, being built beside this): the lead replaces this
-    function by that one at merge, and ``error_count`` by its error count."""
+    grammar for ``language``."""
     count = error_count(language, text)
     return None if count is None else count == 0
 
