@@ -139,7 +139,7 @@ def test_failed_runs_are_swept_once(store: Store):
 
     run("ZeroDivisionError: division by zero")
     run("issue_detector failed (openai/model-a: invalid answer)")  # recorded per attempt
-    run("a.py is 600,000 bytes, over the 500,000-byte limit (kaizen.maxFileBytes): not analysed")
+    run("a.py is larger than kaizen.maxFileBytes (500,000 bytes): not analysed")
     running = store.start_run("autofix", "file:///b.py", "repo", "python", 1)
     assert bugs.sweep_failed_runs(store) == 1
     assert bugs.sweep_failed_runs(store) == 0  # idempotent

@@ -94,7 +94,12 @@ class Scheduler:
                 self.tasks.pop(key, None)
         for notice in result.notices:
             server.notify_once(notice, types.MessageType.Warning)
-        if result.status == RunStatus.FAILED and result.error:
+        # a skipped document (too large, binary) was said once as a notice: not a failure too
+        if (
+            result.status == RunStatus.FAILED
+            and result.error
+            and result.error not in result.notices
+        ):
             server.report_failure(pipeline, doc, result)
         current = server.workspace.text_documents.get(uri)
         store = server.services.store

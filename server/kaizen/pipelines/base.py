@@ -55,9 +55,10 @@ class RunResult:
 def check_document(doc: Document, max_bytes: int) -> None:
     size = len(doc.text.encode("utf-8", errors="surrogatepass"))
     if size > max_bytes:
+        # the same words on every save, so the editor says it once (not the size, which
+        # changes with each keystroke)
         raise SkipDocument(
-            f"{doc.relpath} is {size:,} bytes, over the {max_bytes:,}-byte limit "
-            "(kaizen.maxFileBytes): not analysed"
+            f"{doc.relpath} is larger than kaizen.maxFileBytes ({max_bytes:,} bytes): not analysed"
         )
     if "\x00" in doc.text:
         raise SkipDocument(f"{doc.relpath} looks binary (it contains NUL bytes): not analysed")
