@@ -28,6 +28,8 @@ if TYPE_CHECKING:
     from ..improvement.alerts import AlertEvent, AlertMonitor
     from ..memory.loop import LearningLoop
     from ..memory.store import Store
+    from ..pipelines.linters import Complaints
+    from ..rules.astgrep import RuleBook
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +73,13 @@ class Services:
         self.store: Store | None = None
         self.loop: LearningLoop | None = None
         self.store_error: str | None = None
-        self._static: dict[str, tuple[tuple[int | None, int], list[Finding]]] = {}
+        self._static: dict[str, tuple[tuple[int | None, int, str], list[Finding]]] = {}
+        self._complaints: Complaints | None = None  # linters that could not run, said once
+        self._rules: RuleBook | None = None  # .kaizen/rules/*.yml, re-read when changed
+        self._told: set[str] = set()
+        # the face's way to show a problem with the repository's rule files (the editor: a
+        # warning message); called on the event loop, once per problem
+        self.on_problem: Callable[[str], None] | None = None
         self.alerts: AlertMonitor | None = None  # made with the store
         # the face's way to tell the user about an alert (the editor: a message and a
         # kaizen/alert notification); called on the event loop
@@ -140,16 +148,53 @@ class Services:
         return await asyncio.to_thread(self.loop.learnings, doc, task, query)
 
     async def static(self, doc: Document) -> list[Finding]:
-        """The ruff pre-pass, computed once per document text (the instant publish and the
+        """The static pre-pass (the language's linters and the repository's ast-grep
+        rules), computed once per document text and rule set (the instant publish and the
         run that follows it share it)."""
-        from ..pipelines.static import ruff_findings
-
-        key = (doc.version, hash(doc.text))
+        rules = self._rule_book().load(doc.root)
+        self._tell(rules.problems)
+        key = (doc.version, hash(doc.text), rules.digest)
         memo = self._static.get(doc.uri)
         if memo is None or memo[0] != key:
-            memo = (key, await ruff_findings(doc))
+            memo = (key, await self.analyze(doc, rules.rules))
             self._static[doc.uri] = memo
         return [replace(f) for f in memo[1]]
+
+    async def analyze(self, doc: Document, rules: list[Any] | None = None) -> list[Finding]:
+        """The pre-pass on one document, unmemoised (fix-all-similar reads many): linters
+        and rules at once. A linter that cannot run costs its findings and one log line."""
+        from ..pipelines.linters import Complaints, linter_findings
+        from ..rules.astgrep_run import language_of, rule_findings
+
+        if self._complaints is None:
+            self._complaints = Complaints()
+        if rules is None:
+            rules = self._rule_book().load(doc.root).rules
+        language = language_of(doc)
+        mine = [r for r in rules if r.language == language]
+        linted = linter_findings(doc, self.settings.static_prepass, self._complaints)
+        if not mine:
+            return await linted
+        found, matched = await asyncio.gather(linted, asyncio.to_thread(rule_findings, doc, mine))
+        return [*found, *matched]
+
+    def _rule_book(self) -> RuleBook:
+        from ..rules.astgrep import RuleBook
+
+        if self._rules is None:
+            self._rules = RuleBook()
+        return self._rules
+
+    def _tell(self, problems: list[Any]) -> None:
+        """Each problem with a rule file once (by its text: a fixed file says nothing)."""
+        for problem in problems:
+            text = f"Kaizen rule file {problem}; the other rules still run"
+            if text in self._told:
+                continue
+            self._told.add(text)
+            log.warning("%s", text)
+            if self.on_problem is not None:
+                self.on_problem(text)
 
     def forget(self, uri: str) -> None:
         """A document closed: drop what was computed for it."""
