@@ -14,6 +14,7 @@ line; the other rules, in that file and the others, still run.
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -59,6 +60,7 @@ LANGUAGE_ALIASES: dict[str, tuple[str, ...]] = {
 }
 CANONICAL = {alias: name for name, aliases in LANGUAGE_ALIASES.items() for alias in aliases}
 CONFIG_KEYS = ("rule", "constraints", "utils", "transform")
+CAUSE = re.compile(r"^\s+\d+: (.+)$", re.MULTILINE)
 
 
 @dataclass(frozen=True)
@@ -120,12 +122,10 @@ def check_config(language: str, config: dict[str, Any]) -> str | None:
     except BaseException as exc:  # ast-grep-py raises Exception, RuntimeError or a panic
         if isinstance(exc, (KeyboardInterrupt, SystemExit)):
             raise
-        reasons = [
-            line.strip().split(": ", 1)[-1]
-            for line in str(exc).splitlines()
-            if line.strip() and not line.strip().startswith(("Caused by", "Stack backtrace"))
-        ]
-        return "; ".join(reasons[-2:]) or type(exc).__name__
+        text = str(exc).split("Stack backtrace", 1)[0]  # RUST_BACKTRACE adds a trace
+        causes = [m.group(1).strip() for m in CAUSE.finditer(text)]  # "  1: Invalid Kind"
+        first = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
+        return "; ".join(causes[-2:]) if causes else first
     return None
 
 
@@ -192,10 +192,7 @@ def parse_file(path: Path, text: str) -> tuple[list[AstGrepRule], list[RuleProbl
             else:
                 rules.append(got)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
-        line = int(mark.line) + 1 if mark is not None else 1
-        reason = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        problems.append(RuleProblem(path, line, f"invalid YAML: {reason}"))
+        problems.append(RuleProblem(path, _error_line(exc, text), f"invalid YAML: {_why(exc)}"))
     finally:
         loader.dispose()
     seen: set[str] = set()
@@ -204,6 +201,21 @@ def parse_file(path: Path, text: str) -> tuple[list[AstGrepRule], list[RuleProbl
             problems.append(RuleProblem(path, rule.line, f"rule {rule.id}: the id is repeated"))
         seen.add(rule.id)
     return rules, problems
+
+
+def _error_line(exc: Exception, text: str) -> int:
+    """Where a YAML error is: the problem's line, or where the unclosed construct began
+    when the problem is only the end of the file."""
+    problem = getattr(exc, "problem_mark", None)
+    context = getattr(exc, "context_mark", None)
+    at_end = problem is not None and problem.line >= text.count("\n")
+    mark = context if (problem is None or at_end) and context is not None else problem
+    return int(mark.line) + 1 if mark is not None else 1
+
+
+def _why(exc: Exception) -> str:
+    parts = [getattr(exc, "context", None), getattr(exc, "problem", None)]
+    return ": ".join(p for p in parts if p) or str(exc).splitlines()[0]
 
 
 @dataclass(frozen=True)
