@@ -74,7 +74,7 @@ class AstGrepRule:
     line: int  # 1-based line of the document in its file
     note: str = ""
     fix: str | None = None
-    url: str | None = None
+    url: str | None = None  # the rule's ``url``, else its file (the diagnostic's link)
     files: tuple[str, ...] = ()
     ignores: tuple[str, ...] = ()
 
@@ -165,7 +165,7 @@ def to_rule(data: Any, node: Any, path: Path, line: int) -> AstGrepRule | RulePr
         line=line,
         note=str(data.get("note") or ""),
         fix=str(fix) if isinstance(fix, (str, int, float)) else None,
-        url=str(data["url"]) if data.get("url") else None,
+        url=str(data["url"]) if data.get("url") else path.resolve().as_uri(),
         files=_globs(data.get("files")),
         ignores=_globs(data.get("ignores")),
     )

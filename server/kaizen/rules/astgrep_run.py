@@ -106,7 +106,7 @@ def to_finding(rule: AstGrepRule, node: Any, doc: Document) -> Finding:
         message=expand(rule.message, node, doc.text),
         rationale=rule.note,
         code=rule.id,
-        code_url=rule.url or rule.source.resolve().as_uri(),
+        code_url=rule.url,
         origin=ORIGIN,
         model=None,
     )
