@@ -147,3 +147,20 @@ def test_a_missing_linter_is_one_log_line_and_the_check_succeeds(kaizen_home, pr
     report = json.loads(proc.stdout)
     origins = {f["origin"] for f in report["findings"]}
     assert origins == {"shellcheck"}
+
+
+async def test_a_failing_linter_is_one_log_line_however_often_it_runs(
+    project: Path, tmp_path: Path, caplog
+):
+    broken = tmp_path / "oxlint"
+    broken.write_text("#!/bin/sh\necho 'oxlint: internal error' >&2\nexit 3\n")
+    broken.chmod(0o755)
+    settings = StaticPrepass(paths={"oxlint": str(broken)})
+    complaints = Complaints()
+    path = project / "a.ts"
+    doc = Document(uri=path.as_uri(), path=path, text=TS, language_id="typescript")
+    with caplog.at_level("WARNING", logger="kaizen.pipelines.linters"):
+        for _ in range(3):
+            assert await linter_findings(doc, settings, complaints) == []
+    said = [r.getMessage() for r in caplog.records]
+    assert len(said) == 1 and "exited with 3: oxlint: internal error" in said[0]

@@ -23,10 +23,10 @@ from .process import Complaints, find_binary
 Runner = Callable[[Document, str, Complaints], Awaitable[list[Finding]]]
 
 
-async def _ruff(doc: Document, _binary: str, _complaints: Complaints) -> list[Finding]:
-    from ..static import ruff_findings  # ruff finds its own binary and says why it cannot
+async def _ruff(doc: Document, _binary: str, complaints: Complaints) -> list[Finding]:
+    from ..static import ruff_findings  # ruff finds its own binary (ruff's wheel)
 
-    return await ruff_findings(doc)
+    return await ruff_findings(doc, complaints)
 
 
 @dataclass(frozen=True)
