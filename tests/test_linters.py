@@ -74,11 +74,17 @@ async def test_oxlint_findings_are_in_the_first_paint_with_its_fix(
             {"line": 4, "severity": "warning", "category": "bug", "message": "doubles a price"}
         ]}},
     )  # fmt: skip
+    rules = project / ".kaizen" / "rules"
+    rules.mkdir(parents=True)
+    (rules / "team.yml").write_text(
+        "id: no-zero\nlanguage: ts\nmessage: a zero price\nrule:\n  pattern: return 0\n"
+    )
     client = await start_client(model_options(scripted, staticPrepass={"enabled": True}))
     uri = open_as(client, project / "price.ts", TS, "typescript")
-    first = await wait_for_diagnostics(client, uri, lambda d: len(d) >= 2, final=False)
+    first = await wait_for_diagnostics(client, uri, lambda d: len(d) >= 3, final=False)
     by_code = {d.code: d for d in first}
-    assert set(by_code) == {"eslint(no-debugger)", "eslint(eqeqeq)"}  # the model is still busy
+    # the model is still busy: oxlint's two and the repository rule's one
+    assert set(by_code) == {"eslint(no-debugger)", "eslint(eqeqeq)", "no-zero"}
     debugger, eqeqeq = by_code["eslint(no-debugger)"], by_code["eslint(eqeqeq)"]
     assert debugger.source == "kaizen (oxlint)" and debugger.data["origin"] == "oxlint"
     assert debugger.range == types.Range(start=types.Position(1, 2), end=types.Position(1, 11))
@@ -97,10 +103,11 @@ async def test_oxlint_findings_are_in_the_first_paint_with_its_fix(
     [edit] = fix.edit.changes[uri]
     assert edit.new_text == "" and edit.range == debugger.range  # exactly `debugger;`
 
-    final = await wait_for_diagnostics(client, uri, lambda d: len(d) == 3)
-    assert {d.code for d in final} == {"eslint(no-debugger)", "eslint(eqeqeq)", "bug"}
+    final = await wait_for_diagnostics(client, uri, lambda d: len(d) == 4)
+    assert {d.code for d in final} == {"eslint(no-debugger)", "eslint(eqeqeq)", "no-zero", "bug"}
     prompt = scripted.prompts_for("issue_detector")[0]
     assert "Already reported" in prompt and "line 3: eslint(eqeqeq)" in prompt
+    assert "line 3: no-zero a zero price" in prompt  # the rule's finding is covered too
 
 
 async def test_shellcheck_on_a_script_with_its_fixes(project: Path):

@@ -131,8 +131,10 @@ def rule_findings(doc: Document, rules: list[AstGrepRule]) -> list[Finding]:
     for rule in mine:
         try:
             nodes = root.find_all(rule.config)  # type: ignore[arg-type]
-        except Exception:  # checked when loaded; a match-time failure costs this rule only
-            continue
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except BaseException:  # checked when loaded; a match-time failure (even ast-grep-py's
+            continue  # PanicException, a BaseException) costs this rule only
         for node in nodes:
             found.append(to_finding(rule, node, doc))
     return found
