@@ -100,7 +100,8 @@ async def findings(doc: Document, binary: str, complaints: Complaints) -> list[F
         for path in (lint, fix):
             path.parent.mkdir()
             path.write_text(doc.text, encoding="utf-8", newline="")
-        common = [binary, *args, "--no-ignore", "-f", "json"]
+        # one thread: a single file gains nothing from a pool, and a busy machine loses
+        common = [binary, *args, "--no-ignore", "--threads=1", "-f", "json"]
         report, fixing = await asyncio.gather(
             run(NAME, [*common, str(lint)], complaints, cwd=tmp),
             run(NAME, [*common, "--fix", "--fix-suggestions", str(fix)], complaints, cwd=tmp),
