@@ -171,3 +171,13 @@ async def test_a_failing_linter_is_one_log_line_however_often_it_runs(
             assert await linter_findings(doc, settings, complaints) == []
     said = [r.getMessage() for r in caplog.records]
     assert len(said) == 1 and "exited with 3: oxlint: internal error" in said[0]
+
+
+async def test_oxlint_byte_offsets_become_code_point_columns(project: Path):
+    path = project / "u.ts"
+    text = 'const s = "héllo😀"; debugger;\nexport default s;\n'
+    doc = Document(uri=path.as_uri(), path=path, text=text)
+    [finding] = await linter_findings(doc, StaticPrepass(), Complaints())
+    assert (finding.start_col, finding.end_col) == (20, 29)  # `debugger;`, not 4 bytes later
+    assert text.split("\n")[0][20:29] == "debugger;"
+    assert finding.edits == [Edit(0, 20, 0, 29, "")]

@@ -118,7 +118,7 @@ def check_config(language: str, config: dict[str, Any]) -> str | None:
     from ast_grep_py import SgRoot
 
     try:
-        SgRoot("", language).root().find_all(config)  # type: ignore[arg-type]
+        SgRoot("", language).root().find_all(config)  # type: ignore[call-overload]
     except BaseException as exc:  # ast-grep-py raises Exception, RuntimeError or a panic
         if isinstance(exc, (KeyboardInterrupt, SystemExit)):
             raise

@@ -130,7 +130,7 @@ def rule_findings(doc: Document, rules: list[AstGrepRule]) -> list[Finding]:
     found: list[Finding] = []
     for rule in mine:
         try:
-            nodes = root.find_all(rule.config)  # type: ignore[arg-type]
+            nodes = root.find_all(rule.config)  # type: ignore[call-overload]
         except (KeyboardInterrupt, SystemExit):
             raise
         except BaseException:  # checked when loaded; a match-time failure (even ast-grep-py's
