@@ -82,7 +82,7 @@ def attach_fixes(
 ) -> None:
     """Give each finding the changes of ``fixed`` that touch its span (each change goes to
     the first finding it touches, so two quick fixes never carry the same edit)."""
-    for start, end, replacement in edits_between(index.text, fixed):
+    for start, end, replacement in edits_between(index.text, fixed) or []:
         for finding, (low, high) in zip(findings, spans, strict=True):
             if start <= high and end >= low and finding.category != "syntax":
                 finding.edits.append(to_edit(index, start, end, replacement))
