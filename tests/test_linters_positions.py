@@ -6,7 +6,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kaizen.pipelines.linters.positions import edits_between
+from kaizen.pipelines.linters.positions import TextIndex, edits_between
 
 LINES = st.sampled_from(["  debugger;\n", "}\n", "\n", "  return x;\n", "x == null\r\n", "é😀\n"])
 
@@ -54,3 +54,11 @@ def test_texts_that_do_not_rejoin_give_no_edits() -> None:
     old = "".join(f"{i}\n" for i in range(300))
     new = "".join(f"x{i}\n" for i in range(300))
     assert edits_between(old, new) is None
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(alphabet=st.sampled_from(["a", "é", "😀", "\n", "\r", " ", "中"]), max_size=60))
+def test_byte_offsets_map_to_code_points(text: str) -> None:
+    index = TextIndex(text)
+    for k in range(len(text) + 1):
+        assert index.char_offset(len(text[:k].encode("utf-8"))) == k

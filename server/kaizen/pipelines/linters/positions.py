@@ -21,7 +21,8 @@ class TextIndex:
 
     def __post_init__(self) -> None:
         self.starts = line_offsets(self.text)
-        self._bytes: bytes | None = None
+        self._byte_starts: list[int] | None = None  # per line, built on first use
+        self.ascii = self.text.isascii()
 
     def position(self, offset: int) -> tuple[int, int]:
         """A code-point offset as a 0-based (line, column)."""
@@ -30,11 +31,23 @@ class TextIndex:
         return line, offset - self.starts[line]
 
     def char_offset(self, byte_offset: int) -> int:
-        """A UTF-8 byte offset as a code-point offset (a cut character counts whole)."""
-        if self._bytes is None:
-            self._bytes = self.text.encode("utf-8")
-        head = self._bytes[: max(byte_offset, 0)]
-        return len(head.decode("utf-8", errors="ignore"))
+        """A UTF-8 byte offset as a code-point offset (a cut character counts whole):
+        found by line, so hundreds of findings do not each decode the whole text."""
+        if self.ascii:
+            return min(max(byte_offset, 0), len(self.text))
+        if self._byte_starts is None:
+            self._byte_starts = [0]
+            for n in range(len(self.starts)):
+                end = self.starts[n + 1] if n + 1 < len(self.starts) else len(self.text)
+                piece = self.text[self.starts[n] : end]
+                self._byte_starts.append(self._byte_starts[-1] + len(piece.encode("utf-8")))
+        byte_offset = min(max(byte_offset, 0), self._byte_starts[-1])
+        line = min(bisect.bisect_right(self._byte_starts, byte_offset) - 1, len(self.starts) - 1)
+        end = self.starts[line + 1] if line + 1 < len(self.starts) else len(self.text)
+        head = self.text[self.starts[line] : end].encode("utf-8")[
+            : byte_offset - self._byte_starts[line]
+        ]
+        return self.starts[line] + len(head.decode("utf-8", errors="ignore"))
 
 
 RESYNC_WINDOW = 64  # lines a single fix may add or remove before the texts agree again
