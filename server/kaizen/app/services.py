@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from ..memory.loop import LearningLoop
     from ..memory.store import Store
     from ..pipelines.linters import Complaints
-    from ..rules.astgrep import RuleBook
+    from ..rules.astgrep import AstGrepRule, RuleBook, RuleProblem
 
 log = logging.getLogger(__name__)
 
@@ -151,7 +151,8 @@ class Services:
         """The static pre-pass (the language's linters and the repository's ast-grep
         rules), computed once per document text and rule set (the instant publish and the
         run that follows it share it)."""
-        rules = self._rule_book().load(doc.root)
+        # a stat per rule file; a changed file is parsed and checked: off the event loop
+        rules = await asyncio.to_thread(self._rule_book().load, doc.root)
         self._tell(rules.problems)
         key = (doc.version, hash(doc.text), rules.digest)
         memo = self._static.get(doc.uri)
@@ -160,7 +161,7 @@ class Services:
             self._static[doc.uri] = memo
         return [replace(f) for f in memo[1]]
 
-    async def analyze(self, doc: Document, rules: list[Any] | None = None) -> list[Finding]:
+    async def analyze(self, doc: Document, rules: list[AstGrepRule] | None = None) -> list[Finding]:
         """The pre-pass on one document, unmemoised (fix-all-similar reads many): linters
         and rules at once. A linter that cannot run costs its findings and one log line."""
         from ..pipelines.linters import Complaints, linter_findings
@@ -169,7 +170,7 @@ class Services:
         if self._complaints is None:
             self._complaints = Complaints()
         if rules is None:
-            rules = self._rule_book().load(doc.root).rules
+            rules = (await asyncio.to_thread(self._rule_book().load, doc.root)).rules
         language = language_of(doc)
         mine = [r for r in rules if r.language == language]
         linted = linter_findings(doc, self.settings.static_prepass, self._complaints)
@@ -185,7 +186,7 @@ class Services:
             self._rules = RuleBook()
         return self._rules
 
-    def _tell(self, problems: list[Any]) -> None:
+    def _tell(self, problems: list[RuleProblem]) -> None:
         """Each problem with a rule file once (by its text: a fixed file says nothing)."""
         for problem in problems:
             text = f"Kaizen rule file {problem}; the other rules still run"
