@@ -207,3 +207,21 @@ def test_kaizen_check_reports_rule_findings_with_fixes_in_json_and_sarif(
     [replacement] = change["replacements"]
     assert replacement["insertedContent"]["text"] == "x === null"
     assert replacement["deletedRegion"]["startColumn"] == 7
+
+
+def test_a_dismissed_rule_finding_stays_dismissed_and_the_linters_stay(
+    kaizen_home: Path, project: Path
+):
+    write_rules(project, **{"team.yml": RULES})
+    (project / "a.ts").write_text(TS)
+    first = json.loads(check(["--format", "json", "a.ts"], kaizen_home, project).stdout)
+    by_code = {f["code"]: f for f in first["findings"]}
+    assert set(by_code) == {"strict-null", "eslint(eqeqeq)"}  # the rule and oxlint, one span
+    dismissed = subprocess.run(
+        [sys.executable, "-m", "kaizen", "dismiss", by_code["strict-null"]["fingerprint"],
+         "--reason", "null checks are deliberate here"],
+        capture_output=True, text=True, env=server_env(kaizen_home), cwd=project, timeout=120,
+    )  # fmt: skip
+    assert dismissed.returncode == 0, dismissed.stderr
+    again = json.loads(check(["--format", "json", "a.ts"], kaizen_home, project).stdout)
+    assert [f["code"] for f in again["findings"]] == ["eslint(eqeqeq)"]
