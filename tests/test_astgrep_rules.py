@@ -225,3 +225,21 @@ def test_a_dismissed_rule_finding_stays_dismissed_and_the_linters_stay(
     assert dismissed.returncode == 0, dismissed.stderr
     again = json.loads(check(["--format", "json", "a.ts"], kaizen_home, project).stdout)
     assert [f["code"] for f in again["findings"]] == ["eslint(eqeqeq)"]
+
+
+def test_a_promoted_rule_runs_as_written(tmp_path: Path):
+    """The shape rules.promotion writes: a pattern inside a context with a selector (Go),
+    a fix, and ``metadata.source: promoted``."""
+    text = (
+        "id: learned-errors-new-abc123\nlanguage: go\nseverity: warning\n"
+        "message: Learned from 3 accepted fixes\n"
+        "rule:\n  pattern:\n    context: func _() { errors.New($A) }\n"
+        "    selector: call_expression\n"
+        "fix: fmt.Errorf($A)\nmetadata:\n  source: promoted\n  examples: 3\n"
+    )
+    [rule], problems = parse_file(tmp_path / "learned.yml", text)
+    assert problems == [] and rule.origin == "promoted"
+    go = 'package main\n\nfunc f() error {\n\treturn errors.New("bad")\n}\n'
+    doc = Document(uri="file:///a.go", path=tmp_path / "a.go", text=go)
+    [found] = rule_findings(doc, [rule])
+    assert found.start_line == 4 and found.edits[0].new_text == 'fmt.Errorf("bad")'

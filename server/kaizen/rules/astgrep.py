@@ -77,6 +77,13 @@ class AstGrepRule:
     url: str | None = None  # the rule's ``url``, else its file (the diagnostic's link)
     files: tuple[str, ...] = ()
     ignores: tuple[str, ...] = ()
+    # ast-grep's free-form ``metadata``; a promoted rule says ``source: promoted`` there
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def origin(self) -> str:
+        """written (by hand), learned or promoted: how the rule came to be (for metrics)."""
+        return str(self.metadata.get("source") or "written")
 
 
 @dataclass(frozen=True)
@@ -168,6 +175,7 @@ def to_rule(data: Any, node: Any, path: Path, line: int) -> AstGrepRule | RulePr
         url=str(data["url"]) if data.get("url") else path.resolve().as_uri(),
         files=_globs(data.get("files")),
         ignores=_globs(data.get("ignores")),
+        metadata=dict(data["metadata"]) if isinstance(data.get("metadata"), dict) else {},
     )
 
 
