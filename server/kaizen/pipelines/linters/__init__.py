@@ -44,15 +44,17 @@ LINTERS: dict[str, Linter] = {
 }
 ORIGINS = frozenset(LINTERS)
 
-# TEMPORARY, until lang-core's languages/table.py is merged: the lead replaces this mapping
-# by the language entry's ``linters`` field (("ruff",), ("oxlint",), ("shellcheck",)).
-# Keys are Kaizen's language names and the editors' language ids for the same files.
+# TEMPORARY, until lang-core's language table (core/language_table.py) is merged: the lead
+# replaces this mapping by the entry's ``linters`` field (("ruff",), ("oxlint",),
+# ("shellcheck",)); ``linters_for`` already prefers the table when it is there. Keys are
+# Kaizen's language names (today's and the table's) and the editors' language ids.
 LINTERS_BY_LANGUAGE: dict[str, tuple[str, ...]] = {
     "python": ("ruff",),
     "javascript": ("oxlint",),
     "javascriptreact": ("oxlint",),
     "typescript": ("oxlint",),
     "typescriptreact": ("oxlint",),
+    "tsx": ("oxlint",),
     "shell": ("shellcheck",),
     "shellscript": ("shellcheck",),
     "bash": ("shellcheck",),
@@ -61,6 +63,13 @@ LINTERS_BY_LANGUAGE: dict[str, tuple[str, ...]] = {
 
 
 def linters_for(language: str) -> tuple[str, ...]:
+    """The linter names of a language: its table entry's ``linters`` when the language
+    table is there, else the temporary mapping above."""
+    from ...core import workspace
+
+    entry_of = getattr(workspace, "language_entry", None)  # lang-core's; drop at merge
+    if entry_of is not None and (entry := entry_of(language)) is not None:
+        return tuple(entry.linters)
     return LINTERS_BY_LANGUAGE.get(language, ())
 
 
