@@ -13,6 +13,7 @@ BENCHES = [
     "bench_review.py",
     "bench_check.py",
     "bench_static.py",
+    "bench_linters.py",
     "bench_search.py",
     "bench_languages.py",
     "bench_router.py",

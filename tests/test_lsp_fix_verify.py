@@ -79,7 +79,7 @@ async def test_empty_replacement_is_a_deletion_only_when_marked(
 
 def test_check_keeps_the_finding_and_drops_the_broken_fix(scripted, kaizen_home: Path, project: Path):
     """`kaizen check`: issue 24's TypeScript case. The model answers an empty replacement
-    for `if (charset == null) {`; the finding is reported without a fix, the drop is logged
+    for the `if` (written `!charset` here: oxlint's eqeqeq would report `== null` itself); the finding is reported without a fix, the drop is logged
     and counted for the model, and a good fix in the same answer is kept."""
     import json
 
@@ -88,7 +88,7 @@ def test_check_keeps_the_finding_and_drops_the_broken_fix(scripted, kaizen_home:
     code = (
         "export function charsetOf(header: string | null): string {\n"
         "  const charset = header?.split(';')[1];\n"
-        "  if (charset == null) {\n"
+        "  if (!charset) {\n"
         "    return 'utf-8';\n"
         "  }\n"
         "  return charset.trim();\n"
@@ -96,7 +96,7 @@ def test_check_keeps_the_finding_and_drops_the_broken_fix(scripted, kaizen_home:
     )
     (project / "charset.ts").write_text(code)
     scripted.enqueue("issue_detector", {"issues": [
-        issue(3, "A header without charset falls back silently", "if (charset == null) {"),
+        issue(3, "A header without charset falls back silently", "if (!charset) {"),
         issue(6, "The charset keeps its quotes", "return charset.trim();"),
     ]})
     scripted.enqueue("fix_generator", {"fixes": [

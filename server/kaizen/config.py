@@ -108,6 +108,9 @@ class Alerts(_Model):
 class StaticPrepass(_Model):
     enabled: bool = True
     only: bool = False
+    # a linter's executable by its name in pipelines/linters (e.g. {"oxlint": "/opt/oxlint"});
+    # unset: the one installed beside Kaizen's Python, else PATH
+    paths: dict[str, str] = {}
 
 
 class GitHub(_Model):

@@ -9,7 +9,8 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..config import Settings
@@ -28,6 +29,8 @@ if TYPE_CHECKING:
     from ..improvement.alerts import AlertEvent, AlertMonitor
     from ..memory.loop import LearningLoop
     from ..memory.store import Store
+    from ..pipelines.linters import Complaints
+    from ..rules.astgrep import AstGrepRule, RuleBook, RuleProblem
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +63,22 @@ def move_aside_if_corrupt(location: str | None, exc: Exception) -> str | None:
     return str(target)
 
 
+@dataclass
+class _StaticMemo:
+    """One document's pre-pass: its linters' findings (a task, so the instant publish and
+    the run share one linter run) for one text, its rules' for that text and rule set."""
+
+    text_key: tuple[int | None, int]
+    linted: asyncio.Future[list[Finding]]
+    rules_digest: str | None = None
+    matched: list[Finding] | None = None
+
+    @property
+    def failed(self) -> bool:
+        done = self.linted.done()
+        return done and (self.linted.cancelled() or self.linted.exception() is not None)
+
+
 class Services:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -71,7 +90,13 @@ class Services:
         self.store: Store | None = None
         self.loop: LearningLoop | None = None
         self.store_error: str | None = None
-        self._static: dict[str, tuple[tuple[int | None, int], list[Finding]]] = {}
+        self._static: dict[str, _StaticMemo] = {}
+        self._complaints: Complaints | None = None  # linters that could not run, said once
+        self._rules: RuleBook | None = None  # .kaizen/rules/*.yml, re-read when changed
+        self._told: set[str] = set()
+        # the face's way to show a problem with the repository's rule files (the editor: a
+        # warning message); called on the event loop, once per problem
+        self.on_problem: Callable[[str], None] | None = None
         self.alerts: AlertMonitor | None = None  # made with the store
         # the face's way to tell the user about an alert (the editor: a message and a
         # kaizen/alert notification); called on the event loop
@@ -140,20 +165,104 @@ class Services:
         return await asyncio.to_thread(self.loop.learnings, doc, task, query)
 
     async def static(self, doc: Document) -> list[Finding]:
-        """The ruff pre-pass, computed once per document text (the instant publish and the
-        run that follows it share it)."""
-        from ..pipelines.static import ruff_findings
+        """The static pre-pass (the language's linters and the repository's ast-grep
+        rules), computed once per document text and rule set (the instant publish and the
+        run that follows it share it). The linters start at once; the rule files are
+        loaded (a stat each, a changed one parsed) on a worker thread meanwhile."""
+        from ..rules.astgrep_run import rule_findings
 
-        key = (doc.version, hash(doc.text))
+        text_key = (doc.version, hash(doc.text))
         memo = self._static.get(doc.uri)
-        if memo is None or memo[0] != key:
-            memo = (key, await ruff_findings(doc))
+        if memo is None or memo.text_key != text_key or memo.failed:
+            memo = _StaticMemo(text_key, asyncio.ensure_future(self._lint(doc)))
             self._static[doc.uri] = memo
-        return [replace(f) for f in memo[1]]
+        try:
+            rules = await asyncio.to_thread(self._rule_book().load, doc.root)
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # unreadable rules cost the rules, never the linters
+            from ..rules.astgrep import NO_RULES
+
+            log.exception("could not load the rules of %s", doc.root)
+            rules = NO_RULES
+        self._tell(rules.problems)
+        if memo.rules_digest != rules.digest or memo.matched is None:
+            mine = self._rules_for(doc, rules.rules)
+            memo.matched = await asyncio.to_thread(rule_findings, doc, mine) if mine else []
+            memo.rules_digest = rules.digest
+        linted = await asyncio.shield(memo.linted)
+        return [replace(f) for f in (*linted, *memo.matched)]
+
+    async def analyze(self, doc: Document, rules: list[AstGrepRule] | None = None) -> list[Finding]:
+        """The pre-pass on one document, unmemoised (fix-all-similar reads many): linters
+        and rules at once. A linter that cannot run costs its findings and one log line."""
+        from ..rules.astgrep_run import rule_findings
+
+        if rules is None:
+            rules = (await asyncio.to_thread(self._rule_book().load, doc.root)).rules
+        mine = self._rules_for(doc, rules)
+        if not mine:
+            return await self._lint(doc)
+        found, matched = await asyncio.gather(
+            self._lint(doc), asyncio.to_thread(rule_findings, doc, mine)
+        )
+        return [*found, *matched]
+
+    async def _lint(self, doc: Document) -> list[Finding]:
+        from ..pipelines.linters import Complaints, linter_findings
+
+        if self._complaints is None:
+            self._complaints = Complaints()
+        return await linter_findings(doc, self.settings.static_prepass, self._complaints)
+
+    @staticmethod
+    def _rules_for(doc: Document, rules: list[AstGrepRule]) -> list[AstGrepRule]:
+        from ..rules.astgrep_run import language_of
+
+        language = language_of(doc)
+        return [r for r in rules if r.language == language]
+
+    def warm_static(self, root: Path | None) -> None:
+        """At start-up, on a thread: import the pre-pass and load ``root``'s rule files
+        (YAML and ast-grep's first import, ~30 ms), so the first paint does not pay for
+        them. Nothing here can fail the server: the first run loads what this did not."""
+        import threading
+
+        book = self._rule_book()
+
+        def warm() -> None:
+            try:
+                from ..pipelines import linters  # noqa: F401
+
+                book.load(root)
+            except Exception:
+                log.exception("could not prepare the static pre-pass")
+
+        threading.Thread(target=warm, name="kaizen-static-warm-up", daemon=True).start()
+
+    def _rule_book(self) -> RuleBook:
+        from ..rules.astgrep import RuleBook
+
+        if self._rules is None:
+            self._rules = RuleBook()
+        return self._rules
+
+    def _tell(self, problems: list[RuleProblem]) -> None:
+        """Each problem with a rule file once (by its text: a fixed file says nothing)."""
+        for problem in problems:
+            text = f"Kaizen rule file {problem}; the other rules still run"
+            if text in self._told:
+                continue
+            self._told.add(text)
+            log.warning("%s", text)
+            if self.on_problem is not None:
+                self.on_problem(text)
 
     def forget(self, uri: str) -> None:
         """A document closed: drop what was computed for it."""
-        self._static.pop(uri, None)
+        memo = self._static.pop(uri, None)
+        if memo is not None and not memo.linted.done():
+            memo.linted.cancel()
 
     async def instant(self, doc: Document, pipeline: str) -> list[Finding]:
         """What can be shown at once, without a model: the static pre-pass (auto-fix) and

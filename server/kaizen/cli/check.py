@@ -250,6 +250,7 @@ def sarif(
                         "pipeline": f.pipeline,
                         **({"suppressedBy": f.suppressed_by} if f.suppressed_by else {}),
                     },
+                    **({"fixes": [sarif_fix(doc, f)]} if f.edits else {}),
                     # dismissed before: kept in the log, marked so code scanning closes it
                     **(
                         {"suppressions": [{"kind": "external", "justification": f.suppressed}]}
@@ -274,6 +275,30 @@ def sarif(
                 "invocations": [invocation(problems)],
                 "results": sarif_results,
                 "properties": {"suppressed": suppression_summary(results)},
+            }
+        ],
+    }
+
+
+def sarif_fix(doc: Document, f: Finding) -> dict[str, Any]:
+    """The finding's quick fix as SARIF's ``fix`` (1-based lines and columns)."""
+    return {
+        "description": {"text": f.fix_title or f"Fix {f.code or f.category}"},
+        "artifactChanges": [
+            {
+                "artifactLocation": {"uri": display_path(doc).replace("\\", "/")},
+                "replacements": [
+                    {
+                        "deletedRegion": {
+                            "startLine": e.start_line + 1,
+                            "startColumn": e.start_col + 1,
+                            "endLine": e.end_line + 1,
+                            "endColumn": e.end_col + 1,
+                        },
+                        "insertedContent": {"text": e.new_text},
+                    }
+                    for e in f.edits
+                ],
             }
         ],
     }

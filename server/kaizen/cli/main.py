@@ -62,8 +62,12 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--provider", help="provider for this run (e.g. openai, ollama)")
     check.add_argument("--model", help="model for this run")
     check.add_argument("--api-base", help="base URL of an OpenAI-compatible server")
-    check.add_argument("--static-only", action="store_true", help="ruff pre-pass only, no model")
-    check.add_argument("--no-static", action="store_true", help="skip the ruff pre-pass")
+    check.add_argument(
+        "--static-only",
+        action="store_true",
+        help="static pre-pass only (linters, .kaizen/rules), no model",
+    )
+    check.add_argument("--no-static", action="store_true", help="skip the static pre-pass")
     check.add_argument("--database", help="database path or URL (default: per-user file)")
     check.add_argument("--output", "-o", help="write the report here instead of stdout")
     check.add_argument(

@@ -24,6 +24,8 @@ def register(server: KaizenServer) -> None:
         ls.root = root_of(params)
         options = params.initialization_options
         ls.apply_settings(options if isinstance(options, dict) else {})
+        if ls.settings.static_prepass.enabled:
+            ls.services.warm_static(ls.root)
 
     @server.feature(types.INITIALIZED)
     def initialized(ls: KaizenServer, _params: types.InitializedParams) -> None:

@@ -50,6 +50,7 @@ class KaizenServer(LanguageServer):
         self.metrics_port: int | None = None  # ``kaizen serve --metrics-port N``
         self.metrics_url: str | None = None
         self.services.on_alert = self.show_alert
+        self.services.on_problem = lambda text: self.notify_once(text, types.MessageType.Warning)
         self.similar = SimilarFixes(self)
 
     @property

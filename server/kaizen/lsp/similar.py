@@ -1,6 +1,7 @@
-"""The editor side of fix all similar (``pipelines.similar``): after the user accepts a ruff
-fix, one code action "Kaizen: apply to N similar places" edits every other place of the same
-rule in the workspace in one WorkspaceEdit; choosing it records each place as accepted.
+"""The editor side of fix all similar (``pipelines.similar``): after the user accepts a
+static fix (a linter's or an ast-grep rule's), one code action "Kaizen: apply to N similar
+places" edits every other place of the same rule in the workspace in one WorkspaceEdit;
+choosing it records each place as accepted.
 
 The offer lives on the server (per URI, until used or replaced); the command that accepts
 it names only the URI, so a client cannot make Kaizen record places it did not offer.
@@ -17,11 +18,14 @@ from lsprotocol import types
 
 from ..core.document import Document
 from ..core.findings import Finding
-from ..pipelines.similar import python_files, similar_places
+from ..pipelines.linters import ORIGINS
+from ..pipelines.similar import files_like, similar_places
+from ..rules.astgrep_run import ORIGIN as RULE_ORIGIN
 from . import convert
 from .session import Session
 
 COMMAND = "kaizen.acceptSimilar"
+STATIC_ORIGINS = ORIGINS | {RULE_ORIGIN}
 
 
 @dataclass
@@ -38,12 +42,12 @@ class SimilarFixes:
     async def offer(self, doc: Document, accepted: Finding) -> int:
         """Look for the accepted finding's rule elsewhere; returns how many places."""
         self.offers.pop(doc.uri, None)
-        if accepted.origin != "ruff" or not accepted.code or doc.root is None:
+        if accepted.origin not in STATIC_ORIGINS or not accepted.code or doc.root is None:
             return 0
-        on_disk = await asyncio.to_thread(_read_all, doc.root)  # off the event loop
+        on_disk = await asyncio.to_thread(_read_all, doc.root, doc.path)  # off the event loop
         open_docs = self.server.workspace.text_documents
         docs = [(self.server.snapshot(d.uri) if d.uri in open_docs else d) or d for d in on_disk]
-        places = await similar_places(accepted.code, docs)
+        places = await similar_places(accepted.code, docs, self.server.services.analyze)
         # the accepted place itself, should the editor's edit not have reached us yet
         places = [
             (d, f)
@@ -89,10 +93,10 @@ class SimilarFixes:
         return {"accepted": len(offer.places)}
 
 
-def _read_all(root: Path) -> list[Document]:
-    """The workspace's Python files as documents (unreadable ones left out)."""
+def _read_all(root: Path, like: Path) -> list[Document]:
+    """The workspace's files of ``like``'s language as documents (unreadable ones left out)."""
     docs = []
-    for path in python_files(root):
+    for path in files_like(root, like):
         try:
             text = path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError):

@@ -1,7 +1,8 @@
-"""Fix all similar: after a ruff fix is accepted, the same rule's other places in the
-workspace, each with ruff's own fix.
+"""Fix all similar: after a static fix is accepted (ruff, oxlint, shellcheck or one of the
+repository's ast-grep rules), the same rule's other places in the workspace, each with the
+tool's own fix.
 
-Only static rules: a ruff rule is the same defect wherever it fires and ruff's fix is
+Only static rules: such a rule is the same defect wherever it fires and the tool's fix is
 checked code, so offering it elsewhere is safe. (Model findings would need a fix-generator
 call per place; they are not offered here.) Every place still passes fix verification
 (``verify``): the places of one file are applied together, so each must leave that file
@@ -14,15 +15,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 
 from ..core.document import Document
 from ..core.findings import Edit, Finding, apply_edits, assign_fingerprints
+from ..core.workspace import LANGUAGES
 from .static import ruff_findings
 from .verify import check_edits, new_lint_findings
 
 log = logging.getLogger(__name__)
+
+Analyzer = Callable[[Document], Awaitable[list[Finding]]]
 
 MAX_FILES = 500
 SKIP_DIRS = {".git", ".hg", ".venv", "venv", "node_modules", "__pycache__", "build", "dist", ".tox"}
@@ -30,8 +34,18 @@ SKIP_DIRS = {".git", ".hg", ".venv", "venv", "node_modules", "__pycache__", "bui
 
 def python_files(root: Path, limit: int = MAX_FILES) -> Iterator[Path]:
     """The workspace's Python files, vendored and generated folders left out."""
+    return files_like(root, Path("x.py"), limit)
+
+
+def files_like(root: Path, like: Path, limit: int = MAX_FILES) -> Iterator[Path]:
+    """The workspace's files of ``like``'s language (by name ending), vendored and
+    generated folders left out."""
+    language = LANGUAGES.get(like.suffix.lower())
+    suffixes = {s for s, lang in LANGUAGES.items() if lang == language} or {like.suffix}
     count = 0
-    for path in sorted(root.rglob("*.py")):
+    for path in sorted(root.rglob("*")):
+        if path.suffix.lower() not in suffixes:
+            continue
         if SKIP_DIRS & set(path.relative_to(root).parts[:-1]) or not path.is_file():
             continue
         yield path
@@ -40,15 +54,19 @@ def python_files(root: Path, limit: int = MAX_FILES) -> Iterator[Path]:
             return
 
 
-async def similar_places(code: str, docs: list[Document]) -> list[tuple[Document, Finding]]:
-    """Every finding of ruff rule ``code`` that has a fix, in ``docs`` (fingerprinted). The
-    caller passes the documents as they are after the accepted fix, so that place is gone."""
+async def similar_places(
+    code: str, docs: list[Document], analyze: Analyzer = ruff_findings
+) -> list[tuple[Document, Finding]]:
+    """Every finding of static rule ``code`` that has a fix, in ``docs`` (fingerprinted).
+    ``analyze`` is the static pre-pass (the face passes the whole one: linters and
+    rules). The caller passes the documents as they are after the accepted fix, so that
+    place is gone."""
     places: list[tuple[Document, Finding]] = []
     limit = asyncio.Semaphore(4)
 
     async def one(doc: Document) -> list[tuple[Document, Finding]]:
         async with limit:
-            found = await ruff_findings(doc)
+            found = await analyze(doc)
         assign_fingerprints(found, doc.lines)
         candidates = [f for f in found if f.code == code and f.edits]
         kept = await verified_places(doc, candidates, found) if candidates else []

@@ -15,10 +15,13 @@ import logging
 import sys
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..core.document import Document
 from ..core.findings import Edit, Finding, Severity
+
+if TYPE_CHECKING:
+    from .linters.process import Complaints
 
 log = logging.getLogger(__name__)
 
@@ -132,10 +135,18 @@ def to_finding(item: dict[str, Any], doc: Document) -> Finding | None:
     return finding
 
 
-async def ruff_findings(doc: Document) -> list[Finding]:
-    """Ruff's findings for a Python document; [] for other languages or if ruff is missing."""
+async def ruff_findings(doc: Document, complaints: Complaints | None = None) -> list[Finding]:
+    """Ruff's findings for a Python document; [] for other languages or if ruff is missing
+    (said once through ``complaints`` when given, else logged)."""
     if doc.language != "python" or not doc.text.strip():
         return []
+
+    def problem(text: str) -> None:
+        if complaints is not None:
+            complaints.once("ruff", text)
+        else:
+            log.warning("ruff %s", text)
+
     command = ruff_command(doc)
     cwd = str(doc.root or doc.path.parent if doc.path.parent.is_dir() else Path.cwd())
     try:
@@ -147,21 +158,21 @@ async def ruff_findings(doc: Document) -> list[Finding]:
             stderr=asyncio.subprocess.PIPE,
         )
     except (FileNotFoundError, PermissionError) as exc:
-        log.warning("ruff not available: %s", exc)
+        problem(f"not available: {exc}")
         return []
     try:
         out, err = await asyncio.wait_for(proc.communicate(doc.text.encode()), TIMEOUT_S)
     except asyncio.TimeoutError:
         proc.kill()
         await proc.wait()
-        log.warning("ruff timed out on %s", doc.relpath)
+        problem(f"timed out on {doc.relpath}")
         return []
     except asyncio.CancelledError:
         if proc.returncode is None:
             proc.kill()
         raise
     if proc.returncode not in (0, 1):
-        log.warning("ruff failed on %s: %s", doc.relpath, err.decode(errors="replace")[:500])
+        problem(f"failed: {err.decode(errors='replace')[:500]}")
         return []
     try:
         items = json.loads(out or b"[]")

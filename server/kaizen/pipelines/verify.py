@@ -28,7 +28,9 @@ import warnings
 from collections import Counter
 from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass, replace
+from functools import partial
 
+from ..config import StaticPrepass
 from ..core.document import Document
 from ..core.findings import (
     Edit,
@@ -40,12 +42,20 @@ from ..core.findings import (
     touches_redacted,
 )
 from ..languages import error_count as languages_error_count
-from .static import ruff_findings
+from .linters import Complaints, linters_for, run_linter
 
 Linter = Callable[[Document], Awaitable[list[Finding]]]
-LINTERS: dict[str, tuple[Linter, ...]] = {"python": (ruff_findings,)}
-"""The pre-pass linters a fix must not upset, per language (the static pre-pass's table
-can replace this one when it covers more languages)."""
+_COMPLAINTS = Complaints()
+
+
+def linters_of(language: str) -> tuple[Linter, ...]:
+    """The pre-pass linters a fix must not upset: the language's entry in the static
+    pre-pass's linter table (ruff, oxlint, shellcheck), run with their default paths."""
+    settings = StaticPrepass()
+    return tuple(
+        partial(run_linter, name, settings=settings, complaints=_COMPLAINTS)
+        for name in linters_for(language)
+    )
 
 LINTS_IN_FLIGHT = 4
 
@@ -222,7 +232,7 @@ async def new_lint_findings(
     """What the linters report on ``after`` that they did not on ``before`` (the same
     document, the same path, so the project's own linter configuration applies).
     ``before_found``: the linters' findings on ``before``, when already known."""
-    use = LINTERS.get(doc.language, ()) if linters is None else linters
+    use = linters_of(doc.language) if linters is None else linters
     if not use:
         return []
     if before_found is None:
@@ -254,7 +264,7 @@ async def verify(
             check_edits(doc, p.edits, delete=p.delete, unit_lines=p.unit_lines) for p in proposals
         ]
     )
-    linters = LINTERS.get(doc.language, ()) if lint else ()
+    linters = linters_of(doc.language) if lint else ()
     passed = [i for i, v in enumerate(verdicts) if v is None]
     if not linters or not passed:
         return verdicts
