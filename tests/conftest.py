@@ -179,7 +179,16 @@ async def wait_for_diagnostics(
     return await asyncio.wait_for(wait(), timeout)
 
 
-def open_document(client: LanguageClient, path: Path, text: str, version: int = 1) -> str:
+def open_document(
+    client: LanguageClient, path: Path, text: str, version: int = 1, language_id: str = ""
+) -> str:
+    """didOpen as an editor sends it: the language id is the editor's name for the file's
+    language (from the language table's first LSP id for its extension) unless given."""
+    from kaizen.core.workspace import language_entry
+
+    if not language_id:
+        entry = language_entry(path)
+        language_id = entry.lsp_ids[0] if entry is not None and entry.lsp_ids else "plaintext"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text, encoding="utf-8")
     uri = path.as_uri()
@@ -187,7 +196,7 @@ def open_document(client: LanguageClient, path: Path, text: str, version: int = 
     client.text_document_did_open(
         types.DidOpenTextDocumentParams(
             text_document=types.TextDocumentItem(
-                uri=uri, language_id="python", version=version, text=text
+                uri=uri, language_id=language_id, version=version, text=text
             )
         )
     )
