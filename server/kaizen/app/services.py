@@ -13,7 +13,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from ..config import Settings
-from ..core.document import Document, Learnings
+from ..core.document import AppliedRules, Document, Learnings
 from ..core.errors import KaizenError
 from ..core.findings import Finding
 from ..core.runs import RunStatus
@@ -23,6 +23,7 @@ from ..models.router import ModelRouter
 from ..pipelines.base import RunResult
 from ..pipelines.context import RunContext
 from ..pipelines.prompts import is_placeholder
+from ..rules.book import RuleBook
 
 if TYPE_CHECKING:
     from ..improvement.alerts import AlertEvent, AlertMonitor
@@ -76,6 +77,7 @@ class Services:
         # the face's way to tell the user about an alert (the editor: a message and a
         # kaizen/alert notification); called on the event loop
         self.on_alert: Callable[[AlertEvent], None] | None = None
+        self.rulebook = RuleBook()  # the team's rules, re-read when their files change
 
     def update_settings(self, settings: Settings) -> None:
         self.settings = settings
@@ -182,14 +184,35 @@ class Services:
             plan = await plan_review(doc, ctx, pipeline, model)
             found.extend(cached_findings(plan, doc.lines))
         assign_fingerprints(found, doc.lines, scope_namer(doc.text, doc.language))
-        return await self.suppress(doc, found) if self.store is not None else found
+        return await self.suppress(doc, found)
+
+    async def rules(self, doc: Document) -> AppliedRules:
+        """The team rules for ``doc``'s prompts (instruction files, learned rules)."""
+        try:
+            return await asyncio.to_thread(
+                self.rulebook.applied, doc.root, doc.relpath, self.settings.review
+            )
+        except Exception:  # a rule file must never cost the review
+            log.exception("could not read the rules for %s", doc.relpath)
+            return AppliedRules()
 
     async def suppress(self, doc: Document, findings: list[Finding]) -> list[Finding]:
-        """Drop findings the user rejected before in this repository (each dropped one
+        """Drop what the review policy hides (``rules.policy``: settings, suppressing
+        rules) and findings the user rejected before in this repository (each dropped one
         says why in ``suppressed``)."""
         if not findings:
             return findings
-        kept = await self._suppress(doc, findings)
+        from ..rules.policy import filter_findings
+
+        book = self.rulebook
+        try:
+            rules = await asyncio.to_thread(book.suppressing, doc.root, doc.relpath)
+            cite = await asyncio.to_thread(book.uris, doc.root, doc.relpath)
+        except Exception:
+            log.exception("could not read the rules for %s", doc.relpath)
+            rules, cite = [], {}
+        shown = filter_findings(findings, doc.relpath, self.settings.review, rules, cite).shown
+        kept = await self._suppress(doc, shown) if shown else shown
         if len(kept) < len(findings):
             from ..improvement.telemetry import count_suppressed
 
@@ -318,6 +341,13 @@ class Services:
         await asyncio.to_thread(self.router.refresh)
 
     async def after_run(self, result: RunResult, doc: Document) -> None:
+        if self.store is not None and result.suppressed:
+            from ..rules.metrics import record_suppressed
+
+            try:
+                await asyncio.to_thread(record_suppressed, self.store, doc.repository, result)
+            except Exception:
+                log.exception("could not record the findings rules suppressed")
         if self.store is not None and result.status == RunStatus.FAILED:
             from ..improvement.events import record_runs  # pipeline errors -> bug patterns
 
@@ -377,5 +407,6 @@ class Services:
             after_run=self.after_run,
             shown=shown,
             on_dropped=self.on_dropped,
+            rules=self.rules,
             **extra,
         )

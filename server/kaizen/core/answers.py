@@ -35,6 +35,8 @@ class IssueItem(BaseModel):
     # The code the finding is about, quoted: required, so every finding can be grounded
     # (pipelines.grounding checks it is really at those lines).
     snippet: str = Field(max_length=2000)
+    # the id of the team rule (rules/: instruction files) this finding enforces, if any
+    rule: str | None = Field(default=None, max_length=200)
 
     @field_validator("category", mode="before")
     @classmethod

@@ -20,11 +20,11 @@ from typing import Any, TypeVar
 
 from ..core.document import Document
 from ..core.findings import Edit, Finding
-from . import prompts
-from .context import RunContext
 from ..languages.context_pack import CHARS_PER_TOKEN, Pack, build_pack
 from ..languages.parsed import parsed
 from ..languages.units import Unit, split_blocks, unit_hash
+from . import prompts
+from .context import RunContext
 
 T = TypeVar("T")
 
@@ -120,7 +120,10 @@ async def plan_review(doc: Document, ctx: RunContext, pipeline: str, model: str 
     for the run. The run takes the instant view's plan when it is for the same snapshot
     (the same ``Document`` object) and the same answer key, instead of packing, hashing
     and reading the cache again."""
+    # the team rules in the prompt change the answer too (rules/: edit a rule, re-review)
     salt = answer_key(ctx, pipeline, model)
+    if digest := (await ctx.rules(doc)).digest:
+        salt = (*salt, digest)
     key = (doc.uri, pipeline, salt)
     if (recent := _recent_plans.get(key)) is not None and recent[0] is doc:
         return recent[1]
