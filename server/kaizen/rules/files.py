@@ -169,3 +169,36 @@ def read_file(path: Path, kind: str, root: Path, base: str) -> FileRules:
         elif rule is not None:
             out.rules.append(rule)
     return out
+
+
+def yaml_rules(root: Path) -> list[dict[str, Any]]:
+    """The ast-grep rules of ``.kaizen/rules/*.yml`` as listings (id, origin, file); a file
+    that does not parse is left to the static pre-pass, which reports it."""
+    import yaml
+
+    out: list[dict[str, Any]] = []
+    folder = root / ".kaizen" / "rules"
+    paths = sorted([*folder.glob("*.yml"), *folder.glob("*.yaml")]) if folder.is_dir() else []
+    for path in paths:
+        try:
+            docs = list(yaml.safe_load_all(path.read_text(encoding="utf-8")))
+        except (OSError, UnicodeDecodeError, yaml.YAMLError):
+            continue
+        for doc in docs:
+            if not isinstance(doc, dict) or not isinstance(doc.get("id"), str):
+                continue
+            meta = doc.get("metadata") if isinstance(doc.get("metadata"), dict) else {}
+            source = meta.get("source")
+            source = source if source in ("written", "learned", "promoted") else "written"
+            out.append(
+                {
+                    "id": doc["id"],
+                    "origin": source,
+                    "file": path.relative_to(root).as_posix(),
+                    "kind": "ast-grep",
+                    "language": doc.get("language"),
+                    "text": str(doc.get("message") or ""),
+                    "enabled": True,
+                }
+            )
+    return out

@@ -20,41 +20,11 @@ from typing import Any
 from sqlalchemy import func, select
 
 from ..memory.schema import FindingRow, ModelCall, PerformanceMetric
+from .files import yaml_rules
 
 SUPPRESSED = "rules.suppressed"
 SOURCES = ("written", "learned", "promoted")
-
-
-def yaml_rules(root: Path) -> list[dict[str, Any]]:
-    """The ast-grep rules of ``.kaizen/rules/*.yml`` as listings (id, origin, file); a file
-    that does not parse is left to the static pre-pass, which reports it."""
-    import yaml
-
-    out: list[dict[str, Any]] = []
-    folder = root / ".kaizen" / "rules"
-    paths = sorted([*folder.glob("*.yml"), *folder.glob("*.yaml")]) if folder.is_dir() else []
-    for path in paths:
-        try:
-            docs = list(yaml.safe_load_all(path.read_text(encoding="utf-8")))
-        except (OSError, UnicodeDecodeError, yaml.YAMLError):
-            continue
-        for doc in docs:
-            if not isinstance(doc, dict) or not isinstance(doc.get("id"), str):
-                continue
-            meta = doc.get("metadata") if isinstance(doc.get("metadata"), dict) else {}
-            source = meta.get("source") if meta.get("source") in SOURCES else "written"
-            out.append(
-                {
-                    "id": doc["id"],
-                    "origin": source,
-                    "file": path.relative_to(root).as_posix(),
-                    "kind": "ast-grep",
-                    "language": doc.get("language"),
-                    "text": str(doc.get("message") or ""),
-                    "enabled": True,
-                }
-            )
-    return out
+__all__ = ["RulesCollector", "for_repository", "record_suppressed", "report", "yaml_rules"]
 
 
 def record_suppressed(store: Any, repository: str, result: Any) -> None:
@@ -162,3 +132,70 @@ def report(
         "perFinding": {"tokens": round(tokens, 1), "usd": round(usd, 6)},
         "estimate": "(findings produced + suppressed) x average tokens and cost per model finding",
     }
+
+
+def for_repository(store: Any, root: Path) -> dict[str, Any]:
+    """``report`` for the repository at ``root``: its rules (every source) and outcomes."""
+    from .proposals import Workspace, all_rules, rule_json
+
+    ws = Workspace.of(root)
+    rules, _ = all_rules(ws.root)
+    listings = [rule_json(r, ws.root) for r in rules] + yaml_rules(ws.root)
+    out = report(store, listings, ws.repository)
+    out["repository"] = ws.repository
+    return out
+
+
+def render_text(rules: dict[str, Any]) -> str:
+    """The rules section of ``kaizen metrics``."""
+    per = rules["perFinding"]
+    lines = [
+        "Rules by source (acceptance of their findings; saved = (findings + suppressed) x "
+        f"{per['tokens']:.0f} tokens / ${per['usd']:.4f} per model finding):"
+    ]
+    for source, row in rules["bySource"].items():
+        rate = "-" if row["acceptanceRate"] is None else f"{row['acceptanceRate']:.0%}"
+        lines.append(
+            f"  {source:<9} {row['rules']:>3} rules  {row['findings']:>5} findings  "
+            f"accepted {rate:>4}  suppressed {row['suppressed']:>5}  "
+            f"saved {row['tokensSaved']:>8} tokens ${row['usdSaved']:.4f}"
+        )
+    return "\n".join(lines) + "\n"
+
+
+class RulesCollector:
+    """``/metrics``: the rules by source as Prometheus gauges (read at scrape time)."""
+
+    def __init__(self, store: Any, root: Path | None) -> None:
+        self.store, self.root = store, root
+
+    def describe(self) -> list[Any]:
+        return []
+
+    def collect(self) -> Any:
+        from prometheus_client.core import GaugeMetricFamily
+
+        data = for_repository(self.store, self.root or Path.cwd())
+        families = {
+            "rules": GaugeMetricFamily("kaizen_rules", "Review rules", labels=["source"]),
+            "findings": GaugeMetricFamily(
+                "kaizen_rule_findings", "Findings whose code is a rule id", labels=["source"]
+            ),
+            "acceptanceRate": GaugeMetricFamily(
+                "kaizen_rule_acceptance_ratio", "Accepted / decided findings", labels=["source"]
+            ),
+            "suppressed": GaugeMetricFamily(
+                "kaizen_rule_suppressed", "Findings suppressed by rules", labels=["source"]
+            ),
+            "tokensSaved": GaugeMetricFamily(
+                "kaizen_rule_tokens_saved", "Estimated model tokens saved", labels=["source"]
+            ),
+            "usdSaved": GaugeMetricFamily(
+                "kaizen_rule_usd_saved", "Estimated US dollars saved", labels=["source"]
+            ),
+        }
+        for source, row in data["bySource"].items():
+            for key, family in families.items():
+                if row.get(key) is not None:
+                    family.add_metric([source], float(row[key]))
+        yield from families.values()

@@ -18,7 +18,7 @@ from ..core.errors import KaizenError
 from ..core.workspace import project_root, repository_id
 from . import record
 from .book import RuleBook
-from .files import candidates
+from .files import candidates, yaml_rules
 from .learn import DEFAULT, Proposal, Thresholds, propose
 from .learned_file import add_rules, learned_path
 from .model import Rule
@@ -134,8 +134,6 @@ def rule_json(rule: Rule, root: Path) -> dict[str, Any]:
 def listing(store: Any, root: Path | str | None, with_proposals: bool = True) -> dict[str, Any]:
     """The repository's rules (written and learned Markdown rules, ast-grep rule files)
     and, when asked, the current proposals and the rejected ones."""
-    from .metrics import yaml_rules
-
     ws = Workspace.of(root)
     rules, problems = all_rules(ws.root)
     out: dict[str, Any] = {
