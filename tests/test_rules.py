@@ -130,6 +130,12 @@ def test_exported_section_of_agents_md_is_not_read_twice(tmp_path: Path) -> None
     assert "Team notes" in block and "Do not report x" not in block
 
 
+def test_a_rule_text_that_starts_like_a_key_is_text() -> None:
+    parsed = frontmatter.parse("---\nid: m\n---\nNOTE: money is Decimal.\n", Path("r.md"))
+    assert parsed.problems == []
+    assert [(b.meta, b.text) for b in parsed.blocks] == [({"id": "m"}, "NOTE: money is Decimal.")]
+
+
 def test_front_matter_blocks_and_horizontal_rules() -> None:
     parsed = frontmatter.parse("---\nid: a\n---\nText\n\n---\n\nmore text\n", Path("r.md"))
     assert [b.meta.get("id") for b in parsed.blocks] == ["a"]
@@ -210,7 +216,7 @@ def test_proposals_follow_the_evidence() -> None:
     outcomes += [Outcome("bug", f"src/b{i}.py", "rejected") for i in range(3)]  # too few
     proposals = propose(outcomes)
     by_id = {p.id: p for p in proposals}
-    assert set(by_id) == {"learned/no-magic-number-tests", "learned/check-security-everywhere"}
+    assert set(by_id) == {"learned/no-magic-number-tests", "learned/check-security-src"}
     no = by_id["learned/no-magic-number-tests"]
     assert no.glob == "tests/**" and no.kind == "suppress"
     assert no.evidence["dismissed"] == 13 and no.evidence["accepted"] == 0
@@ -218,7 +224,7 @@ def test_proposals_follow_the_evidence() -> None:
     assert no.evidence["posterior"]["probability"] >= Thresholds().credence
     assert len(no.evidence["examples"]) == 3
     assert propose(outcomes, rejected=["learned/no-magic-number-tests"]) == [
-        by_id["learned/check-security-everywhere"]
+        by_id["learned/check-security-src"]
     ]
 
 

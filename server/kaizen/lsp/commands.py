@@ -137,6 +137,7 @@ async def record_outcome(ls: KaizenServer, args: dict[str, Any]) -> Any:
     similar = 0
     if a.outcome == "accepted" and finding is not None and (doc := ls.snapshot(a.uri)):
         similar = await ls.similar.offer(doc, finding)  # "apply to N similar places"
+    ls.rule_offers.after_outcome()  # a proposed rule, if the record now supports one
     return {"ok": True, "similar": similar}
 
 
@@ -151,6 +152,7 @@ async def accept_similar(ls: KaizenServer, args: dict[str, Any]) -> Any:
 async def dismiss(ls: KaizenServer, args: dict[str, Any]) -> Any:
     a: DismissArgs = parse(DismissArgs, args)
     await ls.published.record_outcome(a.uri, a.fingerprint, "rejected", a.reason)
+    ls.rule_offers.after_outcome()  # a proposed rule, if the record now supports one
     return {"ok": True}
 
 

@@ -26,6 +26,7 @@ from ..models.lazy_litellm import warm_up_in_background
 from ..pipelines.base import RunResult
 from .protocol import KaizenProtocol
 from .published import PublishedFindings
+from .rule_offers import RuleOffers
 from .scheduler import Scheduler
 from .similar import SimilarFixes
 
@@ -51,6 +52,7 @@ class KaizenServer(LanguageServer):
         self.metrics_url: str | None = None
         self.services.on_alert = self.show_alert
         self.similar = SimilarFixes(self)
+        self.rule_offers = RuleOffers(self)  # proposed rules: Accept / Reject / evidence
 
     @property
     def settings(self) -> Settings:

@@ -67,31 +67,39 @@ def parse(text: str, path: Path) -> Parsed:
     """Every block of ``text`` (the file at ``path``, named in problems)."""
     lines = text.splitlines()
     out = Parsed()
-    starts = [i for i in range(len(lines)) if _opens(lines, i)]
-    if not starts:
-        body = text.strip()
-        if body:
-            out.blocks.append(Block({}, body, 1))
-        return out
-    if any(line.strip() for line in lines[: starts[0]]):  # text before the first block
-        out.blocks.append(Block({}, "\n".join(lines[: starts[0]]).strip(), 1))
-    for n, start in enumerate(starts):
-        end = starts[n + 1] if n + 1 < len(starts) else len(lines)
+    i, body_start, meta, meta_line, has_meta = 0, 0, {}, 1, False
+
+    def flush(end: int) -> None:
+        body = "\n".join(lines[body_start:end]).strip()
+        if body or has_meta:
+            out.blocks.append(Block(meta, body, meta_line, has_meta))
+
+    while i < len(lines):
+        if not _opens(lines, i):
+            i += 1
+            continue
         close = next(
-            (j for j in range(start + 1, end) if lines[j].rstrip() in (_FENCE, "...")), None
+            (j for j in range(i + 1, len(lines)) if lines[j].rstrip() in (_FENCE, "...")), None
         )
         if close is None:
+            flush(i)
             out.problems.append(
-                f"{path}:{start + 1}: front matter opened here is never closed with '---'; "
+                f"{path}:{i + 1}: front matter opened here is never closed with '---'; "
                 "this rule is skipped"
             )
-            continue
-        meta, problem = _yaml("\n".join(lines[start + 1 : close]), path, start + 2)
+            return out
+        flush(i)
+        parsed, problem = _yaml("\n".join(lines[i + 1 : close]), path, i + 2)
         if problem is not None:
             out.problems.append(problem)
+            # skip this block's text too: it belongs to the rule that was not read
+            nxt = next((k for k in range(close + 1, len(lines)) if _opens(lines, k)), len(lines))
+            i = body_start = nxt
+            meta, meta_line, has_meta = {}, nxt + 1, False
             continue
-        body = "\n".join(lines[close + 1 : end]).strip()
-        out.blocks.append(Block(meta or {}, body, start + 1, has_meta=True))
+        meta, meta_line, has_meta = parsed or {}, i + 1, True
+        i = body_start = close + 1
+    flush(len(lines))
     return out
 
 

@@ -225,9 +225,8 @@ def propose(
         elif above >= th.credence:
             qualified[(code, glob)] = ("check", above)
     out: list[Proposal] = []
-    for (code, glob), (kind, probability) in qualified.items():
-        if any(qualified.get((code, p), ("",))[0] == kind for p in _parent_globs(glob)):
-            continue  # a broader glob says the same
+    for code, glob in _chosen(qualified, tallies):
+        kind, probability = qualified[(code, glob)]
         pid = proposal_id(kind, code, glob)
         if pid in skip or covered(existing, kind, code, glob):
             continue
@@ -250,6 +249,36 @@ def propose(
         )
     )
     return out
+
+
+def _under(glob: str, parent: str) -> bool:
+    return glob != parent and (parent == "**" or glob.startswith(parent.removesuffix("**")))
+
+
+def _chosen(
+    qualified: dict[tuple[str, str], tuple[str, float]], tallies: dict[tuple[str, str], Tally]
+) -> list[tuple[str, str]]:
+    """Of the globs that qualify for one code, the ones the evidence is about: a glob whose
+    outcomes all lie under a narrower qualifying glob gives way to it (eight dismissals all
+    in tests/ say "tests/**", not "everywhere"); a narrower glob gives way to a broader
+    kept one that has more evidence (tests/** over tests/unit/**)."""
+
+    def n(key: tuple[str, str]) -> int:
+        return tallies[key].accepted + tallies[key].dismissed
+
+    kept: set[tuple[str, str]] = set()
+    for key in sorted(qualified, key=lambda k: (0 if k[1] == "**" else 1 + k[1].count("/"))):
+        code, glob = key
+        kind = qualified[key][0]
+        children = [
+            k for k in qualified if k[0] == code and _under(k[1], glob) and qualified[k][0] == kind
+        ]
+        if any(n(k) == n(key) for k in children):
+            continue
+        if any((code, a) in kept and n((code, a)) > n(key) for a in _parent_globs(glob)):
+            continue
+        kept.add(key)
+    return sorted(kept)
 
 
 def relpath_of(uri: str, root: Path) -> str | None:
