@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 _KEY = re.compile(r"^[A-Za-z_][\w-]*\s*:")
+_COMMENT = re.compile(r"<!--.*?-->", re.S)  # notes to people, not rules
 _FENCE = "---"
 
 
@@ -70,7 +71,7 @@ def parse(text: str, path: Path) -> Parsed:
     i, body_start, meta, meta_line, has_meta = 0, 0, {}, 1, False
 
     def flush(end: int) -> None:
-        body = "\n".join(lines[body_start:end]).strip()
+        body = _COMMENT.sub("", "\n".join(lines[body_start:end])).strip()
         if body or has_meta:
             out.blocks.append(Block(meta, body, meta_line, has_meta))
 
