@@ -88,7 +88,7 @@ def test_accept_with_pr_opens_a_pull_request_with_the_rules_file(
     repo: Path,
     capsys: pytest.CaptureFixture[str],
     fake_github: FakeGitHub,
-    monkeypatch,  # noqa: F811
+    monkeypatch,
 ) -> None:
     subprocess.run(
         ["git", "-C", str(repo), "commit", "-q", "--allow-empty", "-m", "init"],
