@@ -13,9 +13,11 @@ import pytest
 from kaizen.cli.main import main
 from kaizen.core.findings import Finding
 from kaizen.memory.store import Store
-from tests.fixtures.fake_github import TEST_TOKEN, FakeGitHub, fake_github  # noqa: F401
+from tests.fixtures import fake_github as fakes
+from tests.fixtures.fake_github import TEST_TOKEN, FakeGitHub
 
 REPO = "github.com/acme/widgets"
+fake_github = fakes.fake_github  # the fixture
 
 
 @pytest.fixture
