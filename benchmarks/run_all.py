@@ -17,6 +17,7 @@ BENCHES = [
     "bench_router.py",
     "bench_first_call.py",
     "bench_precision.py",
+    "bench_rules.py",
 ]
 
 

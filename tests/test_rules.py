@@ -212,7 +212,7 @@ def test_proposals_follow_the_evidence() -> None:
     outcomes = [Outcome("magic-number", f"tests/unit/t{i}.py", "rejected") for i in range(9)]
     outcomes += [Outcome("magic-number", f"tests/e2e/t{i}.py", "rejected") for i in range(4)]
     outcomes += [Outcome("magic-number", f"src/m{i}.py", "accepted") for i in range(5)]
-    outcomes += [Outcome("security", f"src/s{i}.py", "accepted") for i in range(10)]
+    outcomes += [Outcome("security", f"src/s{i}.py", "accepted") for i in range(20)]
     outcomes += [Outcome("bug", f"src/b{i}.py", "rejected") for i in range(3)]  # too few
     proposals = propose(outcomes)
     by_id = {p.id: p for p in proposals}

@@ -23,7 +23,7 @@ fake_github = fakes.fake_github  # the fixture
 @pytest.fixture
 def repo(project: Path, kaizen_home: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """The project as the current directory, its database seeded with outcomes: performance
-    findings dismissed under tests/ (9), security findings accepted in src/ (9)."""
+    findings dismissed under tests/ (9), security findings accepted in src/ (20)."""
     monkeypatch.chdir(project)
     db = kaizen_home / "cli.db"
     monkeypatch.setenv("KAIZEN_DATABASE", str(db))
@@ -33,7 +33,7 @@ def repo(project: Path, kaizen_home: Path, monkeypatch: pytest.MonkeyPatch) -> P
     try:
         for code, folder, status, n in (
             ("performance", "tests", "rejected", 9),
-            ("security", "src", "accepted", 9),
+            ("security", "src", "accepted", 20),
         ):
             for i in range(n):
                 path = project / folder / f"m{i}.py"

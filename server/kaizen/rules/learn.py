@@ -8,8 +8,8 @@ The chance ``p`` that such a finding is accepted there gets a Beta posterior,
 
 - **Do not report** ``code`` in ``glob`` is proposed when ``P(p < low) >= credence`` with at
   least ``min_outcomes`` outcomes: dismissed again and again, (almost) never accepted;
-- **Always check** ``code`` in ``glob`` when ``P(p > high) >= credence``: accepted
-  consistently.
+- **Always check** ``code`` in ``glob`` when ``P(p > high) >= check_credence`` (a higher
+  bar: it is tested for every code and glob at once): accepted consistently.
 
 Of the globs that qualify for one code the broadest is kept (``tests/**`` rather than
 ``tests/unit/**`` too). A proposal already written as a rule, or rejected before, is not
@@ -39,6 +39,9 @@ class Thresholds:
     low: float = 0.25  # "do not report": acceptance surely below this
     high: float = 0.75  # "always check": acceptance surely above this
     credence: float = 0.9  # how sure: the posterior mass past the threshold
+    # "always check" only adds words to a prompt and is proposed for many codes at once:
+    # it needs more evidence (17 straight acceptances, or about 50 at 90%)
+    check_credence: float = 0.99
     min_outcomes: int = 6
 
 
@@ -163,7 +166,7 @@ def _evidence(t: Tally, kind: str, probability: float, th: Thresholds) -> dict[s
             "event": f"acceptance {'<' if kind == 'suppress' else '>'} "
             f"{th.low if kind == 'suppress' else th.high}",
             "probability": round(probability, 4),
-            "credence": th.credence,
+            "credence": th.credence if kind == "suppress" else th.check_credence,
         },
         "examples": [
             {"path": e.relpath, "line": e.line, "message": e.message[:200], "reason": e.reason}
@@ -222,7 +225,7 @@ def propose(
         above = 1.0 - beta_cdf(th.high, a, b)
         if below >= th.credence:
             qualified[(code, glob)] = ("suppress", below)
-        elif above >= th.credence:
+        elif above >= th.check_credence:
             qualified[(code, glob)] = ("check", above)
     out: list[Proposal] = []
     for code, glob in _chosen(qualified, tallies):
