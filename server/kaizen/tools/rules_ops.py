@@ -9,13 +9,13 @@ another folder and have Kaizen write there.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import Field
 
 from .operations import Input, ToolError, parse
 
-Id = Field(min_length=1, max_length=200)
+ProposalId = Annotated[str, Field(min_length=1, max_length=200)]
 
 
 class RulesSuggestInput(Input):
@@ -27,11 +27,11 @@ class RulesListInput(Input):
 
 
 class RulesAcceptInput(Input):
-    ids: list[str] = Field(min_length=1, max_length=100)
+    ids: list[ProposalId] = Field(min_length=1, max_length=100)
 
 
 class RulesRejectInput(Input):
-    ids: list[str] = Field(min_length=1, max_length=100)
+    ids: list[ProposalId] = Field(min_length=1, max_length=100)
     reason: str | None = Field(default=None, max_length=2000)
 
 
