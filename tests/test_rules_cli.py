@@ -157,3 +157,18 @@ def test_metrics_count_rules_by_source(repo: Path, capsys: pytest.CaptureFixture
     }
     code, out, _ = run(capsys, "metrics")
     assert "Rules by source" in out and "learned" in out
+
+
+def test_kaizen_check_applies_the_review_policy(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (repo / "tests").mkdir(exist_ok=True)
+    (repo / "tests" / "a.py").write_text("import os\n")
+    code, out, _ = run(capsys, "check", "--static-only", "--format", "json", "tests/a.py")
+    assert code == 1 and "F401" in out
+    (repo / "kaizen.toml").write_text(
+        '[[review.paths]]\nglob = "tests/**"\ndisable = ["F401"]\n'
+    )
+    code, out, _ = run(capsys, "check", "--static-only", "--show-suppressed", "tests/a.py")
+    assert code == 0, out
+    assert "review.paths tests/** disables F401" in out
