@@ -72,6 +72,7 @@ class OpportunityItem(BaseModel):
     rationale: str = Field(default="", max_length=4000)
     impact: Literal["low", "medium", "high"] = "medium"
     snippet: str = Field(max_length=2000)  # the code it is about, grounded like an issue's
+    rule: str | None = Field(default=None, max_length=200)  # the team rule it follows
 
 
 class OpportunityReport(BaseModel):
