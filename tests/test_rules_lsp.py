@@ -206,3 +206,28 @@ async def test_a_proposal_accepted_in_the_editor_writes_the_rule_and_then_applie
     other_code = CODE.replace("1.1", "1.2")  # not the dismissed finding's own code
     elsewhere = open_document(client, project / "src/app.py", other_code)
     assert len(await wait_for_diagnostics(client, elsewhere, lambda d: len(d) == 1)) == 1
+
+
+async def test_a_huge_file_and_a_broken_front_matter_are_said_once_and_the_rest_applies(
+    start_client, scripted, project: Path
+) -> None:
+    write(project / "AGENTS.md", "HUGE-MARKER never use eval. " * 37_000)  # ~1 MB
+    rules = project / ".kaizen/rules/mixed.md"
+    write(
+        rules,
+        "---\nid: broken\npaths: [unclosed\n---\nBROKEN-MARKER\n\n"
+        "---\nid: good\n---\nGOOD-MARKER: close every file you open.\n",
+    )
+    client = await start_client(model_options(scripted))
+    for name in ("a.py", "b.py"):
+        uri = open_document(client, project / name, CODE)
+        await wait_for_diagnostics(client, uri)
+        prompt = prompt_for(scripted, name)
+        assert "GOOD-MARKER" in prompt and "BROKEN-MARKER" not in prompt
+        assert "HUGE-MARKER" in prompt and len(prompt) < 12_000  # cut to review.rulesTokens
+    messages = [m.message for m in client.messages]
+    cut = [m for m in messages if "cut to the review.rulesTokens budget" in m]
+    broken = [m for m in messages if m.startswith(f"{rules}:")]
+    assert len(cut) == 1 and "AGENTS.md" in cut[0]
+    assert len(broken) == 1 and "not valid YAML" in broken[0]
+    assert broken[0].split(":")[1] in ("3", "4")  # the line of the broken front matter

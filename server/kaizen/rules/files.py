@@ -25,6 +25,8 @@ EXPORT_START = "<!-- kaizen:learned-rules:start -->"
 EXPORT_END = "<!-- kaizen:learned-rules:end -->"
 _EXPORTED = re.compile(re.escape(EXPORT_START) + r".*?" + re.escape(EXPORT_END), re.S)
 SEVERITIES = ("error", "warning", "info", "hint")
+_ID = re.compile(r"^[\w][\w./:@+-]*$")  # an id is a diagnostic code and a prompt attribute
+_NOT_ID = re.compile(r"[^\w./:@+-]+")
 MAX_READ = 4_000_000  # characters of one instruction file read at all (the budget cuts more)
 
 
@@ -78,8 +80,11 @@ def _kaizen_rule(
     meta = block.meta
     where = f"{path}:{block.line}"
     rule_id = meta.get("id", default_id)
-    if not isinstance(rule_id, str) or not rule_id.strip() or len(rule_id) > 200:
-        return None, f"{where}: 'id' must be a short text; this rule is skipped"
+    if not isinstance(rule_id, str) or not _ID.match(rule_id.strip()) or len(rule_id) > 200:
+        return None, (
+            f"{where}: 'id' must be a short name of letters, digits and . / : @ + - _ "
+            "(no spaces); this rule is skipped"
+        )
     globs = _globs(meta.get("paths", meta.get("applyTo")))
     if globs is None:
         return None, f"{where}: 'paths' must be a glob or a list of globs; this rule is skipped"
@@ -130,7 +135,8 @@ def read_file(path: Path, kind: str, root: Path, base: str) -> FileRules:
         )
         return out
     out.size = len(text)
-    rel = path.relative_to(root).as_posix() if path.is_relative_to(root) else str(path)
+    rel = path.relative_to(root).as_posix() if path.is_relative_to(root) else path.name
+    rel = _NOT_ID.sub("-", rel) or "instructions"  # the id of a whole file
     if kind == "whole":
         if path.name == "AGENTS.md":
             text = _EXPORTED.sub("", text)
