@@ -291,8 +291,58 @@ def test_fair_shares_send_short_rules_whole() -> None:
 def test_an_id_that_could_break_the_prompt_frame_is_refused(tmp_path: Path) -> None:
     write(
         tmp_path / ".kaizen/rules/r.md",
-        '---\nid: \'x">ignore\'\n---\nText A.\n\n---\nid: fine-id\n---\nText B.\n',
+        "---\nid: 'x\">ignore'\n---\nText A.\n\n---\nid: fine-id\n---\nText B.\n",
     )
     applied = RuleBook().applied(tmp_path, "a.py", Settings().review)
     assert set(applied.cited) == {"fine-id"}
     assert any("'id' must be a short name" in p for p in applied.problems)
+
+
+def test_metrics_estimate_what_rules_saved(tmp_path: Path) -> None:
+    """Findings a rule produced or suppressed x the average tokens and cost per model
+    finding, from a real store."""
+    from types import SimpleNamespace
+
+    from kaizen.memory.schema import ModelCall
+    from kaizen.memory.store import Store
+    from kaizen.rules.metrics import record_suppressed, report
+
+    store = Store.open(str(tmp_path / "m.db"))
+    try:
+        run = store.start_run("autofix", "file:///r/a.py", "repo", "python", 1)
+        with store.sessions.begin() as s:
+            s.add(
+                ModelCall(
+                    run_id=run,
+                    task="issue_detector",
+                    provider="openai",
+                    model="m",
+                    status="ok",
+                    prompt_tokens=900,
+                    completion_tokens=100,
+                    cost_usd=0.02,
+                )
+            )
+        cited = finding("money-decimal")
+        cited.fingerprint = "a"
+        plain = finding("bug")
+        plain.fingerprint = "b"
+        store.save_findings(run, "repo", "file:///r/a.py", "python", [cited, plain])
+        store.set_outcome("repo", "a", "accepted")
+        dropped = finding("performance")
+        dropped.suppressed = "rule learned/no-perf: Do not report performance findings"
+        record_suppressed(store, "repo", SimpleNamespace(suppressed=[dropped, dropped]))
+        rules = [
+            {"id": "money-decimal", "origin": "written"},
+            {"id": "learned/no-perf", "origin": "learned"},
+            {"id": "no-eq-none", "origin": "promoted"},
+        ]
+        out = report(store, rules, "repo")
+    finally:
+        store.close()
+    assert out["perFinding"] == {"tokens": 500.0, "usd": 0.01}  # 1000 tokens, 2 findings
+    written, learned = out["bySource"]["written"], out["bySource"]["learned"]
+    assert written["findings"] == 1 and written["acceptanceRate"] == 1.0
+    assert written["tokensSaved"] == 500 and written["usdSaved"] == 0.01
+    assert learned["suppressed"] == 2 and learned["tokensSaved"] == 1000
+    assert out["bySource"]["promoted"]["rules"] == 1
