@@ -189,16 +189,21 @@ def _text(kind: str, code: str, glob: str, t: Tally) -> str:
     )
 
 
+def probe(glob: str) -> str:
+    """A path inside a directory glob's folder (``tests/**`` -> ``tests/x``)."""
+    return "x" if glob == "**" else glob.removesuffix("/**") + "/x"
+
+
 def covered(rules: Iterable[Rule], kind: str, code: str, glob: str) -> bool:
     """An existing rule already says this (same id, or a suppress rule for the code whose
     globs include this glob's folder)."""
     pid = proposal_id(kind, code, glob)
-    probe = "x" if glob == "**" else glob.removesuffix("/**") + "/x"
+    where = probe(glob)
     for rule in rules:
         if rule.id == pid:
             return True
         suppresses = kind == "suppress" and rule.action == "suppress"
-        if suppresses and rule.category == code and rule.applies_to(probe):
+        if suppresses and rule.category == code and rule.applies_to(where):
             return True
     return False
 
@@ -270,7 +275,7 @@ def _chosen(
         return tallies[key].accepted + tallies[key].dismissed
 
     kept: set[tuple[str, str]] = set()
-    for key in sorted(qualified, key=lambda k: (0 if k[1] == "**" else 1 + k[1].count("/"))):
+    for key in sorted(qualified, key=lambda k: 0 if k[1] == "**" else 1 + k[1].count("/")):
         code, glob = key
         kind = qualified[key][0]
         children = [

@@ -166,8 +166,19 @@ def render_text(rules: dict[str, Any]) -> str:
 class RulesCollector:
     """``/metrics``: the rules by source as Prometheus gauges (read at scrape time)."""
 
+    TTL_S = 60.0  # a scrape every 15 s must not walk the repository every time
+
     def __init__(self, store: Any, root: Path | None) -> None:
         self.store, self.root = store, root
+        self._cached: tuple[float, dict[str, Any]] | None = None
+
+    def _data(self) -> dict[str, Any]:
+        import time
+
+        now = time.monotonic()
+        if self._cached is None or now - self._cached[0] > self.TTL_S:
+            self._cached = (now, for_repository(self.store, self.root or Path.cwd()))
+        return self._cached[1]
 
     def describe(self) -> list[Any]:
         return []
@@ -175,7 +186,7 @@ class RulesCollector:
     def collect(self) -> Any:
         from prometheus_client.core import GaugeMetricFamily
 
-        data = for_repository(self.store, self.root or Path.cwd())
+        data = self._data()
         families = {
             "rules": GaugeMetricFamily("kaizen_rules", "Review rules", labels=["source"]),
             "findings": GaugeMetricFamily(

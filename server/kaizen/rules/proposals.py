@@ -19,7 +19,7 @@ from ..core.workspace import project_root, repository_id
 from . import record
 from .book import RuleBook
 from .files import candidates, yaml_rules
-from .learn import DEFAULT, Proposal, Thresholds, propose
+from .learn import DEFAULT, Proposal, Thresholds, covered, probe, propose
 from .learned_file import add_rules, learned_path
 from .model import Rule
 
@@ -69,9 +69,16 @@ def suggest(
 ) -> list[Proposal]:
     """The proposals the outcome record supports for the repository at ``root``."""
     ws = Workspace.of(root)
-    existing, _ = all_rules(ws.root)
     outcomes = record.outcomes(store, ws.repository, ws.root)
-    return propose(outcomes, thresholds, existing, record.rejected(store, ws.repository))
+    found = propose(outcomes, thresholds, (), record.rejected(store, ws.repository))
+    # an existing rule that already says it: only the folders down to each glob are read
+    # (the editor asks after every dismissal; a monorepo is not walked for that)
+    book = RuleBook()
+    return [
+        p
+        for p in found
+        if not covered(book.rules_for(ws.root, probe(p.glob))[0], p.kind, p.code, p.glob)
+    ]
 
 
 def _pick(proposals: list[Proposal], ids: list[str]) -> list[Proposal]:
