@@ -193,8 +193,8 @@ def yaml_rules(root: Path) -> list[dict[str, Any]]:
         for doc in docs:
             if not isinstance(doc, dict) or not isinstance(doc.get("id"), str):
                 continue
-            meta = doc.get("metadata") if isinstance(doc.get("metadata"), dict) else {}
-            source = meta.get("source")
+            meta = doc.get("metadata")
+            source = meta.get("source") if isinstance(meta, dict) else None
             source = source if source in ("written", "learned", "promoted") else "written"
             out.append(
                 {

@@ -68,7 +68,8 @@ def parse(text: str, path: Path) -> Parsed:
     """Every block of ``text`` (the file at ``path``, named in problems)."""
     lines = text.splitlines()
     out = Parsed()
-    i, body_start, meta, meta_line, has_meta = 0, 0, {}, 1, False
+    meta: dict[str, Any] = {}
+    i, body_start, meta_line, has_meta = 0, 0, 1, False
 
     def flush(end: int) -> None:
         body = _COMMENT.sub("", "\n".join(lines[body_start:end])).strip()

@@ -98,7 +98,7 @@ def report(
                 stats[ctx["rule"]]["suppressed"] += int(value)
     tokens, usd = per_finding(store)
     per_rule = []
-    by_source = {
+    by_source: dict[str, dict[str, Any]] = {
         src: {"rules": 0, "findings": 0, "accepted": 0, "dismissed": 0, "suppressed": 0}
         for src in SOURCES
     }
