@@ -199,6 +199,19 @@ def test_suppress_rule_and_citation(tmp_path: Path) -> None:
     assert cited.code_url and cited.code_url.endswith("/.kaizen/rules/learned.md")
 
 
+def test_a_rule_severity_is_its_findings_severity(tmp_path: Path) -> None:
+    write(
+        tmp_path / ".kaizen/rules/money.md",
+        "---\nid: money\npaths: ['billing/**']\nseverity: error\n---\nDecimal, not float.\n",
+    )
+    book = RuleBook()
+    f = finding("money", "info")
+    severity = book.severities(tmp_path, "billing/a.py")
+    assert filter_findings([f], "billing/a.py", Settings().review, [], None, severity).shown
+    assert f.severity == "error"
+    assert book.severities(tmp_path, "src/a.py") == {}
+
+
 # learned rules -------------------------------------------------------------------------
 
 

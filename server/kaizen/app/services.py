@@ -208,10 +208,12 @@ class Services:
         try:
             rules = await asyncio.to_thread(book.suppressing, doc.root, doc.relpath)
             cite = await asyncio.to_thread(book.uris, doc.root, doc.relpath)
+            severity = await asyncio.to_thread(book.severities, doc.root, doc.relpath)
         except Exception:
             log.exception("could not read the rules for %s", doc.relpath)
-            rules, cite = [], {}
-        shown = filter_findings(findings, doc.relpath, self.settings.review, rules, cite).shown
+            rules, cite, severity = [], {}, {}
+        review = self.settings.review
+        shown = filter_findings(findings, doc.relpath, review, rules, cite, severity).shown
         kept = await self._suppress(doc, shown) if shown else shown
         if len(kept) < len(findings):
             from ..improvement.telemetry import count_suppressed

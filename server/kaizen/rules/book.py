@@ -157,3 +157,8 @@ class RuleBook:
         """Rule id -> file URI for every rule of the document's folders (to cite)."""
         rules, _ = self.rules_for(root, relpath)
         return {r.id: r.uri for r in rules}
+
+    def severities(self, root: Path | None, relpath: str) -> dict[str, str]:
+        """Rule id -> severity, for the rules that apply to ``relpath`` and set one."""
+        rules, _ = self.applicable(root, relpath)
+        return {r.id: r.severity for r in rules if r.severity}

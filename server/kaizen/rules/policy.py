@@ -7,7 +7,7 @@ check``, its SARIF): the ``review`` settings (``severityFloor``, ``disable``, th
 learned "Do not report magic numbers in tests/**"). A finding it drops keeps the reason in
 ``suppressed`` (``kaizen check --show-suppressed`` lists them). A finding whose code is a
 rule id gets the rule file's URI as its ``code_url``, whatever found it (a cached finding
-too): the diagnostic links to the rule.
+too): the diagnostic links to the rule; and the rule's ``severity``, when it sets one.
 
 ``disable`` entries are matched against a finding's code (linter code, rule id,
 ``refactor/<kind>``) and its category, with shell wildcards (``E5*``, ``refactor/*``).
@@ -75,13 +75,17 @@ def filter_findings(
     review: Any,
     rules: list[Rule] = (),  # type: ignore[assignment]
     cite: Mapping[str, str] | None = None,
+    severity_of: Mapping[str, str] | None = None,
 ) -> Verdict:
     """Split ``findings`` into shown and dropped (see the module doc); ``rules`` are the
-    suppressing rules that apply to ``relpath``, ``cite`` rule id -> file URI."""
+    suppressing rules that apply to ``relpath``, ``cite`` rule id -> file URI,
+    ``severity_of`` rule id -> the severity its front matter gives its findings."""
     out = Verdict()
     for f in findings:
         if cite and f.code in cite and not f.code_url:
             f.code_url = cite[f.code]
+        if severity_of and f.code in severity_of:
+            f.severity = severity_of[f.code]  # type: ignore[assignment]
         reason, rule_id = why_hidden(f, relpath, review, list(rules))
         if not reason:
             out.shown.append(f)
