@@ -122,6 +122,18 @@ class Gateway(_Model):
     api_key: str | None = Field(default=None, repr=False)
 
 
+Floor = Literal["error", "warning", "info", "hint"]
+
+
+class PathPolicy(_Model):
+    """``[[review.paths]]``: a stricter or quieter review under one glob (gitignore syntax,
+    relative to the workspace root): more codes switched off, a higher severity floor."""
+
+    glob: str = Field(min_length=1, max_length=500)
+    disable: list[str] = Field(default_factory=list)
+    severity_floor: Floor | None = None
+
+
 class Review(_Model):
     """How much of a document goes to the model, with what around it, and what is shown.
 
@@ -146,18 +158,6 @@ class Review(_Model):
     paths: list[PathPolicy] = Field(default_factory=list)  # per-glob overrides
     ignore: list[str] = Field(default_factory=list)  # globs never reviewed nor reported
     rules_tokens: int = Field(default=1000, ge=0, le=20_000)  # instruction files' budget
-
-
-Floor = Literal["error", "warning", "info", "hint"]
-
-
-class PathPolicy(_Model):
-    """``[[review.paths]]``: a stricter or quieter review under one glob (gitignore syntax,
-    relative to the workspace root): more codes switched off, a higher severity floor."""
-
-    glob: str = Field(min_length=1, max_length=500)
-    disable: list[str] = Field(default_factory=list)
-    severity_floor: Floor | None = None
 
 
 class Models(_Model):

@@ -184,7 +184,8 @@ class Services:
             plan = await plan_review(doc, ctx, pipeline, model)
             found.extend(cached_findings(plan, doc.lines))
         assign_fingerprints(found, doc.lines, scope_namer(doc.text, doc.language))
-        return await self.suppress(doc, found)
+        found = await self.policy(doc, found)
+        return await self._suppress(doc, found) if found and self.store is not None else found
 
     async def rules(self, doc: Document) -> AppliedRules:
         """The team rules for ``doc``'s prompts (instruction files, learned rules)."""
@@ -196,10 +197,10 @@ class Services:
             log.exception("could not read the rules for %s", doc.relpath)
             return AppliedRules()
 
-    async def suppress(self, doc: Document, findings: list[Finding]) -> list[Finding]:
-        """Drop what the review policy hides (``rules.policy``: settings, suppressing
-        rules) and findings the user rejected before in this repository (each dropped one
-        says why in ``suppressed``)."""
+    async def policy(self, doc: Document, findings: list[Finding]) -> list[Finding]:
+        """What the review policy lets through (``rules.policy.filter_findings``: the
+        ``review`` settings and the suppressing rules; rule citations linked); the dropped
+        findings say why in ``suppressed``. Every publish and report goes through it."""
         if not findings:
             return findings
         from ..rules.policy import filter_findings
@@ -213,7 +214,15 @@ class Services:
             log.exception("could not read the rules for %s", doc.relpath)
             rules, cite, severity = [], {}, {}
         review = self.settings.review
-        shown = filter_findings(findings, doc.relpath, review, rules, cite, severity).shown
+        return filter_findings(findings, doc.relpath, review, rules, cite, severity).shown
+
+    async def suppress(self, doc: Document, findings: list[Finding]) -> list[Finding]:
+        """Drop what the review policy hides (``rules.policy``: settings, suppressing
+        rules) and findings the user rejected before in this repository (each dropped one
+        says why in ``suppressed``)."""
+        if not findings:
+            return findings
+        shown = await self.policy(doc, findings)
         kept = await self._suppress(doc, shown) if shown else shown
         if len(kept) < len(findings):
             from ..improvement.telemetry import count_suppressed
