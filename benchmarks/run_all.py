@@ -22,6 +22,7 @@ BENCHES = [
     "bench_synthesis.py",
     "bench_soak.py",
     "bench_fixes.py",
+    "bench_rules.py",
 ]
 
 

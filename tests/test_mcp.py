@@ -104,7 +104,7 @@ async def call(client: Client, name: str, arguments: dict[str, Any] | None = Non
 async def test_lists_every_tool_with_its_schema(home: Path, tmp_path: Path):
     async with Client(server_params(home, tmp_path)) as client:
         listed = {tool.name: tool for tool in (await client.list_tools()).tools}
-    assert set(listed) == set(TOOLS) and len(listed) == 15
+    assert set(listed) == set(TOOLS) and len(listed) == 19
     for name, tool in listed.items():
         assert tool.input_schema == TOOLS[name].schema
         assert tool.input_schema["type"] == "object"

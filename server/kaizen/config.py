@@ -125,6 +125,18 @@ class Gateway(_Model):
     api_key: str | None = Field(default=None, repr=False)
 
 
+Floor = Literal["error", "warning", "info", "hint"]
+
+
+class PathPolicy(_Model):
+    """``[[review.paths]]``: a stricter or quieter review under one glob (gitignore syntax,
+    relative to the workspace root): more codes switched off, a higher severity floor."""
+
+    glob: str = Field(min_length=1, max_length=500)
+    disable: list[str] = Field(default_factory=list)
+    severity_floor: Floor | None = None
+
+
 class Review(_Model):
     """How much of a document goes to the model, with what around it, and what is shown.
 
@@ -150,6 +162,12 @@ class Review(_Model):
     min_confidence: float = Field(default=0.15, ge=0, le=1)
     demote_below: float = Field(default=0.35, ge=0, le=1)
     dismiss_scope: Literal["finding", "file", "folder", "repository"] = "folder"
+    # review policy (rules.policy), applied to every finding before any face shows it:
+    severity_floor: Floor = "hint"  # findings below it are not shown ("hint": all are)
+    disable: list[str] = Field(default_factory=list)  # categories, rule ids, linter codes
+    paths: list[PathPolicy] = Field(default_factory=list)  # per-glob overrides
+    ignore: list[str] = Field(default_factory=list)  # globs never reviewed nor reported
+    rules_tokens: int = Field(default=1000, ge=0, le=20_000)  # instruction files' budget
 
 
 class Models(_Model):

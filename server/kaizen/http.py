@@ -119,6 +119,10 @@ class ApiServer(ThreadingHTTPServer):
         self.loopback = is_loopback(host)
         self.openapi = openapi_document(secured=token is not None)
         self.metrics = telemetry.registry(ctx.store, ctx.settings)
+        if ctx.store is not None:  # the review rules by source (rules.metrics)
+            from .rules.metrics import RulesCollector
+
+            self.metrics.register(RulesCollector(ctx.store, getattr(ctx, "root", None)))
         super().__init__(address, Handler)
 
     @property

@@ -95,3 +95,24 @@ async def create_pull_request(
             store.finish_run, run_id, RunStatus.SUCCEEDED, RunTotals(), findings=1
         )
     return PullRequestOutcome(result.url, result.number, result.branch)
+
+
+def open_rules_pull_request(
+    settings: Any, root: Any, relpath: str, new_text: str, rule_ids: list[str], why: str
+) -> PullRequestOutcome:
+    """``kaizen rules accept --pr``: the accepted rules file as one commit on a new branch,
+    proposed through the same GitHub path as a refactor, so the team reviews the rules like
+    any change. Raises PullRequestError with a clear message."""
+    import hashlib
+
+    token = resolve_token(settings.github.token, os.environ)
+    title = f"Kaizen review rules: {', '.join(rule_ids)}"[:120]
+    digest = hashlib.sha256("\n".join(sorted(rule_ids)).encode()).hexdigest()
+    spec = PullRequestSpec(
+        title=title,
+        body=render_pr_body(why, [], [relpath], None),
+        branch=branch_name_for(f"rules {' '.join(rule_ids)}", digest),
+        changes=[FileChange(relpath, new_text)],
+    )
+    result = open_pull_request(root, spec, token=token, base_url=settings.github.base_url)
+    return PullRequestOutcome(result.url, result.number, result.branch)

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..config import Settings
-from ..core.document import Document, Learnings
+from ..core.document import AppliedRules, Document, Learnings
 from ..core.errors import KaizenError
 from ..core.findings import Finding
 from ..core.runs import RunStatus
@@ -24,6 +24,7 @@ from ..models.router import ModelRouter
 from ..pipelines.base import RunResult
 from ..pipelines.context import RunContext
 from ..pipelines.prompts import is_placeholder
+from ..rules.book import RuleBook
 
 if TYPE_CHECKING:
     from ..improvement.alerts import AlertEvent, AlertMonitor
@@ -101,6 +102,7 @@ class Services:
         # the face's way to tell the user about an alert (the editor: a message and a
         # kaizen/alert notification); called on the event loop
         self.on_alert: Callable[[AlertEvent], None] | None = None
+        self.rulebook = RuleBook()  # the team's rules, re-read when their files change
 
     def update_settings(self, settings: Settings) -> None:
         self.settings = settings
@@ -292,14 +294,46 @@ class Services:
             found.extend(cached_findings(plan, doc.lines))
         assign_fingerprints(found, doc.lines, scope_namer(doc.text, doc.language))
         # not counted here: the run that follows suppresses (and counts) the same findings
+        found = await self.policy(doc, found)
         return await self._suppress(doc, found) if found and self.store is not None else found
 
+    async def rules(self, doc: Document) -> AppliedRules:
+        """The team rules for ``doc``'s prompts (instruction files, learned rules)."""
+        try:
+            return await asyncio.to_thread(
+                self.rulebook.applied, doc.root, doc.relpath, self.settings.review
+            )
+        except Exception:  # a rule file must never cost the review
+            log.exception("could not read the rules for %s", doc.relpath)
+            return AppliedRules()
+
+    async def policy(self, doc: Document, findings: list[Finding]) -> list[Finding]:
+        """What the review policy lets through (``rules.policy.filter_findings``: the
+        ``review`` settings and the suppressing rules; rule citations linked); the dropped
+        findings say why in ``suppressed``. Every publish and report goes through it."""
+        if not findings:
+            return findings
+        from ..rules.policy import filter_findings
+
+        book = self.rulebook
+        try:
+            rules = await asyncio.to_thread(book.suppressing, doc.root, doc.relpath)
+            cite = await asyncio.to_thread(book.uris, doc.root, doc.relpath)
+            severity = await asyncio.to_thread(book.severities, doc.root, doc.relpath)
+        except Exception:
+            log.exception("could not read the rules for %s", doc.relpath)
+            rules, cite, severity = [], {}, {}
+        review = self.settings.review
+        return filter_findings(findings, doc.relpath, review, rules, cite, severity).shown
+
     async def suppress(self, doc: Document, findings: list[Finding]) -> list[Finding]:
-        """Drop findings the user rejected before in this repository (each dropped one
+        """Drop what the review policy hides (``rules.policy``: settings, suppressing
+        rules) and findings the user rejected before in this repository (each dropped one
         says why in ``suppressed``)."""
         if not findings:
             return findings
-        kept = await self._suppress(doc, findings)
+        shown = await self.policy(doc, findings)
+        kept = await self._suppress(doc, shown) if shown else shown
         if len(kept) < len(findings):
             from ..improvement.telemetry import count_suppressed
 
@@ -464,6 +498,13 @@ class Services:
             from ..improvement.telemetry import count_cache_hit
 
             count_cache_hit(result.pipeline, result.units_cached)
+        if self.store is not None and result.suppressed:
+            from ..rules.metrics import record_suppressed
+
+            try:
+                await asyncio.to_thread(record_suppressed, self.store, doc.repository, result)
+            except Exception:
+                log.exception("could not record the findings rules suppressed")
         if self.store is not None and result.status == RunStatus.FAILED:
             from ..improvement.events import record_runs  # pipeline errors -> bug patterns
 
@@ -524,5 +565,6 @@ class Services:
             after_run=self.after_run,
             shown=shown,
             on_dropped=self.on_dropped,
+            rules=self.rules,
             **extra,
         )

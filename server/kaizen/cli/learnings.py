@@ -42,7 +42,10 @@ def add_learnings_command(sub: Any) -> None:
     weak.add_argument("--repository", help="only this repository (default: every one)")
     forget = actions.add_parser("delete", help="forget learnings by id")
     forget.add_argument("ids", nargs="+", type=int)
-    for action in (listing, search, forget):  # options after the subcommand work too
+    edit = actions.add_parser("edit", help="rewrite a learning's text (what prompts are told)")
+    edit.add_argument("id", type=int)
+    edit.add_argument("--text", required=True, help="the new text")
+    for action in (listing, search, forget, edit):  # options after the subcommand work too
         _common_options(action, argparse.SUPPRESS)
     parser.set_defaults(func=run_learnings)
 
@@ -110,6 +113,21 @@ def run_learnings(args: argparse.Namespace) -> int:
                 names = ", ".join(str(i) for i in missing)
                 print(f"kaizen: no learning with id {names}: nothing to delete", file=sys.stderr)
                 return 1
+            return 0
+        if action == "edit":
+            from ..core.errors import KaizenError
+            from ..rules.learning_edit import edit_learning
+
+            try:
+                embedder = LearningLoop(store, settings).embedder
+                row = edit_learning(store, embedder, args.id, args.text)
+            except KaizenError as exc:
+                print(f"kaizen: {exc}", file=sys.stderr)
+                return 1 if str(exc).startswith("no learning") else 2
+            if args.format == "json":
+                print(json.dumps(row, indent=2))
+            else:
+                print(f"Learning #{row['id']} now reads: {row['summary']}")
             return 0
         if action == "confidence":
             return _print_confidence(store, settings, args)

@@ -116,6 +116,7 @@ def build_parser() -> argparse.ArgumentParser:
     from .metrics import add_record_commands
     from .pr import add_pr_command
     from .routing import add_routing_command
+    from .rules import add_rules_command
 
     add_pr_command(sub)
     add_learnings_command(sub)
@@ -125,6 +126,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_db_command(sub)
     add_dismiss_command(sub)
     add_dismissals_commands(sub)
+    add_rules_command(sub)
     return parser
 
 

@@ -76,6 +76,10 @@ def run_metrics(args: argparse.Namespace) -> int:
         print(json.dumps(report, indent=2, default=str))
     else:
         sys.stdout.write(render_text(report))
+        if report.get("rules"):
+            from ..rules.metrics import render_text as render_rules
+
+            sys.stdout.write("\n" + render_rules(report["rules"]))
     return 0
 
 

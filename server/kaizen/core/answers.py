@@ -35,6 +35,8 @@ class IssueItem(BaseModel):
     # The code the finding is about, quoted: required, so every finding can be grounded
     # (pipelines.grounding checks it is really at those lines).
     snippet: str = Field(max_length=2000)
+    # the id of the team rule (rules/: instruction files) this finding enforces, if any
+    rule: str | None = Field(default=None, max_length=200)
 
     @field_validator("category", mode="before")
     @classmethod
@@ -74,6 +76,7 @@ class OpportunityItem(BaseModel):
     rationale: str = Field(default="", max_length=4000)
     impact: Literal["low", "medium", "high"] = "medium"
     snippet: str = Field(max_length=2000)  # the code it is about, grounded like an issue's
+    rule: str | None = Field(default=None, max_length=200)  # the team rule it follows
 
 
 class OpportunityReport(BaseModel):

@@ -81,3 +81,16 @@ class Learnings:
 
     block: str = ""
     insight_ids: list[int] = field(default_factory=list)
+
+
+@dataclass
+class AppliedRules:
+    """The team rules that apply to one document (``rules/``): the prompt block, the ids a
+    finding may cite (id -> the URI of the file it comes from), a digest of the block (part
+    of the review cache key, so editing a rule re-reviews) and problems to tell the user."""
+
+    block: str = ""
+    cited: dict[str, str] = field(default_factory=dict)
+    digest: str = ""
+    problems: list[str] = field(default_factory=list)
+    ignored: str | None = None  # why the document is not reviewed at all (review.ignore)

@@ -146,6 +146,7 @@ async def record_outcome(ls: KaizenServer, args: dict[str, Any]) -> Any:
     similar = 0
     if a.outcome == "accepted" and finding is not None and (doc := ls.snapshot(a.uri)):
         similar = await ls.similar.offer(doc, finding)  # "apply to N similar places"
+    ls.rule_offers.after_outcome()  # a proposed rule, if the record now supports one
     return {"ok": True, "similar": similar}
 
 
@@ -168,6 +169,7 @@ async def dismiss(ls: KaizenServer, args: dict[str, Any]) -> Any:
     await ls.published.record_outcome(a.uri, a.fingerprint, "rejected", a.reason)
     what = finding.message if finding is not None else a.fingerprint
     ls.spawn(offer_undo(ls, a.uri, a.fingerprint, what))
+    ls.rule_offers.after_outcome()  # a proposed rule, if the record now supports one
     return {"ok": True}
 
 

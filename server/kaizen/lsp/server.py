@@ -26,6 +26,7 @@ from ..models.lazy_litellm import warm_up_in_background
 from ..pipelines.base import RunResult
 from .protocol import KaizenProtocol
 from .published import PublishedFindings
+from .rule_offers import RuleOffers
 from .scheduler import Scheduler
 from .similar import SimilarFixes
 
@@ -52,6 +53,7 @@ class KaizenServer(LanguageServer):
         self.services.on_alert = self.show_alert
         self.services.on_problem = lambda text: self.notify_once(text, types.MessageType.Warning)
         self.similar = SimilarFixes(self)
+        self.rule_offers = RuleOffers(self)  # proposed rules: Accept / Reject / evidence
 
     @property
     def settings(self) -> Settings:

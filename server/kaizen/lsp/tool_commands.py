@@ -27,7 +27,7 @@ async def _context(ls: KaizenServer) -> Context:
             await asyncio.wait_for(ls.store_ready.wait(), STORE_WAIT_S)
     if services.store is None:
         raise CommandError(services.store_error or "Kaizen's database is not open")
-    return Context(services.store, services.settings)
+    return Context(services.store, services.settings, ls.root)
 
 
 def _handler(tool: Tool) -> Handler:

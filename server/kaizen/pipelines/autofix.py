@@ -12,6 +12,7 @@ before it can become a quick fix.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 
 from ..core.document import Document
 from ..core.findings import (
@@ -53,10 +54,15 @@ def already_reported(static: list[Finding]) -> str:
 
 
 def issues_to_findings(
-    report: prompts.IssueReport, doc: Document, model: str | None
+    report: prompts.IssueReport,
+    doc: Document,
+    model: str | None,
+    cited: Mapping[str, str] | None = None,
 ) -> tuple[list[Finding], int, list[tuple[Finding, Dropped]]]:
     """Validated, grounded findings; how many items were out of range; and the items
-    grounding dropped, with why (see ``grounding.ground``)."""
+    grounding dropped, with why (see ``grounding.ground``). ``cited``: the ids of the team
+    rules the prompt carried (-> their file's URI); an issue naming one of them gets it as
+    its code, a rule id the prompt did not carry is ignored (the model's word is data)."""
     found: list[Finding] = []
     dropped = 0
     ungrounded: list[tuple[Finding, Dropped]] = []
@@ -73,6 +79,8 @@ def issues_to_findings(
             model=model,
         )
         f.code = f.category
+        if item.rule and cited and item.rule in cited:
+            f.code, f.code_url = item.rule, cited[item.rule]
         if clamp_finding(f, doc.lines) is None:
             dropped += 1
             continue
@@ -203,7 +211,10 @@ async def _review_batch(
     if report is None:
         return None
     scope.answered(len(batch))
-    findings, dropped, ungrounded = issues_to_findings(report, doc, scope.result.totals.model)
+    cited = (await scope.applied_rules()).cited
+    findings, dropped, ungrounded = issues_to_findings(
+        report, doc, scope.result.totals.model, cited
+    )
     await scope.dropped("issue_detector", ungrounded)
     owners = [plan.unit_for(f.start_line, batch) for f in findings]
     kept = [(f, o) for f, o in zip(findings, owners, strict=True) if o is not None]

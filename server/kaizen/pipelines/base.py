@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from ..core.document import Document, Learnings
+from ..core.document import AppliedRules, Document, Learnings
 from ..core.findings import Finding, assign_fingerprints
 from ..core.runs import RunStatus, RunTotals
 from ..core.tasks import task as task_row
@@ -79,6 +79,16 @@ class RunScope:
         self.cache_entries: dict[str, list[dict[str, Any]]] = {}
         self.cache_hits: list[str] = []
         self.recording: list[asyncio.Future[None]] = []  # successful attempts being recorded
+        self._rules: AppliedRules | None = None
+
+    async def applied_rules(self) -> AppliedRules:
+        """The team rules of this document (read once per run); their problems (a bad
+        front matter, a file cut to its budget) become the run's notices."""
+        if self._rules is None:
+            self._rules = await self.ctx.rules(self.doc)
+            notices = self.result.notices
+            notices.extend(p for p in self._rules.problems if p not in notices)
+        return self._rules
 
     async def start(self) -> None:
         self.result.run_id = await self.ctx.db(
@@ -160,6 +170,9 @@ class RunScope:
         if reason := self.doc.not_sent_reason:
             self.result.notices.append(f"{self.doc.relpath} is not sent to any model ({reason})")
             return False
+        if self._rules is not None and (reason := self._rules.ignored):
+            self.result.notices.append(f"{self.doc.relpath} is not reviewed ({reason})")
+            return False
         return True
 
     def first_model(self, task: str) -> str | None:
@@ -191,6 +204,7 @@ class RunScope:
         if self.result.status != status:
             await self.status(status, choice.targets[0].model)
         learned = await self.ctx.learnings(self.doc, task, query)
+        values.setdefault("rules", (await self.applied_rules()).block)
         used = self.result.insight_ids
         used.extend(i for i in learned.insight_ids if i not in used)
         message = prompts.render(
@@ -305,6 +319,7 @@ async def run_pipeline(pipeline: str, doc: Document, ctx: RunContext, phases: Ph
     try:
         await scope.status(RunStatus.SCANNING)
         check_document(doc, ctx.settings.max_file_bytes)
+        await scope.applied_rules()  # before any phase: review.ignore may skip the model
         findings = await phases(scope)
         assign_fingerprints(findings, doc.lines, scope_namer(doc.text, doc.language))
         shown = await ctx.suppress(doc, findings)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..config import Settings
-from ..core.document import Document, Learnings
+from ..core.document import AppliedRules, Document, Learnings
 from ..core.findings import Finding
 from ..core.runs import RunStatus
 from ..models.gateway import CallOutcome
@@ -30,6 +30,12 @@ Weigher = Callable[[Document, list[Finding]], Awaitable[tuple[list[Finding], lis
 Recorder = Callable[..., Awaitable[Any]]
 # (model, task, {drop kind: count}): findings of one answer dropped by grounding
 DropRecorder = Callable[[str, str, dict[str, int]], Awaitable[None]]
+# the team rules (instruction files, learned rules) that apply to a document: rules/
+RulesProvider = Callable[[Document], Awaitable[AppliedRules]]
+
+
+async def _no_rules(_doc: Document) -> AppliedRules:
+    return AppliedRules()
 
 
 async def _no_learnings(_doc: Document, _task: str, _query: str) -> Learnings:
@@ -68,6 +74,7 @@ class RunContext:
     # when the run ends (False: the document moved on, so this run's result is never shown)
     shown: bool | Callable[[], bool] = False
     on_dropped: DropRecorder | None = None
+    rules: RulesProvider = _no_rules
 
     async def db(self, method: str, *args: Any, **kwargs: Any) -> Any:
         """Run a store method on a thread; without a store, do nothing.

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Mapping
 
 from ..core.document import Document
 from ..core.findings import (
@@ -46,9 +47,13 @@ def kind_slug(kind: str) -> str:
 
 
 def opportunities_to_findings(
-    report: prompts.OpportunityReport, doc: Document, model: str | None
+    report: prompts.OpportunityReport,
+    doc: Document,
+    model: str | None,
+    cited: Mapping[str, str] | None = None,
 ) -> tuple[list[Finding], int, list[tuple[Finding, Dropped]]]:
-    """Like ``autofix.issues_to_findings``: kept, out of range, dropped by grounding."""
+    """Like ``autofix.issues_to_findings``: kept, out of range, dropped by grounding (and a
+    team rule the prompt carried, when the opportunity names one, as its code)."""
     found: list[Finding] = []
     dropped = 0
     ungrounded: list[tuple[Finding, Dropped]] = []
@@ -67,6 +72,8 @@ def opportunities_to_findings(
             model=model,
             title=item.title.strip(),
         )
+        if item.rule and cited and item.rule in cited:
+            f.code, f.code_url = item.rule, cited[item.rule]
         if clamp_finding(f, doc.lines) is None:
             dropped += 1
             continue
@@ -144,7 +151,7 @@ async def _opportunities(doc: Document, ctx: RunContext, scope: RunScope) -> lis
             continue
         scope.answered(len(batch))
         found, dropped, ungrounded = opportunities_to_findings(
-            report, doc, scope.result.totals.model
+            report, doc, scope.result.totals.model, (await scope.applied_rules()).cited
         )
         await scope.dropped("opportunity_detector", ungrounded)
         kept = [(f, o) for f in found if (o := plan.unit_for(f.start_line, batch)) is not None]

@@ -120,7 +120,10 @@ async def plan_review(doc: Document, ctx: RunContext, pipeline: str, model: str 
     for the run. The run takes the instant view's plan when it is for the same snapshot
     (the same ``Document`` object) and the same answer key, instead of packing, hashing
     and reading the cache again."""
+    # the team rules in the prompt change the answer too (rules/: edit a rule, re-review)
     salt = answer_key(ctx, pipeline, model)
+    if digest := (await ctx.rules(doc)).digest:
+        salt = (*salt, digest)
     key = (doc.uri, pipeline, salt)
     if (recent := _recent_plans.get(key)) is not None and recent[0] is doc:
         return recent[1]

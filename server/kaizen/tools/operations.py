@@ -76,16 +76,34 @@ class AnalyzeMetricsInput(Input):
     recent: int = Field(default=10, ge=0, le=500)
 
 
-def analyze_metrics(store: Any, args: Any = None, settings: Any = None) -> dict:
-    """The self-improvement report; today's spend against ``settings``' daily budget."""
+def analyze_metrics(
+    store: Any, args: Any = None, settings: Any = None, root: Any = None
+) -> dict:
+    """The self-improvement report; today's spend against ``settings``' daily budget; the
+    review rules of the repository at ``root`` (default: the current directory) by source."""
     from ..improvement import report
 
     a: AnalyzeMetricsInput = parse(AnalyzeMetricsInput, args)
     budget = settings.budget.daily_usd if settings is not None else None
     out = report.analyze(store, a.task_type, a.recent, budget)
+    out["rules"] = _rules_metrics(store, root)
     if a.include_report:
         out["report"] = report.render_text(out)
     return out
+
+
+def _rules_metrics(store: Any, root: Any) -> dict[str, Any] | None:
+    """Rules by source (``rules.metrics``); None when they cannot be read (said in the log)."""
+    import logging
+    from pathlib import Path
+
+    from ..rules.metrics import for_repository
+
+    try:
+        return for_repository(store, Path(root or Path.cwd()))
+    except Exception:
+        logging.getLogger(__name__).exception("could not report the review rules")
+        return None
 
 
 # routing heuristics ----------------------------------------------------------------------

@@ -26,6 +26,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from . import operations as ops
+from . import rules_ops
 from .operations import Mode, ToolError, parse
 
 MAX_DEPTH = 32
@@ -36,9 +37,10 @@ class Context:
     """What tool calls run against: one open store and the settings (daily budget,
     embedding model). One per process, shared by the threads that serve requests."""
 
-    def __init__(self, store: Any, settings: Any) -> None:
+    def __init__(self, store: Any, settings: Any, root: Path | None = None) -> None:
         self.store = store
         self.settings = settings
+        self.root = root  # the repository the face serves (rules tools); None: the cwd
         self._embedder: Any = None
         self._lock = threading.Lock()
 
@@ -47,7 +49,8 @@ class Context:
         """Settings as the CLI reads them (kaizen.toml, env, ``--database``), store opened."""
         from ..memory.store import open_configured
 
-        return cls(*reversed(open_configured(database, root)))
+        settings, store = open_configured(database, root)
+        return cls(store, settings, root)
 
     def embedder(self) -> Any:
         """The learnings embedder, made (and its index ensured) on first use only."""
@@ -170,6 +173,10 @@ def _on_store(function: Callable[[Any, Any, Any], dict[str, Any]]) -> Runner:
     return run
 
 
+def _analyze_metrics(ctx: Context, args: Any) -> dict[str, Any]:
+    return ops.analyze_metrics(ctx.store, args, ctx.settings, ctx.root)
+
+
 def _dismiss_finding(ctx: Context, args: Any) -> dict[str, Any]:
     return ops.dismiss_finding(ctx.store, args, ctx.embedder())
 
@@ -186,7 +193,7 @@ _TOOLS = [
         "in the router's order of preference with success rate, acceptance, latency, cost "
         "and calls; counts of bug patterns, regression tests and routing heuristics; recent "
         "bugs; today's spend; recorded metrics.",
-        _on_store(ops.analyze_metrics),
+        _analyze_metrics,
         command="analyzeMetrics",
         read_only=True,
         params={
@@ -407,6 +414,49 @@ _TOOLS.append(
         },
     )
 )
+
+_TOOLS += [
+    Tool(
+        "rules_suggest",
+        rules_ops.RulesSuggestInput,
+        "Rules Kaizen proposes from this repository's outcomes (a kind of finding dismissed "
+        "again and again under one path glob: do not report it there; one accepted "
+        "consistently: always check it), each with its evidence: counts, examples and the "
+        "Beta posterior it was decided on. Rejected proposals are not proposed again.",
+        rules_ops.rules_suggest,
+        command="rulesSuggest",
+        read_only=True,
+        params={"limit": "at most this many proposals"},
+    ),
+    Tool(
+        "rules_list",
+        rules_ops.RulesListInput,
+        "The repository's review rules (instruction files, .kaizen/rules Markdown and "
+        "ast-grep rules) with their origin (written, learned, promoted), and the current "
+        "and rejected proposals.",
+        rules_ops.rules_list,
+        command="rulesList",
+        read_only=True,
+        params={"includeProposals": "also list current and rejected proposals"},
+    ),
+    Tool(
+        "rules_accept",
+        rules_ops.RulesAcceptInput,
+        "Accept proposals: each is written into .kaizen/rules/learned.md in the repository "
+        "(front matter and text), once, so the team reviews it like any change.",
+        rules_ops.rules_accept,
+        command="rulesAccept",
+        params={"ids": "the proposal ids (from rules_suggest)"},
+    ),
+    Tool(
+        "rules_reject",
+        rules_ops.RulesRejectInput,
+        "Reject proposals: they are remembered and never proposed again.",
+        rules_ops.rules_reject,
+        command="rulesReject",
+        params={"ids": "the proposal ids (from rules_suggest)", "reason": "why not"},
+    ),
+]
 
 TOOLS: dict[str, Tool] = {tool.name: tool for tool in _TOOLS}
 

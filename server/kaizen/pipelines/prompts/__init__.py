@@ -52,7 +52,8 @@ def template(name: str) -> Template:
 
 
 def render(name: str, **values: object) -> str:
-    return template(name).safe_substitute({k: str(v) for k, v in values.items()})
+    # ``$rules`` (the team's rules, rules/) is empty unless a run has some
+    return template(name).safe_substitute({"rules": "", **{k: str(v) for k, v in values.items()}})
 
 
 MAX_LINE_CHARS = 1000

@@ -1,0 +1,156 @@
+"""Suggest, accept, reject and list rules for one repository: the one implementation behind
+``kaizen rules``, the ``rules_*`` tools (MCP, HTTP) and the editor's ``kaizen.rules*``
+commands and its Accept / Reject / Show evidence message.
+
+The repository is the workspace folder ``root``: its outcomes are read from the store under
+its repository id (the origin remote, so clones share them), its rules from its files.
+Accepting writes ``.kaizen/rules/learned.md`` (``learned_file``); rejecting is remembered in
+the store (``record``), so a rejected proposal is not proposed again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..core.errors import KaizenError
+from ..core.workspace import project_root, repository_id
+from . import record
+from .book import RuleBook
+from .files import candidates, yaml_rules
+from .learn import DEFAULT, Proposal, Thresholds, covered, probe, propose
+from .learned_file import add_rules, learned_path
+from .model import Rule
+
+
+class RulesError(KaizenError):
+    """A bad request about rules (an unknown proposal id); the message says which."""
+
+
+@dataclass
+class Workspace:
+    root: Path
+    repository: str
+
+    @classmethod
+    def of(cls, root: Path | str | None) -> Workspace:
+        folder = Path(root or Path.cwd()).resolve()
+        top = project_root(folder) or folder
+        return cls(top, repository_id(top))
+
+
+def all_rules(root: Path, book: RuleBook | None = None) -> tuple[list[Rule], list[str]]:
+    """Every Markdown rule of the repository: each folder that holds instruction files,
+    from the root down (hidden folders other than .github/.kaizen and vendored ones are
+    not searched)."""
+    book = book or RuleBook()
+    seen: dict[tuple[str, str], Rule] = {}
+    problems: list[str] = []
+    skip = {"node_modules", "vendor", "venv", "__pycache__", "dist", "build", "target"}
+    import os
+
+    for folder, dirs, _files in os.walk(root):
+        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d not in skip)
+        here = Path(folder)
+        if not candidates(here):
+            continue
+        rel = here.relative_to(root).as_posix()
+        probe = "x" if rel == "." else f"{rel}/x"
+        rules, found = book.rules_for(root, probe)
+        problems.extend(found)
+        for rule in rules:
+            seen[(rule.base, rule.id)] = rule
+    return list(seen.values()), list(dict.fromkeys(problems))
+
+
+def suggest(
+    store: Any, root: Path | str | None, thresholds: Thresholds = DEFAULT
+) -> list[Proposal]:
+    """The proposals the outcome record supports for the repository at ``root``."""
+    ws = Workspace.of(root)
+    outcomes = record.outcomes(store, ws.repository, ws.root)
+    found = propose(outcomes, thresholds, (), record.rejected(store, ws.repository))
+    # an existing rule that already says it: only the folders down to each glob are read
+    # (the editor asks after every dismissal; a monorepo is not walked for that)
+    book = RuleBook()
+    return [
+        p
+        for p in found
+        if not covered(book.rules_for(ws.root, probe(p.glob))[0], p.kind, p.code, p.glob)
+    ]
+
+
+def _pick(proposals: list[Proposal], ids: list[str]) -> list[Proposal]:
+    by_id = {p.id: p for p in proposals}
+    missing = [i for i in ids if i not in by_id]
+    if missing:
+        known = ", ".join(by_id) or "none now"
+        raise RulesError(f"no current proposal {', '.join(missing)} (the proposals: {known})")
+    return [by_id[i] for i in ids]
+
+
+def accept(store: Any, root: Path | str | None, ids: list[str]) -> dict[str, Any]:
+    """Write the proposals ``ids`` into learned.md (see ``learned_file.add_rules``)."""
+    ws = Workspace.of(root)
+    chosen = _pick(suggest(store, ws.root), ids)
+    path, added = add_rules(ws.root, [(p.as_rule_meta(), p.text) for p in chosen])
+    return {
+        "path": str(path),
+        "added": added,
+        "alreadyPresent": [p.id for p in chosen if p.id not in added],
+    }
+
+
+def reject(
+    store: Any, root: Path | str | None, ids: list[str], reason: str | None = None
+) -> dict[str, Any]:
+    """Remember that the team does not want ``ids``: never proposed again."""
+    ws = Workspace.of(root)
+    current = {p.id for p in suggest(store, ws.root)}
+    done = record.rejected(store, ws.repository)
+    unknown = [i for i in ids if i not in current and i not in done]
+    if unknown:
+        raise RulesError(f"no current proposal {', '.join(unknown)}")
+    for proposal_id in ids:
+        record.reject(store, ws.repository, proposal_id, reason)
+    return {"rejected": ids}
+
+
+def rule_json(rule: Rule, root: Path) -> dict[str, Any]:
+    try:
+        file = rule.file.resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:
+        file = str(rule.file)
+    return {
+        "id": rule.id,
+        "origin": rule.origin,
+        "file": file,
+        "line": rule.line,
+        "uri": rule.uri,
+        "paths": list(rule.paths),
+        "folder": rule.base,
+        "category": rule.category,
+        "severity": rule.severity,
+        "action": rule.action,
+        "enabled": rule.enabled,
+        "text": rule.text,
+    }
+
+
+def listing(store: Any, root: Path | str | None, with_proposals: bool = True) -> dict[str, Any]:
+    """The repository's rules (written and learned Markdown rules, ast-grep rule files)
+    and, when asked, the current proposals and the rejected ones."""
+    ws = Workspace.of(root)
+    rules, problems = all_rules(ws.root)
+    out: dict[str, Any] = {
+        "root": str(ws.root),
+        "repository": ws.repository,
+        "learnedFile": str(learned_path(ws.root)),
+        "rules": [rule_json(r, ws.root) for r in rules] + yaml_rules(ws.root),
+        "problems": problems,
+    }
+    if with_proposals and store is not None:
+        out["proposals"] = [p.as_json() for p in suggest(store, ws.root)]
+        out["rejected"] = list(record.rejected(store, ws.repository).values())
+    return out
