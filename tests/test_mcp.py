@@ -235,7 +235,7 @@ async def test_streamable_http_on_loopback(home: Path, tmp_path: Path):
         match = re.search(r"http://127\.0\.0\.1:\d+/mcp", line)
         assert match, line
         async with Client(match.group(0)) as client:
-            assert len((await client.list_tools()).tools) == 15
+            assert len((await client.list_tools()).tools) == len(TOOLS)
             await call(client, "record_metric", {"name": "over.http", "value": 1})
             found = await call(client, "search_learnings", {"query": "bare except"})
             assert found["learnings"][0]["category"] == "E722"
