@@ -17,12 +17,12 @@ from ..core.document import Document, Learnings
 from ..core.findings import Finding, assign_fingerprints
 from ..core.runs import RunStatus, RunTotals
 from ..core.tasks import task as task_row
+from ..languages.parsed import scope_namer
 from ..models.gateway import CallOutcome
 from ..models.router import Choice
 from ..models.task_context import TaskContext
 from . import prompts
 from .context import RunContext
-from ..languages.parsed import scope_namer
 
 log = logging.getLogger(__name__)
 

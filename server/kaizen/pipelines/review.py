@@ -20,11 +20,11 @@ from typing import Any, TypeVar
 
 from ..core.document import Document
 from ..core.findings import Edit, Finding
-from . import prompts
-from .context import RunContext
 from ..languages.context_pack import CHARS_PER_TOKEN, Pack, build_pack
 from ..languages.parsed import parsed
 from ..languages.units import Unit, split_blocks, unit_hash
+from . import prompts
+from .context import RunContext
 
 T = TypeVar("T")
 
