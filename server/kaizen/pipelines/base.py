@@ -77,6 +77,8 @@ class RunScope:
         self.cache_entries: dict[str, list[dict[str, Any]]] = {}
         self.cache_hits: list[str] = []
         self.recording: list[asyncio.Future[None]] = []  # successful attempts being recorded
+        self.learned: dict[str, asyncio.Future[Learnings]] = {}  # per task, once per run
+        self.reviewed: list[Any] = []  # fix_trigger.Reviewed: units the model reviewed now
 
     async def start(self) -> None:
         self.result.run_id = await self.ctx.db(
@@ -183,7 +185,12 @@ class RunScope:
         status = task_row(task).status
         if self.result.status != status:
             await self.status(status, choice.targets[0].model)
-        learned = await self.ctx.learnings(self.doc, task, query)
+        search = self.learned.get(task)
+        if search is None:  # one search (and one embedding) per task and file, not per batch
+            search = self.learned[task] = asyncio.ensure_future(
+                self.ctx.learnings(self.doc, task, query)
+            )
+        learned = await asyncio.shield(search)
         used = self.result.insight_ids
         used.extend(i for i in learned.insight_ids if i not in used)
         message = prompts.render(
@@ -271,6 +278,8 @@ def _where(attempt: CallOutcome) -> str:
 
 
 Phases = Callable[[RunScope], Awaitable[list[Finding]]]
+# after fingerprints, dismissals and confidence: work for the findings that will be shown
+AfterShown = Callable[[RunScope, list[Finding]], Awaitable[None]]
 
 
 def _feedback(ctx: RunContext, result: RunResult, findings: list[Finding]) -> None:
@@ -287,8 +296,16 @@ def _feedback(ctx: RunContext, result: RunResult, findings: list[Finding]) -> No
         feedback(result.run_id, result.totals.model, "ungrounded", result.dropped)
 
 
-async def run_pipeline(pipeline: str, doc: Document, ctx: RunContext, phases: Phases) -> RunResult:
-    """One run: scan, the pipeline's own phases, then fingerprint, suppress, record, learn.
+async def run_pipeline(
+    pipeline: str,
+    doc: Document,
+    ctx: RunContext,
+    phases: Phases,
+    after_shown: AfterShown | None = None,
+) -> RunResult:
+    """One run: scan, the pipeline's own phases, then fingerprint, suppress, weigh, the
+    pipeline's work on what will be shown (``after_shown``: fixes, improvements; a finding
+    dismissed or hidden costs no call), record, learn.
 
     Whatever happens it ends with a recorded status: a document that cannot be analysed, a
     cancellation by a newer edit, or an exception (the run fails; the server keeps serving).
@@ -305,6 +322,8 @@ async def run_pipeline(pipeline: str, doc: Document, ctx: RunContext, phases: Ph
         scope.result.suppressed = [f for f in findings if id(f) not in kept]
         shown, scope.result.hidden = await ctx.weigh(doc, shown)
         findings = scope.result.findings = shown
+        if after_shown is not None:
+            await after_shown(scope, shown)
         for f in scope.result.hidden:  # counted in the result; `kaizen check` says how many
             log.info(
                 "%s:%s: hidden [%s] %s (confidence %.2f: %s)",
