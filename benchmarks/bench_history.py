@@ -128,6 +128,7 @@ class Saved:
     save_tokens: int
     definitions: int
     touched: int
+    changed_units: float  # share of the new text in units new or changed (the floor)
     stable: int = 0
     checks: int = 0
     unstable: list[str] = field(default_factory=list)
@@ -138,7 +139,7 @@ class Saved:
 
 
 def _views(text: str, language: str, path: Path, root: Path) -> dict[str, tuple[str, str]]:
-    """definition name -> (its normalised text, its context pack), as the review sees them."""
+    """unit -> (its normalised text, its context pack), as the review sees them."""
     from kaizen.languages.context_pack import build_pack, module_facts
     from kaizen.languages.units import split_units
 
@@ -146,10 +147,20 @@ def _views(text: str, language: str, path: Path, root: Path) -> dict[str, tuple[
     facts = module_facts(text) if language == "python" else None
     out = {}
     for unit in split_units(lines, language):
-        if unit.kind in DEFINITIONS:
-            pack = build_pack(unit, facts, path, root, 800).text if facts is not None else ""
-            out[f"{unit.kind} {unit.name}"] = (unit.normalised(), pack)
+        pack = build_pack(unit, facts, path, root, 800).text if facts is not None else ""
+        out[f"{unit.kind} {unit.name}"] = (unit.normalised(), pack)
     return out
+
+
+def _definitions(views: dict[str, tuple[str, str]]) -> dict[str, tuple[str, str]]:
+    return {k: v for k, v in views.items() if k.split(" ", 1)[0] in DEFINITIONS}
+
+
+def _changed_share(before: dict[str, tuple[str, str]], after: dict[str, tuple[str, str]]) -> float:
+    """The share (in characters) of the new text's units that are new or changed: the least
+    a save has to send."""
+    total = sum(len(text) for text, _ in after.values()) or 1
+    return sum(len(v[0]) for k, v in after.items() if before.get(k) != v) / total
 
 
 def _findings(diagnostics: list[Any], text: str, language: str) -> dict[str, set[tuple]]:
@@ -241,8 +252,13 @@ async def replay(git_dir: Path, count: int, suffixes: tuple[str, ...]) -> list[S
                             text_document=types.TextDocumentIdentifier(uri=uri)
                         )
                     )
+                    floor = _changed_share(views_before, views_after)
+                    views_before = _definitions(views_before)
+                    views_after = _definitions(views_after)
                     touched = sum(views_after.get(k) != v for k, v in views_before.items())
-                    row = Saved(name, commit[:10], rel, full, cost, len(views_before), touched)
+                    row = Saved(
+                        name, commit[:10], rel, full, cost, len(views_before), touched, floor
+                    )
                     for key, view in views_before.items():
                         if views_after.get(key) != view or key not in before | after:
                             continue
@@ -254,7 +270,8 @@ async def replay(git_dir: Path, count: int, suffixes: tuple[str, ...]) -> list[S
                     saved.append(row)
                     print(
                         f"  {name} {commit[:10]} {rel}: save {cost} / full {full} tokens "
-                        f"({100 * row.ratio:.1f}%), touched {touched}/{len(views_before)} "
+                        f"({100 * row.ratio:.1f}%; changed units {100 * floor:.1f}%), touched "
+                        f"{touched}/{len(views_before)} "
                         f"definitions, stable {row.stable}/{row.checks}",
                         flush=True,
                     )
@@ -277,6 +294,10 @@ def report(rows: list[Saved]) -> dict[str, Any]:
             "p50": round(statistics.median(ratios), 2),
             "p90": round(percentile(ratios, 90), 2),
             "max": round(max(ratios), 2),
+        },
+        "changed_units_pct": {
+            "p50": round(statistics.median(100 * r.changed_units for r in rows), 2),
+            "p90": round(percentile([100 * r.changed_units for r in rows], 90), 2),
         },
         "touched_definitions_pct": {
             "p50": round(statistics.median(shares), 2),
@@ -322,6 +343,8 @@ async def main() -> int:
                 f"{name} (HEAD {head[:10]}): {r['files']} saved files in {r['commits']} commits; "
                 f"save tokens p50 {r['save_tokens_pct_of_full']['p50']}% p90 "
                 f"{r['save_tokens_pct_of_full']['p90']}% of a full review (targets 10 / 30); "
+                f"changed units p50 {r['changed_units_pct']['p50']}% p90 "
+                f"{r['changed_units_pct']['p90']}%; "
                 f"definitions touched p50 {r['touched_definitions_pct']['p50']}%; untouched "
                 f"findings stable {r['untouched_findings_stable_pct']}% of {r['untouched_checks']}",
                 flush=True,
@@ -336,6 +359,7 @@ async def main() -> int:
             "save": r.save_tokens,
             "definitions": r.definitions,
             "touched": r.touched,
+            "changed_units_pct": round(100 * r.changed_units, 2),
             "stable": r.stable,
             "checks": r.checks,
         }
