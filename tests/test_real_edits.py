@@ -141,7 +141,9 @@ def test_lines_inserted_above_a_function_resend_nothing(tmp_path: Path) -> None:
 
 
 def test_a_function_added_above_others_is_the_only_unit_sent(tmp_path: Path) -> None:
-    new = ORDERS.replace("\n\ndef total(items):", "\n\ndef zero():\n    return 0\n\n\ndef total(items):")
+    new = ORDERS.replace(
+        "\n\ndef total(items):", "\n\ndef zero():\n    return 0\n\n\ndef total(items):"
+    )
     assert resent(tmp_path, ORDERS, new) == ["zero"]
 
 
@@ -151,8 +153,8 @@ def test_a_method_edit_resends_only_that_method(tmp_path: Path) -> None:
 
 
 def test_blocks_are_named_by_content_and_survive_lines_inserted_above() -> None:
-    chunk = ["def broken(:"] + [f"    x_{i} = {i}" for i in range(30)] + [""]
-    lines = [line for n in range(12) for line in [f"def f{n}(:"] + chunk[1:]]
+    body = [f"    x_{i} = {i}" for i in range(30)]
+    lines = [line for n in range(12) for line in [f"def f{n}(:", *body, ""]]
     before = {(u.name, u.text) for u in split_blocks(lines)}
     after = {(u.name, u.text) for u in split_blocks(["# new", "y = 1", "", *lines])}
     assert len(before) > 3 and len(before - after) <= 1  # only the first block changed
@@ -160,16 +162,32 @@ def test_blocks_are_named_by_content_and_survive_lines_inserted_above() -> None:
 
 def test_a_remembered_fix_moves_with_its_finding_and_only_onto_the_same_lines() -> None:
     lines = ["def f(xs):", "    return sum(xs) / len(xs)"]
-    fix = Remembered(2, (Edit(1, 0, 2, 0, "    return sum(xs) / max(len(xs), 1)\n"),),
-                     ((lines[1], ),), "Guard the division")
+    fix = Remembered(
+        2,
+        (Edit(1, 0, 2, 0, "    return sum(xs) / max(len(xs), 1)\n"),),
+        ((lines[1],),),
+        "Guard the division",
+    )
     moved = ["", "", *lines]
-    finding = Finding(pipeline="autofix", category="bug", severity="warning", start_line=4,
-                      end_line=4, message="division by zero")
+    finding = Finding(
+        pipeline="autofix",
+        category="bug",
+        severity="warning",
+        start_line=4,
+        end_line=4,
+        message="division by zero",
+    )
     assert reuse(finding, fix, moved)
     assert finding.edits == [Edit(3, 0, 4, 0, "    return sum(xs) / max(len(xs), 1)\n")]
     changed = ["def f(xs):", "    return sum(xs) / len(list(xs))"]
-    other = Finding(pipeline="autofix", category="bug", severity="warning", start_line=2,
-                    end_line=2, message="division by zero")
+    other = Finding(
+        pipeline="autofix",
+        category="bug",
+        severity="warning",
+        start_line=2,
+        end_line=2,
+        message="division by zero",
+    )
     assert not reuse(other, fix, changed) and other.edits == []
 
 
@@ -179,41 +197,71 @@ TWO = "def mean(xs):\n    n = len(xs)\n    return sum(xs) / n\n\n\ndef head(xs):
 
 
 def issue(line: int, message: str) -> dict:
-    return {"line": line, "severity": "warning", "category": "bug", "message": message,
-            "rationale": "scripted"}
+    return {
+        "line": line,
+        "severity": "warning",
+        "category": "bug",
+        "message": message,
+        "rationale": "scripted",
+    }
 
 
 async def test_fixes_are_asked_once_and_never_for_dismissed_findings(
     start_client, scripted, project: Path
 ):
-    scripted.set_default("issue_detector", {"issues": [issue(3, "empty list divides by zero"),
-                                                       issue(7, "empty list has no head")]})
-    scripted.set_default("fix_generator", {"fixes": [
-        {"issue": 1, "start_line": 3, "end_line": 3,
-         "replacement": "    return sum(xs) / n if n else 0.0", "explanation": "guard"}]})
+    scripted.set_default(
+        "issue_detector",
+        {"issues": [issue(3, "empty list divides by zero"), issue(7, "empty list has no head")]},
+    )
+    scripted.set_default(
+        "fix_generator",
+        {
+            "fixes": [
+                {
+                    "issue": 1,
+                    "start_line": 3,
+                    "end_line": 3,
+                    "replacement": "    return sum(xs) / n if n else 0.0",
+                    "explanation": "guard",
+                }
+            ]
+        },
+    )
     client = await start_client(model_options(scripted, review={"minConfidence": 0}))
     uri = open_document(client, project / "stats.py", TWO)
     found = await wait_for_diagnostics(client, uri, lambda d: len(d) == 2)
     assert len(scripted.requests_for("fix_generator")) == 1
     head = next(d for d in found if d.range.start.line == 6)
-    actions = await client.text_document_code_action_async(types.CodeActionParams(
-        text_document=types.TextDocumentIdentifier(uri=uri), range=head.range,
-        context=types.CodeActionContext(diagnostics=[head])))
+    actions = await client.text_document_code_action_async(
+        types.CodeActionParams(
+            text_document=types.TextDocumentIdentifier(uri=uri),
+            range=head.range,
+            context=types.CodeActionContext(diagnostics=[head]),
+        )
+    )
     dismiss = next(a for a in actions if a.command and a.command.command == "kaizen.dismiss")
-    await client.workspace_execute_command_async(types.ExecuteCommandParams(
-        command=dismiss.command.command, arguments=dismiss.command.arguments))
+    await client.workspace_execute_command_async(
+        types.ExecuteCommandParams(
+            command=dismiss.command.command, arguments=dismiss.command.arguments
+        )
+    )
     await wait_for_diagnostics(client, uri, lambda d: len(d) == 1)
 
     # both functions change (other lines); the model finds the same two issues again: the
     # dismissed one is not shown and costs no fix, the other keeps the fix it had
     edited = TWO.replace("n = len(xs)", "n = len(list(xs))").replace(
-        "first = xs[0]", "first = list(xs)[0]")
+        "first = xs[0]", "first = list(xs)[0]"
+    )
     edit_and_save(client, uri, 2, edited)
     await asyncio.to_thread(scripted.wait_for_requests, 3, 60)
     [mean] = await wait_for_diagnostics(client, uri, lambda d: len(d) == 1, timeout=60)
     assert len(scripted.requests_for("issue_detector")) == 2
     assert len(scripted.requests_for("fix_generator")) == 1  # none for the save
-    actions = await client.text_document_code_action_async(types.CodeActionParams(
-        text_document=types.TextDocumentIdentifier(uri=uri), range=mean.range,
-        context=types.CodeActionContext(diagnostics=[mean])))
+    actions = await client.text_document_code_action_async(
+        types.CodeActionParams(
+            text_document=types.TextDocumentIdentifier(uri=uri),
+            range=mean.range,
+            context=types.CodeActionContext(diagnostics=[mean]),
+        )
+    )
     assert any(a.edit is not None for a in actions)  # the remembered fix, on the new text
