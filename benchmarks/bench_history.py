@@ -39,7 +39,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "server"))
 
-from benchmarks.bench_review import model_options, settled, start, stop
+from benchmarks.bench_review import env, model_options, stop
 from benchmarks.common import percentile, save
 from tests.fixtures.editing import edit_and_save
 from tests.fixtures.scripted_model import ScriptedModel
@@ -110,6 +110,42 @@ def reworded(body: dict[str, Any]) -> dict[str, Any]:
                 }
             )
     return {"issues": issues}
+
+
+async def start(home: str, root: Path, options: dict[str, Any], server: Path | None) -> Any:
+    """A Kaizen server; ``server``: another checkout's ``server/`` directory (a baseline)."""
+    from lsprotocol import types
+    from pytest_lsp import client_capabilities, make_test_lsp_client
+
+    variables = env(home)
+    if server is not None:
+        variables["PYTHONPATH"] = str(server)
+    client = make_test_lsp_client()
+    await client.start_io(sys.executable, "-m", "kaizen", "serve", env=variables)
+    await client.initialize_session(
+        types.InitializeParams(
+            capabilities=client_capabilities("neovim"),
+            root_uri=root.as_uri(),
+            initialization_options=options,
+        )
+    )
+    return client
+
+
+async def settled(client: Any, uri: str) -> None:
+    """Until no run for ``uri`` is pending. The wait for a publish is bounded without
+    cancelling pytest-lsp's waiter (a cancelled one breaks the client's reader when the
+    next publish arrives: see tests/conftest.py's ``wait_for_diagnostics``)."""
+    from lsprotocol import types
+
+    while True:
+        status = await client.workspace_execute_command_async(
+            types.ExecuteCommandParams(command="kaizen.getStatus", arguments=[{}])
+        )
+        if uri not in (status or {}).get("pending", []):
+            return
+        waiter = client.protocol.wait_for_notification(types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)
+        await asyncio.wait([asyncio.wrap_future(waiter)], timeout=0.5)
 
 
 def prompt_tokens(requests: list[dict[str, Any]]) -> int:
@@ -183,7 +219,9 @@ def _findings(diagnostics: list[Any], text: str, language: str) -> dict[str, set
     return out
 
 
-async def replay(git_dir: Path, count: int, suffixes: tuple[str, ...]) -> list[Saved]:
+async def replay(
+    git_dir: Path, count: int, suffixes: tuple[str, ...], server: Path | None = None
+) -> list[Saved]:
     from lsprotocol import types
 
     name = git_dir.parent.name if git_dir.name in ("repo", ".git") else git_dir.name
@@ -200,6 +238,7 @@ async def replay(git_dir: Path, count: int, suffixes: tuple[str, ...]) -> list[S
                 staticPrepass={"enabled": False},
                 review={"minConfidence": 0, "demoteBelow": 0},
             ),
+            server,
         )
         try:
             for i, commit in enumerate(commits(git_dir, count)):
@@ -315,6 +354,10 @@ async def main() -> int:
     parser.add_argument("repos", nargs="*", type=Path, help="bare git directories")
     parser.add_argument("--commits", type=int, default=50)
     parser.add_argument("--suffixes", default=".py", help="file suffixes replayed, e.g. .py,.ts")
+    parser.add_argument(
+        "--server", type=Path, help="another checkout's server/ directory, for a baseline"
+    )
+    parser.add_argument("--out", default="history", help="results/<OUT>.json")
     args = parser.parse_args()
     repos = args.repos or [
         Path(p) for p in os.environ.get("KAIZEN_HISTORY_REPOS", "").split(":") if p
@@ -332,7 +375,7 @@ async def main() -> int:
     every: list[Saved] = []
     for repo in repos:
         git_dir = repo if (repo / "HEAD").is_file() else repo / ".git"
-        rows = await replay(git_dir, args.commits, suffixes)
+        rows = await replay(git_dir, args.commits, suffixes, args.server)
         every.extend(rows)
         head = git(git_dir, "rev-parse", "HEAD").decode().strip()
         name = rows[0].repo if rows else repo.name
@@ -365,7 +408,7 @@ async def main() -> int:
         }
         for r in every
     ]
-    save("history", results)
+    save(args.out, results)
     return 0
 
 
