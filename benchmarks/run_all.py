@@ -15,6 +15,7 @@ BENCHES = [
     "bench_check.py",
     "bench_static.py",
     "bench_search.py",
+    "bench_languages.py",
     "bench_router.py",
     "bench_first_call.py",
     "bench_precision.py",

@@ -25,6 +25,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 
 from ..core.findings import split_lines
+from . import tree_units
 from .context_pack import ModuleFacts, merge_facts, node_facts
 from .units import TopLevel, Unit, assemble_units, parse_python, split_blocks, top_level, unit_of
 
@@ -72,7 +73,7 @@ def parsed(text: str, language: str, document: str = "") -> Parsed:
         if base is not None and language == "python" and base[1].statements is not None:
             hit = reparse(base[0], base[1], text)
         if hit is None:
-            hit = parse(text, language)
+            hit = parse(text, language, document)
         with _lock:
             _by_text[(text, language)] = hit
             while len(_by_text) > TEXTS_KEPT:
@@ -86,11 +87,15 @@ def parsed(text: str, language: str, document: str = "") -> Parsed:
     return hit
 
 
-def parse(text: str, language: str) -> Parsed:
-    """The whole text, from scratch."""
+def parse(text: str, language: str, document: str = "") -> Parsed:
+    """The whole text: Python from scratch; the table's other languages from the
+    document's last tree-sitter tree (``tree_units``: by definition, or blocks)."""
     lines = split_lines(text)
-    tree = parse_python(text) if language == "python" else None
-    if tree is None:  # another language, or Python mid-edit: blocks, and no facts
+    if language != "python":
+        units, facts = tree_units.split_language(text, language, lines, document)
+        return Parsed(tuple(units), facts)
+    tree = parse_python(text)
+    if tree is None:  # Python mid-edit: blocks, and no facts
         return Parsed(tuple(split_blocks(lines)), ModuleFacts())
     return _assemble([_statement(node, lines) for node in tree.body], lines)
 
