@@ -46,7 +46,7 @@ from tests.fixtures.scripted_model import ScriptedModel
 
 DEFINITIONS = ("function", "method", "class")
 LANGUAGE_IDS = {".py": "python", ".ts": "typescript", ".tsx": "typescriptreact"}
-FLAGGED = ("raise ", "return None", " / ")
+FLAGGED = ("raise ", "throw ", "return None", "return null", " / ")
 
 
 def git(git_dir: Path, *args: str) -> bytes:
@@ -92,8 +92,9 @@ def show(git_dir: Path, commit: str, path: str) -> str | None:
 
 
 def reworded(body: dict[str, Any]) -> dict[str, Any]:
-    """A nondeterministic model: flags every ``raise``, ``return None`` and division it is
-    shown, worded anew each time (a re-reviewed unit's findings change their words)."""
+    """A nondeterministic model: flags every line of ``FLAGGED`` (``raise``/``throw``,
+    ``return None``/``null``, a division) it is shown, worded anew each time (a re-reviewed
+    unit's findings change their words)."""
     prompt = "\n".join(str(m.get("content", "")) for m in body.get("messages", []))
     code = prompt.split("Code:", 1)[-1]
     issues = []
@@ -176,14 +177,13 @@ class Saved:
 
 def _views(text: str, language: str, path: Path, root: Path) -> dict[str, tuple[str, str]]:
     """unit -> (its normalised text, its context pack), as the review sees them."""
-    from kaizen.languages.context_pack import build_pack, module_facts
-    from kaizen.languages.units import split_units
+    from kaizen.languages.context_pack import build_pack
+    from kaizen.languages.parsed import parse
 
-    lines = text.split("\n")
-    facts = module_facts(text) if language == "python" else None
+    done = parse(text, language)
     out = {}
-    for unit in split_units(lines, language):
-        pack = build_pack(unit, facts, path, root, 800).text if facts is not None else ""
+    for unit in done.units:
+        pack = build_pack(unit, done.facts, path, root, 800).text
         out[f"{unit.kind} {unit.name}"] = (unit.normalised(), pack)
     return out
 
@@ -201,9 +201,10 @@ def _changed_share(before: dict[str, tuple[str, str]], after: dict[str, tuple[st
 
 def _findings(diagnostics: list[Any], text: str, language: str) -> dict[str, set[tuple]]:
     """definition -> its findings as (fingerprint, message, index of the line in the unit)."""
-    from kaizen.languages.units import split_units, unit_of
+    from kaizen.languages.parsed import parse
+    from kaizen.languages.units import unit_of
 
-    units = split_units(text.split("\n"), language)
+    units = list(parse(text, language).units)
     out: dict[str, set[tuple]] = {}
     for d in diagnostics:
         if d.code != "bug":
@@ -217,6 +218,12 @@ def _findings(diagnostics: list[Any], text: str, language: str) -> dict[str, set
             (d.data["fingerprint"], message, unit.index_of(d.range.start.line + 1))
         )
     return out
+
+
+def language_of(path: Path, language_id: str) -> str:
+    from kaizen.core.workspace import language_of as named
+
+    return named(path, language_id)
 
 
 async def replay(
@@ -252,13 +259,14 @@ async def replay(
                     if old is None or new is None or old == new:
                         continue
                     path = root / rel
-                    language = LANGUAGE_IDS[path.suffix]
+                    language_id = LANGUAGE_IDS[path.suffix]
+                    language = language_of(path, language_id)
                     uri = path.as_uri()
                     mark = len(scripted.requests)
                     client.text_document_did_open(
                         types.DidOpenTextDocumentParams(
                             text_document=types.TextDocumentItem(
-                                uri=uri, language_id=language, version=1, text=old
+                                uri=uri, language_id=language_id, version=1, text=old
                             )
                         )
                     )
