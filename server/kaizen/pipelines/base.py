@@ -348,6 +348,11 @@ async def run_pipeline(
         scope.result.notices.append(str(skip))
         return await scope.finish(RunStatus.FAILED, str(skip))
     except asyncio.CancelledError:
+        # the units reviewed before the cancel and found clean are not asked again (those
+        # with findings are: their fixes come after the show, which did not happen)
+        for reviewed in scope.reviewed:
+            if not reviewed.findings:
+                scope.cache(reviewed.planned.hash, [])
         await scope.finish(RunStatus.CANCELLED, "cancelled: a newer edit or close")
         raise
     except Exception as exc:
