@@ -52,8 +52,8 @@ def _signature(node: ast.AST) -> str:
         stub.decorator_list = []
         text = ast.unparse(stub).replace("\n    ...", " ...")
     elif isinstance(node, ast.ClassDef):
-        stub = copy.copy(node)
-        stub.decorator_list = []
+        shell = copy.copy(node)
+        shell.decorator_list = []
         init = next(
             (
                 n
@@ -62,8 +62,8 @@ def _signature(node: ast.AST) -> str:
             ),
             None,
         )
-        stub.body = [ast.Expr(ast.Constant(...))]
-        text = ast.unparse(stub).replace("\n    ...", "")
+        shell.body = [ast.Expr(ast.Constant(...))]
+        text = ast.unparse(shell).replace("\n    ...", "")
         if init is not None:
             text += "  # " + _signature(init).removesuffix(" ...")
     else:
