@@ -82,7 +82,7 @@ def test_an_edit_inside_one_function_reparses_only_that_function() -> None:
     new = old.replace("return 1", "return 2")
     again = reparse(old, parse(old, "python"), new)
     assert again is not None and view(again) == view(parse(new, "python"))
-    assert [u.name for u in again.units] == ["<module>", "a", "b"]
+    assert [u.name for u in again.units] == ["<imports>", "a", "b"]
     assert again.facts.defs["b"] == "def b(): ..."
 
 

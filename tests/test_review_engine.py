@@ -60,20 +60,21 @@ def numbered_lines_of(prompt: str) -> set[int]:
 # units and packs, pure ------------------------------------------------------------------
 
 
-def test_python_units_are_definitions_and_the_module_rest() -> None:
+def test_python_units_are_definitions_imports_and_class_bodies() -> None:
     lines = THREE.splitlines()
     units = split_units(lines, "python")
     names = [(u.kind, u.name) for u in units]
     assert names == [
-        ("module", "<module>"),
+        ("imports", "<imports>"),
         ("function", "first"),
         ("function", "second"),
+        ("class", "Cart"),
         ("method", "Cart.total"),
     ]
     method = units[-1]
     assert method.header == "class Cart:" and method.lines == [15, 16]
-    rest = units[0]
-    assert rest.lines == [1, 12, 13]  # the import and the class body outside its methods
+    body = units[3]
+    assert body.lines == [12, 13] and body.header == "class Cart:"  # header and `rate = 3`
     covered = sorted(n for u in units for n in u.lines)
     assert covered == [n for n in range(1, len(lines) + 1) if lines[n - 1].strip()]
 

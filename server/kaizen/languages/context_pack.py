@@ -2,14 +2,16 @@
 
 A model that sees only a function guesses what the functions it calls do, and a guess is
 the main source of confident false positives. With each unit the prompt carries, within a
-token budget: the module's imports, the enclosing class's header, and the signature (plus
-the first docstring line) of every name the unit uses that is defined elsewhere in the
-module or in another module of the workspace, resolved statically (``ast`` and import
-resolution inside the project root). Names from outside the workspace (libraries) are
-listed by name, not expanded.
+token budget: the imports of the names the unit uses, the enclosing class's header, and the
+signature (plus the first docstring line) of every name the unit uses that is defined
+elsewhere in the module or in another module of the workspace, resolved statically (``ast``
+and import resolution inside the project root). Names from outside the workspace
+(libraries) are listed by name, not expanded.
 
-The pack's text is part of the unit's cache key, so a changed callee signature in another
-file invalidates the units that call it.
+The pack's text is part of the unit's cache key, so it holds only what the unit uses: a
+changed callee signature (here or in another file) invalidates the units that call it and
+no others, and an import added to the module re-reviews no unit until one uses it (the whole
+import block in every pack made every unit's hash change with any import).
 """
 
 from __future__ import annotations
@@ -35,6 +37,8 @@ class ModuleFacts:
     """What other units may want from one module: its imports and its definitions."""
 
     imports: list[str] = field(default_factory=list)  # the import statements, as written
+    # local name -> the imports that bind it, one name each ("from m import a as b")
+    import_lines: dict[str, list[str]] = field(default_factory=dict)
     defs: dict[str, str] = field(default_factory=dict)  # name -> signature (+ docstring line)
     # local name -> (module, attribute or None): what ``from m import a as b`` binds
     bound: dict[str, tuple[str, str | None, int]] = field(default_factory=dict)
@@ -48,8 +52,8 @@ def _signature(node: ast.AST) -> str:
         stub.decorator_list = []
         text = ast.unparse(stub).replace("\n    ...", " ...")
     elif isinstance(node, ast.ClassDef):
-        stub = copy.copy(node)
-        stub.decorator_list = []
+        shell = copy.copy(node)
+        shell.decorator_list = []
         init = next(
             (
                 n
@@ -58,8 +62,8 @@ def _signature(node: ast.AST) -> str:
             ),
             None,
         )
-        stub.body = [ast.Expr(ast.Constant(...))]
-        text = ast.unparse(stub).replace("\n    ...", "")
+        shell.body = [ast.Expr(ast.Constant(...))]
+        text = ast.unparse(shell).replace("\n    ...", "")
         if init is not None:
             text += "  # " + _signature(init).removesuffix(" ...")
     else:
@@ -90,10 +94,14 @@ def node_facts(node: ast.stmt) -> ModuleFacts:
             for alias in node.names:
                 local = alias.asname or alias.name.split(".")[0]
                 facts.bound[local] = (alias.name if alias.asname else local, None, 0)
+                facts.import_lines[local] = [ast.unparse(ast.Import([alias]))]
         else:
             for alias in node.names:
                 bound = (node.module or "", alias.name, node.level)
-                facts.bound[alias.asname or alias.name] = bound
+                local = alias.asname or alias.name
+                facts.bound[local] = bound
+                one = ast.ImportFrom(node.module, [alias], node.level)
+                facts.import_lines[local] = [ast.unparse(one)]
     elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
         facts.defs[node.name] = _signature(node)
         if isinstance(node, ast.ClassDef):
@@ -108,6 +116,9 @@ def merge_facts(parts: Iterable[ModuleFacts]) -> ModuleFacts:
     out = ModuleFacts()
     for part in parts:
         out.imports.extend(part.imports)
+        for name, lines in part.import_lines.items():
+            known = out.import_lines.setdefault(name, [])
+            known.extend(line for line in lines if line not in known)
         out.defs.update(part.defs)
         out.bound.update(part.bound)
     return out
@@ -217,8 +228,9 @@ def build_pack(
                 resolved.append(name)
             elif found is None:
                 library.append(f"{'.' * level}{module}.{imported}")
+    imports = [line for name in sorted(unit.names) for line in facts.import_lines.get(name, ())]
     sections: list[tuple[str, list[str]]] = [
-        ("Imports of this module", facts.imports),
+        ("Imports it uses", imports),
         ("Enclosing class", [unit.header] if unit.header else []),
         ("Defined elsewhere in this module", local),
         ("Defined in other modules of this project", workspace),

@@ -27,7 +27,7 @@ from dataclasses import dataclass, replace
 from ..core.findings import split_lines
 from . import tree_units
 from .context_pack import ModuleFacts, merge_facts, node_facts
-from .units import Unit, assemble_units, node_units, parse_python, span, split_blocks, unit_of
+from .units import TopLevel, Unit, assemble_units, parse_python, split_blocks, top_level, unit_of
 
 TEXTS_KEPT = 16  # parses cached by text (the instant view, the run, fingerprinting)
 DOCUMENTS_KEPT = 64  # last parse kept per document, the base of its next edit
@@ -37,10 +37,16 @@ DOCUMENTS_KEPT = 64  # last parse kept per document, the base of its next edit
 class Statement:
     """One top-level statement of a parsed module: what it adds to units and facts."""
 
-    start: int  # first line, decorators included
-    end: int
-    units: tuple[Unit, ...]  # a function, a class's methods, or nothing
+    top: TopLevel  # its span, its role and the units it makes on its own
     facts: ModuleFacts
+
+    @property
+    def start(self) -> int:
+        return self.top.start
+
+    @property
+    def end(self) -> int:
+        return self.top.end
 
 
 @dataclass(frozen=True)
@@ -126,19 +132,16 @@ def reparse(old_text: str, old: Parsed, text: str) -> Parsed | None:
 
 
 def _statement(node: ast.stmt, lines: list[str]) -> Statement:
-    start, end = span(node)
-    return Statement(start, end, tuple(node_units(node, lines)), node_facts(node))
+    return Statement(top_level(node, lines), node_facts(node))
 
 
 def _shifted(statement: Statement, delta: int) -> Statement:
-    units = tuple(replace(u, lines=[n + delta for n in u.lines]) for u in statement.units)
-    return replace(statement, start=statement.start + delta, end=statement.end + delta,
-                   units=units)
+    return replace(statement, top=statement.top.shifted(delta))
 
 
 def _assemble(statements: Iterable[Statement], lines: list[str]) -> Parsed:
     kept = tuple(statements)
-    units = assemble_units([u for s in kept for u in s.units], lines)
+    units = assemble_units([s.top for s in kept], lines)
     return Parsed(tuple(units), merge_facts(s.facts for s in kept), kept)
 
 

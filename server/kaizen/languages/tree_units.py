@@ -21,21 +21,17 @@ from __future__ import annotations
 from functools import lru_cache
 
 from ..core.language_table import LanguageEntry
-from . import units as _units
 from .context_pack import ModuleFacts
 from .syntax import Outline, outline_of
 from .table import entry_for
-from .units import Unit, split_blocks
+from .units import Unit, split_blocks, used_names
 
-# the unit model's name extraction (``used_names``; ``_used_names`` before the unit-model
-# rework renamed it): the same for every language
-_extract_names = getattr(_units, "used_names", None) or _units._used_names
 NAMES_KEPT = 4096  # unit texts whose names are remembered: an edit changes one or two
 
 
 @lru_cache(maxsize=NAMES_KEPT)
 def _names_of(text: str) -> frozenset[str]:
-    return frozenset(_extract_names(text))
+    return frozenset(used_names(text))  # the unit model's extraction, every language
 
 
 def _used_names(text: str) -> set[str]:

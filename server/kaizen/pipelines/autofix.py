@@ -3,10 +3,12 @@
 Static findings (the ruff pre-pass) come first and are listed to the model as already
 reported. Only the review units that changed since they were last reviewed go to the model
 (``review``), batched, each with its context pack; the others keep their cached findings.
-The model's issues are validated against the document, then one fix-generator call per
-batch proposes a line-range replacement for each, inside the issue's own unit, and every
-fix is verified (``verify``: it stays in its unit, still parses, adds no linter finding)
-before it can become a quick fix.
+The model's issues are validated against the document. Once they are fingerprinted,
+filtered against dismissals and weighed (``fix_trigger``: only findings that will be shown
+and that the last run did not fix already), one fix-generator call per group of units
+proposes a line-range replacement for each, inside the issue's own unit, and every fix is
+verified (``verify``: it stays in its unit, still parses, adds no linter finding) before it
+can become a quick fix.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from ..languages.units import Unit
 from . import prompts
 from .base import RunResult, RunScope, run_pipeline
 from .context import RunContext
+from .fix_trigger import FIXES, Reviewed, cache_reviewed, fix_groups, to_fix
 from .grounding import Dropped, clean_rationale, ground
 from .review import (
     BATCHES_IN_FLIGHT,
@@ -35,7 +38,6 @@ from .review import (
     batch_lines,
     in_parallel,
     start_review,
-    to_cache,
 )
 from .verify import Proposed, Rejected, verify
 
@@ -166,7 +168,7 @@ async def run_autofix(doc: Document, ctx: RunContext) -> RunResult:
             return list(static)
         return [*static, *await _detect_and_fix(doc, ctx, scope, static)]
 
-    return await run_pipeline(PIPELINE, doc, ctx, phases)
+    return await run_pipeline(PIPELINE, doc, ctx, phases, _fix_shown)
 
 
 async def _detect_and_fix(
@@ -176,10 +178,11 @@ async def _detect_and_fix(
         return []
     review = await start_review(scope, doc, ctx, "issue_detector")
     plan, total, done = review.plan, review.total, 0
+    query = review.query(doc.safe_lines)
 
     async def one(batch: list[Planned]) -> list[Finding] | None:
         nonlocal done
-        new = await _review_batch(doc, scope, plan, batch, static)
+        new = await _review_batch(doc, scope, plan, batch, static, query)
         done += len(batch)
         scope.progress(f"detect {done} of {total} definitions done" if total > 1 else "detect")
         return new
@@ -193,17 +196,22 @@ async def _detect_and_fix(
 
 
 async def _review_batch(
-    doc: Document, scope: RunScope, plan: Plan, batch: list[Planned], static: list[Finding]
+    doc: Document,
+    scope: RunScope,
+    plan: Plan,
+    batch: list[Planned],
+    static: list[Finding],
+    query: str,
 ) -> list[Finding] | None:
-    """Detect (and fix) in one batch of units; None when the model gave no answer (the
-    units stay uncached, so the next run asks again)."""
+    """Detect in one batch of units; None when the model gave no answer (the units stay
+    uncached, so the next run asks again). Fixes come later, for what is shown."""
     numbers = batch_lines(batch)
     code = prompts.numbered_lines(doc.safe_lines, numbers)
     context = batch_context(batch)
     in_batch = [f for f in static if plan.unit_for(f.start_line, batch) is not None]
     report, learned = await scope.prompt(
         "issue_detector",
-        "\n".join(doc.safe_lines[n - 1] for n in numbers)[:4000],
+        query,
         code=code,
         context=context,
         already_reported=already_reported(in_batch),
@@ -224,24 +232,51 @@ async def _review_batch(
     kept = [(f, o) for f, o in kept if id(f) in survivors]
     for f, _ in kept:
         f.learnings, f.learnings_used = list(learned.insight_ids), bool(learned.insight_ids)
-    new = [f for f, _ in kept]
-    if new:
-        issues = _issue_list(new)
-        units = [o.unit for _, o in kept]
-        fix_units = [p for p in batch if any(o is p for _, o in kept)]
-        fixes, _ = await scope.prompt(
-            "fix_generator",
-            issues,
-            code=prompts.numbered_lines(doc.safe_lines, batch_lines(fix_units)),
-            context=batch_context(fix_units),
-            issues=issues,
-        )
-        if fixes is None:
-            return new  # shown, not cached: the next run asks for their fixes again
-        refused = await attach_fixes(
-            fixes, new, doc, units, lint=scope.ctx.settings.static_prepass.enabled
-        )
-        await scope.dropped("fix_generator", refused)  # the findings stay, without a fix
     for p in batch:
-        scope.cache(p.hash, to_cache(p.unit, [f for f, o in kept if o is p]))
-    return new
+        scope.reviewed.append(Reviewed(p, [f for f, o in kept if o is p]))
+    return [f for f, _ in kept]
+
+
+async def _fix_shown(scope: RunScope, shown: list[Finding]) -> None:
+    """Fixes for the shown findings that need one (``fix_trigger``), then the reviewed
+    units go to the cache. A failed fix call fails nothing: its findings stand, unfixed
+    and uncached (the next run asks again)."""
+    doc, key = scope.doc, (scope.doc.uri, PIPELINE)
+    before = FIXES.recall(key)
+    wanted = to_fix(scope.reviewed, shown, before, doc.lines)
+    error = scope.result.error
+    failed: set[int] = set()
+    asked: set[str] = set()
+    groups = fix_groups(wanted, scope.ctx.settings.review.batch_tokens)
+    for i, group in enumerate(groups, 1):
+        scope.progress(f"fix {i} of {len(groups)}" if len(groups) > 1 else "fix")
+        if await _fix_group(doc, scope, group):
+            asked.update(f.fingerprint for f, _ in group if f.fingerprint)
+        else:
+            failed.update(id(p) for _, p in group)
+    scope.result.error = error
+    cache_reviewed(scope, scope.reviewed, failed)
+    FIXES.remember(key, shown, doc.lines, asked, before)
+
+
+async def _fix_group(doc: Document, scope: RunScope, group: list[tuple[Finding, Planned]]) -> bool:
+    """One fix-generator call for the findings of some units; False when it had no answer."""
+    new = [f for f, _ in group]
+    issues = _issue_list(new)
+    units = [o.unit for _, o in group]
+    fix_units = list({id(o): o for _, o in group}.values())
+    fix_units.sort(key=lambda p: p.unit.start)
+    fixes, _ = await scope.prompt(
+        "fix_generator",
+        issues,
+        code=prompts.numbered_lines(doc.safe_lines, batch_lines(fix_units)),
+        context=batch_context(fix_units),
+        issues=issues,
+    )
+    if fixes is None:
+        return False  # shown, not cached: the next run asks for their fixes again
+    refused = await attach_fixes(
+        fixes, new, doc, units, lint=scope.ctx.settings.static_prepass.enabled
+    )
+    await scope.dropped("fix_generator", refused)  # the findings stay, without a fix
+    return True

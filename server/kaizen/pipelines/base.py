@@ -80,6 +80,8 @@ class RunScope:
         self.cache_hits: list[str] = []
         self.recording: list[asyncio.Future[None]] = []  # successful attempts being recorded
         self._rules: AppliedRules | None = None
+        self.learned: dict[str, asyncio.Future[Learnings]] = {}  # per task, once per run
+        self.reviewed: list[Any] = []  # fix_trigger.Reviewed: units the model reviewed now
 
     async def applied_rules(self) -> AppliedRules:
         """The team rules of this document (read once per run); their problems (a bad
@@ -203,7 +205,12 @@ class RunScope:
         status = task_row(task).status
         if self.result.status != status:
             await self.status(status, choice.targets[0].model)
-        learned = await self.ctx.learnings(self.doc, task, query)
+        search = self.learned.get(task)
+        if search is None:  # one search (and one embedding) per task and file, not per batch
+            search = self.learned[task] = asyncio.ensure_future(
+                self.ctx.learnings(self.doc, task, query)
+            )
+        learned = await asyncio.shield(search)
         values.setdefault("rules", (await self.applied_rules()).block)
         used = self.result.insight_ids
         used.extend(i for i in learned.insight_ids if i not in used)
@@ -292,6 +299,8 @@ def _where(attempt: CallOutcome) -> str:
 
 
 Phases = Callable[[RunScope], Awaitable[list[Finding]]]
+# after fingerprints, dismissals and confidence: work for the findings that will be shown
+AfterShown = Callable[[RunScope, list[Finding]], Awaitable[None]]
 
 
 def _feedback(ctx: RunContext, result: RunResult, findings: list[Finding]) -> None:
@@ -308,8 +317,16 @@ def _feedback(ctx: RunContext, result: RunResult, findings: list[Finding]) -> No
         feedback(result.run_id, result.totals.model, "ungrounded", result.dropped)
 
 
-async def run_pipeline(pipeline: str, doc: Document, ctx: RunContext, phases: Phases) -> RunResult:
-    """One run: scan, the pipeline's own phases, then fingerprint, suppress, record, learn.
+async def run_pipeline(
+    pipeline: str,
+    doc: Document,
+    ctx: RunContext,
+    phases: Phases,
+    after_shown: AfterShown | None = None,
+) -> RunResult:
+    """One run: scan, the pipeline's own phases, then fingerprint, suppress, weigh, the
+    pipeline's work on what will be shown (``after_shown``: fixes, improvements; a finding
+    dismissed or hidden costs no call), record, learn.
 
     Whatever happens it ends with a recorded status: a document that cannot be analysed, a
     cancellation by a newer edit, or an exception (the run fails; the server keeps serving).
@@ -327,6 +344,8 @@ async def run_pipeline(pipeline: str, doc: Document, ctx: RunContext, phases: Ph
         scope.result.suppressed = [f for f in findings if id(f) not in kept]
         shown, scope.result.hidden = await ctx.weigh(doc, shown)
         findings = scope.result.findings = shown
+        if after_shown is not None:
+            await after_shown(scope, shown)
         for f in scope.result.hidden:  # counted in the result; `kaizen check` says how many
             log.info(
                 "%s:%s: hidden [%s] %s (confidence %.2f: %s)",
@@ -351,6 +370,11 @@ async def run_pipeline(pipeline: str, doc: Document, ctx: RunContext, phases: Ph
         scope.result.notices.append(str(skip))
         return await scope.finish(RunStatus.FAILED, str(skip))
     except asyncio.CancelledError:
+        # the units reviewed before the cancel and found clean are not asked again (those
+        # with findings are: their fixes come after the show, which did not happen)
+        for reviewed in scope.reviewed:
+            if not reviewed.findings:
+                scope.cache(reviewed.planned.hash, [])
         await scope.finish(RunStatus.CANCELLED, "cancelled: a newer edit or close")
         raise
     except Exception as exc:

@@ -1,7 +1,9 @@
 """The refactor pipeline: scan -> opportunities -> improvements -> (pr) -> learn.
 
 Like auto-fix it reviews only the units that changed (``review``), each with its context
-pack; an improvement is generated on the opportunity's own unit and may only touch it.
+pack; an improvement is generated on the opportunity's own unit and may only touch it, once
+the opportunities are filtered against dismissals and weighed, and only for those shown
+that the last run did not improve already (``fix_trigger``).
 
 Opportunities are shown as Hint/Information diagnostics with their own codes
 (``refactor/<kind>``) so editors can filter them apart from issues. Each of the first few
@@ -27,12 +29,12 @@ from ..languages.units import Unit
 from . import prompts
 from .base import RunResult, RunScope, run_pipeline
 from .context import RunContext
+from .fix_trigger import FIXES, Reviewed, cache_reviewed, to_fix
 from .grounding import Dropped, clean_rationale, ground
 from .review import (
     batch_context,
     batch_lines,
     start_review,
-    to_cache,
 )
 from .verify import Proposed, Rejected, verify
 
@@ -124,7 +126,7 @@ async def run_refactor(doc: Document, ctx: RunContext) -> RunResult:
             return []
         return await _opportunities(doc, ctx, scope)
 
-    return await run_pipeline(PIPELINE, doc, ctx, phases)
+    return await run_pipeline(PIPELINE, doc, ctx, phases, _improve_shown)
 
 
 async def _opportunities(doc: Document, ctx: RunContext, scope: RunScope) -> list[Finding]:
@@ -132,7 +134,7 @@ async def _opportunities(doc: Document, ctx: RunContext, scope: RunScope) -> lis
         return []
     review = await start_review(scope, doc, ctx, "opportunity_detector")
     plan, findings, total, done = review.plan, review.findings, review.total, 0
-    budget = MAX_IMPROVEMENTS
+    query = review.query(doc.safe_lines)
     failed = False
     for batch in review.batches:
         scope.progress(
@@ -141,7 +143,7 @@ async def _opportunities(doc: Document, ctx: RunContext, scope: RunScope) -> lis
         numbers = batch_lines(batch)
         report, learned = await scope.prompt(
             "opportunity_detector",
-            "\n".join(doc.safe_lines[n - 1] for n in numbers)[:4000],
+            query,
             code=prompts.numbered_lines(doc.safe_lines, numbers),
             context=batch_context(batch),
         )
@@ -158,26 +160,39 @@ async def _opportunities(doc: Document, ctx: RunContext, scope: RunScope) -> lis
         scope.result.dropped += dropped + len(found) - len(kept)
         for f, _ in kept:
             f.learnings, f.learnings_used = list(learned.insight_ids), bool(learned.insight_ids)
-        for f, owner in kept[:budget]:
-            answer, _ = await scope.prompt(
-                "improvement_generator",
-                f"{f.title}\n{f.message}",
-                code=prompts.numbered_lines(doc.safe_lines, owner.unit.lines),
-                context=owner.pack.text,
-                title=f.title or f.category,
-                message=f.message,
-                start_line=f.start_line,
-                end_line=f.end_line,
-            )
-            if answer is not None:
-                lint = ctx.settings.static_prepass.enabled
-                why = await attach_improvement(answer, f, doc, owner.unit, lint)
-                if why is not None:  # the opportunity stays, without an edit
-                    await scope.dropped("improvement_generator", [(f, why)])
-        budget = max(0, budget - len(kept))
         for p in batch:
-            scope.cache(p.hash, to_cache(p.unit, [f for f, o in kept if o is p]))
+            scope.reviewed.append(Reviewed(p, [f for f, o in kept if o is p]))
         findings.extend(f for f, _ in kept)
     if not failed:
         scope.result.error = None  # failed improvements leave the opportunities standing
     return findings
+
+
+async def _improve_shown(scope: RunScope, shown: list[Finding]) -> None:
+    """Improvements for the first shown opportunities that need one (``fix_trigger``), then
+    the reviewed units go to the cache."""
+    doc, key = scope.doc, (scope.doc.uri, PIPELINE)
+    before = FIXES.recall(key)
+    wanted = to_fix(scope.reviewed, shown, before, doc.lines)[:MAX_IMPROVEMENTS]
+    error = scope.result.error
+    asked: set[str] = set()
+    for f, owner in wanted:
+        answer, _ = await scope.prompt(
+            "improvement_generator",
+            f"{f.title}\n{f.message}",
+            code=prompts.numbered_lines(doc.safe_lines, owner.unit.lines),
+            context=owner.pack.text,
+            title=f.title or f.category,
+            message=f.message,
+            start_line=f.start_line,
+            end_line=f.end_line,
+        )
+        if answer is not None:
+            lint = scope.ctx.settings.static_prepass.enabled
+            why = await attach_improvement(answer, f, doc, owner.unit, lint)
+            if why is not None:  # the opportunity stays, without an edit
+                await scope.dropped("improvement_generator", [(f, why)])
+            asked.add(f.fingerprint or "")
+    scope.result.error = error
+    cache_reviewed(scope, scope.reviewed, set())
+    FIXES.remember(key, shown, doc.lines, asked, before)

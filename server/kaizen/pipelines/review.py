@@ -319,6 +319,12 @@ class Review:
     findings: list[Finding]
     batches: list[list[Planned]]
 
+    def query(self, safe_lines: list[str]) -> str:
+        """What the run's learnings are searched by: the (redacted) lines of every unit
+        under review, one search per file instead of one per batch."""
+        numbers = sorted({n for batch in self.batches for p in batch for n in p.unit.lines})
+        return "\n".join(safe_lines[n - 1] for n in numbers)[:4000]
+
     @property
     def total(self) -> int:
         return sum(len(b) for b in self.batches)
