@@ -11,14 +11,18 @@ import { LEARNINGS_VIEW, LearningsTree } from './learningsView';
 import { MetricsPanel } from './metricsPanel';
 import { onActivePythonChange } from './python';
 import { currentSettings, KaizenServer } from './server';
+import { ApiKeys } from './keys';
+import { Provisioner } from './provision';
 import { ProviderBadge } from './statusBar';
-import { chooseModel, createPullRequest, runPipeline } from './ui';
+import { chooseInterpreter, chooseModel, createPullRequest, runPipeline } from './ui';
 
 let active: KaizenServer | undefined;
 
 export function activate(context: vscode.ExtensionContext): void {
+  const activatedAt = Date.now();
   const log = vscode.window.createOutputChannel('Kaizen', { log: true });
-  const server = new KaizenServer(log);
+  const keys = new ApiKeys(context.secrets);
+  const server = new KaizenServer(log, new Provisioner(context, log), keys, activatedAt);
   const badge = new ProviderBadge();
   const metrics = new MetricsPanel(server, log);
   const learnings = new LearningsTree(server, log);
@@ -51,6 +55,16 @@ export function activate(context: vscode.ExtensionContext): void {
     'kaizen.runAutofix': (arg) => runPipeline(server, 'autofix', arg),
     'kaizen.runRefactor': (arg) => runPipeline(server, 'refactor', arg),
     'kaizen.restartServer': () => server.restart(),
+    'kaizen.installServer': () => server.installAndStart(),
+    'kaizen.chooseInterpreter': () => chooseInterpreter(),
+    'kaizen.showLog': async () => log.show(),
+    // a key reaches the server only through its process environment: restart to hand it over
+    'kaizen.setApiKey': async () => {
+      if (await keys.set()) await server.restart();
+    },
+    'kaizen.clearApiKey': async () => {
+      if (await keys.clear()) await server.restart();
+    },
     'kaizen.learnings.refresh': async () => learnings.refresh(),
     'kaizen.learnings.delete': (arg) => learnings.delete(arg),
   };

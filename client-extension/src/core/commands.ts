@@ -13,6 +13,11 @@ export const CLIENT_COMMANDS = [
   'kaizen.runAutofix',
   'kaizen.runRefactor',
   'kaizen.restartServer',
+  'kaizen.installServer',
+  'kaizen.chooseInterpreter',
+  'kaizen.showLog',
+  'kaizen.setApiKey',
+  'kaizen.clearApiKey',
   'kaizen.learnings.refresh',
   'kaizen.learnings.delete',
 ] as const;
