@@ -10,11 +10,13 @@ export class ApiKeys {
 
   /** provider -> key, for every provider with a stored key. */
   async stored(): Promise<Map<string, string>> {
+    // all at once: in a browser (code-server, vscode.dev) each read is a round trip
+    const values = await Promise.all(KEY_PROVIDERS.map(({ provider }) => this.secrets.get(secretName(provider))));
     const keys = new Map<string, string>();
-    for (const { provider } of KEY_PROVIDERS) {
-      const key = await this.secrets.get(secretName(provider));
+    KEY_PROVIDERS.forEach(({ provider }, i) => {
+      const key = values[i];
       if (key) keys.set(provider, key);
-    }
+    });
     return keys;
   }
 

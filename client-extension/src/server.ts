@@ -159,6 +159,11 @@ export class KaizenServer implements vscode.Disposable {
     try {
       const settings = currentSettings();
       const folder = vscode.workspace.workspaceFolders?.[0];
+      // the stored keys are read while the interpreter answers the version check
+      const keys = this.keys.stored().catch((err: unknown) => {
+        this.log.warn(`Reading the stored API keys failed (${String(err)}); starting without them.`);
+        return new Map<string, string>();
+      });
       const interpreter = await this.interpreter();
       python = interpreter.argv.join(' ');
       let verdict = await this.provisioner.check(interpreter.argv);
@@ -177,7 +182,7 @@ export class KaizenServer implements vscode.Disposable {
         return;
       }
       const spec = launchSpec(interpreter.argv, settings);
-      const env = serverEnvironment(process.env, await this.keys.stored());
+      const env = serverEnvironment(process.env, await keys);
       this.log.info(`Starting: ${[spec.command, ...spec.args].join(' ')} (interpreter from ${interpreter.source})`);
       const spawned = Date.now();
       this.client = this.createClient(spec, folder?.uri.fsPath, env, settings.languages.length ? settings.languages : LANGUAGES);

@@ -12,7 +12,7 @@ export interface KeyProvider {
 
 /** The providers whose key "Kaizen: Set API Key" asks for, and litellm's variable for each. */
 export const KEY_PROVIDERS: readonly KeyProvider[] = [
-  { provider: 'openai', label: 'OpenAI (and OpenAI-compatible servers)', envVar: 'OPENAI_API_KEY' },
+  { provider: 'openai', label: 'OpenAI', envVar: 'OPENAI_API_KEY' }, // also OpenAI-compatible servers
   { provider: 'anthropic', label: 'Anthropic', envVar: 'ANTHROPIC_API_KEY' },
   { provider: 'gemini', label: 'Google Gemini', envVar: 'GEMINI_API_KEY' },
   { provider: 'mistral', label: 'Mistral', envVar: 'MISTRAL_API_KEY' },
