@@ -34,10 +34,6 @@ local function kaizen_diagnostics(bufnr)
 end
 
 local function run()
-  local ok, err = pcall(dofile, config.setup)
-  if not ok then
-    error('the documented setup failed to load: ' .. tostring(err))
-  end
   for _, file in ipairs(config.files) do
     vim.cmd('edit ' .. vim.fn.fnameescape(file))
     local bufnr = vim.api.nvim_get_current_buf()
@@ -56,15 +52,32 @@ local function run()
   end
 end
 
-local ok, err = pcall(run)
-if not ok then
-  out.error = tostring(err)
+-- The setup loads now, as a user's init.lua is; the files open on VimEnter, once Neovim has
+-- switched filetype detection on (it does that after the init file, as for every user).
+local loaded, load_err = pcall(dofile, config.setup)
+
+local function finish()
+  for _, client in pairs(vim.lsp.get_active_clients()) do
+    client.stop()
+  end
+  vim.wait(5000, function() return #vim.lsp.get_active_clients() == 0 end, 50)
+  local f = assert(io.open(config.output, 'w'))
+  f:write(vim.json.encode(out))
+  f:close()
+  vim.cmd('qall!')
 end
-for _, client in pairs(vim.lsp.get_active_clients()) do
-  client.stop()
-end
-vim.wait(5000, function() return #vim.lsp.get_active_clients() == 0 end, 50)
-local f = assert(io.open(config.output, 'w'))
-f:write(vim.json.encode(out))
-f:close()
-vim.cmd('qall!')
+
+vim.api.nvim_create_autocmd('VimEnter', {
+  nested = true, -- so :edit fires FileType, which is what starts Kaizen in the recipe
+  callback = function()
+    if not loaded then
+      out.error = 'the documented setup failed to load: ' .. tostring(load_err)
+    else
+      local ok, err = pcall(run)
+      if not ok then
+        out.error = tostring(err)
+      end
+    end
+    finish()
+  end,
+})
