@@ -9,6 +9,7 @@ import { parseStatus } from './core/protocol';
 import { RESTART_KEYS } from './core/settings';
 import { LEARNINGS_VIEW, LearningsTree } from './learningsView';
 import { MetricsPanel } from './metricsPanel';
+import { RulesTree } from './rulesView';
 import { onActivePythonChange } from './python';
 import { currentSettings, KaizenServer } from './server';
 import { ApiKeys } from './keys';
@@ -26,8 +27,9 @@ export function activate(context: vscode.ExtensionContext): void {
   const badge = new ProviderBadge();
   const metrics = new MetricsPanel(server, log);
   const learnings = new LearningsTree(server, log);
+  const rules = new RulesTree(server, log);
   active = server;
-  context.subscriptions.push(log, server, badge, metrics, learnings);
+  context.subscriptions.push(log, server, badge, metrics, learnings, rules);
   context.subscriptions.push(vscode.window.registerTreeDataProvider(LEARNINGS_VIEW, learnings));
 
   const refreshStatus = async (): Promise<void> => {
@@ -42,6 +44,7 @@ export function activate(context: vscode.ExtensionContext): void {
     if (state === 'running') {
       void refreshStatus();
       learnings.refresh();
+      rules.refresh();
     }
   });
   server.onStatus((note) => badge.notify(note));
@@ -67,6 +70,9 @@ export function activate(context: vscode.ExtensionContext): void {
     },
     'kaizen.learnings.refresh': async () => learnings.refresh(),
     'kaizen.learnings.delete': (arg) => learnings.delete(arg),
+    'kaizen.rules.refresh': async () => rules.refresh(),
+    'kaizen.rules.accept': (arg) => rules.accept(arg),
+    'kaizen.rules.reject': (arg) => rules.reject(arg),
   };
   for (const [id, handler] of Object.entries(handlers)) {
     context.subscriptions.push(

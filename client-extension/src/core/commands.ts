@@ -20,6 +20,9 @@ export const CLIENT_COMMANDS = [
   'kaizen.clearApiKey',
   'kaizen.learnings.refresh',
   'kaizen.learnings.delete',
+  'kaizen.rules.refresh',
+  'kaizen.rules.accept',
+  'kaizen.rules.reject',
 ] as const;
 
 export type ClientCommand = (typeof CLIENT_COMMANDS)[number];
