@@ -604,6 +604,9 @@ def _end_to_end(installed: dict[str, Any]) -> None:
                 "issueAnswer": ISSUE_ANYWHERE,
                 "tsFile": "mean.ts",
                 "tsxFile": "Widget.tsx",
+                # where the extension makes its private environment (its global storage)
+                "privateEnv": str(tmp / "user-data" / "User" / "globalStorage" / "kaizen-lsp.kaizen"
+                                  / "server-env"),
             }
             started = time.monotonic()
             with _code_server(tmp, workspace, env, ARTIFACTS / "code-server.log") as url:

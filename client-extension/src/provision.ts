@@ -40,7 +40,18 @@ export class Provisioner {
 
   /** The private environment's Python, once the user chose to install the server there. */
   privatePython(): string | undefined {
-    return this.context.globalState.get<boolean>(PRIVATE_ENV_KEY) ? this.env.python : undefined;
+    return this.context.globalState.get<string>(PRIVATE_ENV_KEY) ? this.env.python : undefined;
+  }
+
+  /**
+   * The private environment needs the bundled wheel when that is newer than the version
+   * recorded at its install. Known without running anything, so a start from the private
+   * environment asks no Python first: the version check is off the critical path.
+   */
+  privateIsCurrent(): boolean {
+    const installed = this.context.globalState.get<string>(PRIVATE_ENV_KEY);
+    const wheel = this.bundledWheel();
+    return typeof installed === 'string' && (wheel === null || compareVersions(installed, wheel.version) >= 0);
   }
 
   /** Asks `python` (a command line) whether it can run the server. */
@@ -51,11 +62,6 @@ export class Provisioner {
     return verdict;
   }
 
-  /** The private environment needs the bundled wheel when that is newer than what it has. */
-  privateNeedsUpgrade(verdict: Verdict): boolean {
-    const wheel = this.bundledWheel();
-    return verdict.kind === 'ready' && wheel !== null && compareVersions(verdict.version, wheel.version) < 0;
-  }
 
   /**
    * The ONE notification for a Python that cannot run the server. Resolves with the action
@@ -105,7 +111,7 @@ export class Provisioner {
           progress: (message) => progress.report({ message }),
         }),
     );
-    await this.context.globalState.update(PRIVATE_ENV_KEY, true);
+    await this.context.globalState.update(PRIVATE_ENV_KEY, wheel.version);
     return python;
   }
 }

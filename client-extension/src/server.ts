@@ -86,9 +86,14 @@ export class KaizenServer implements vscode.Disposable {
         return;
       }
       if (currentSettings().interpreter.length > 0) {
-        void vscode.window.showInformationMessage(
-          'Kaizen: the server is installed in a private environment, but the kaizen.interpreter setting still names another Python. Clear it to use the private environment.',
-        );
+        // The user chose the private environment over the Python the setting names: clear it
+        // (the configuration change restarts the server, from the private environment).
+        const config = vscode.workspace.getConfiguration('kaizen');
+        const inspected = config.inspect('interpreter');
+        if (inspected?.workspaceValue !== undefined) await config.update('interpreter', undefined, vscode.ConfigurationTarget.Workspace);
+        if (inspected?.globalValue !== undefined) await config.update('interpreter', undefined, vscode.ConfigurationTarget.Global);
+        this.log.info('kaizen.interpreter was cleared: the server runs from the private environment.');
+        if (currentSettings().interpreter.length === 0) return;
       }
       await this.startNow();
     });
@@ -156,31 +161,35 @@ export class KaizenServer implements vscode.Disposable {
     this.stateEmitter.fire('starting');
     const began = Date.now();
     let python = 'python';
+    let source = '';
     try {
       const settings = currentSettings();
       const folder = vscode.workspace.workspaceFolders?.[0];
       // the stored keys are read while the interpreter answers the version check
-      const keys = this.keys.stored().catch((err: unknown) => {
-        this.log.warn(`Reading the stored API keys failed (${String(err)}); starting without them.`);
-        return new Map<string, string>();
-      });
+      let keysMs = -1;
+      const keys = this.keys.stored().then(
+        (found) => {
+          keysMs = Date.now() - began;
+          return found;
+        },
+        (err: unknown) => {
+          this.log.warn(`Reading the stored API keys failed (${String(err)}); starting without them.`);
+          return new Map<string, string>();
+        },
+      );
       const interpreter = await this.interpreter();
+      const interpreterMs = Date.now() - began;
       python = interpreter.argv.join(' ');
-      let verdict = await this.provisioner.check(interpreter.argv);
-      if (interpreter.source === 'private' && this.provisioner.privateNeedsUpgrade(verdict)) {
+      source = interpreter.source;
+      if (interpreter.source === 'private' && !this.provisioner.privateIsCurrent()) {
         this.log.info('The bundled server is newer than the private environment\'s: upgrading it.');
         this.stateEmitter.fire('installing');
         await this.provisioner.install([interpreter.argv, ['python3'], ['python']]);
-        verdict = await this.provisioner.check(interpreter.argv);
+        this.stateEmitter.fire('starting');
       }
-      if (verdict.kind !== 'ready') {
-        this.stateEmitter.fire('not-installed');
-        void this.provisioner.offer(verdict, python).then((choice) => {
-          if (choice === 'install') void this.installAndStart();
-          if (choice === 'interpreter') void vscode.commands.executeCommand('kaizen.chooseInterpreter');
-        });
-        return;
-      }
+      // A Python the extension did not set up is asked first, so that a missing Kaizen is one
+      // clear notification instead of a failed start; the private environment is known.
+      if (interpreter.source !== 'private' && !(await this.offerIfNotReady(interpreter.argv))) return;
       const spec = launchSpec(interpreter.argv, settings);
       const env = serverEnvironment(process.env, await keys);
       this.log.info(`Starting: ${[spec.command, ...spec.args].join(' ')} (interpreter from ${interpreter.source})`);
@@ -188,22 +197,43 @@ export class KaizenServer implements vscode.Disposable {
       this.client = this.createClient(spec, folder?.uri.fsPath, env, settings.languages.length ? settings.languages : LANGUAGES);
       await this.client.start();
       const ready = Date.now();
-      // The extension's own part (interpreter discovery, version check) against the server's.
+      // The extension's own part (interpreter discovery, version check, keys) against the server's.
       const first = this.firstStart;
       this.firstStart = false;
       this.log.info(
         `Start-up: ${ready - (first ? this.activatedAt : began)} ms from ${first ? 'activation' : 'restart'} to initialized; ` +
-          `the server's own start-up ${ready - spawned} ms, the extension's ${spawned - (first ? this.activatedAt : began)} ms`,
+          `the server's own start-up ${ready - spawned} ms, the extension's ${spawned - (first ? this.activatedAt : began)} ms ` +
+          `(${began - (first ? this.activatedAt : began)} ms to this start, interpreter ${interpreterMs} ms, keys ${keysMs} ms)`,
       );
     } catch (err) {
       const client = this.client;
       this.client = undefined;
       void client?.dispose(2000).catch(() => undefined);
-      this.stateEmitter.fire('failed');
       const cause = err instanceof Error ? err.message : String(err);
+      // a broken private environment (or a failed upgrade): say what is wrong, offer Install
+      if (source === 'private' && !(await this.offerIfNotReady([python]).catch(() => true))) {
+        this.log.error(`The server did not start from the private environment: ${cause}`);
+        return;
+      }
+      this.stateEmitter.fire('failed');
       this.log.error(`The server did not start: ${cause}`);
       void this.failure(`Kaizen: the server did not start with "${python}": ${cause}`, ['Show Log', 'Choose Interpreter']);
     }
+  }
+
+  /**
+   * The version check of `argv`; when it cannot run the server, the badge says so and the ONE
+   * notification offers Install / Choose Interpreter / Show Log. True when the server can start.
+   */
+  private async offerIfNotReady(argv: string[]): Promise<boolean> {
+    const verdict = await this.provisioner.check(argv);
+    if (verdict.kind === 'ready') return true;
+    this.stateEmitter.fire('not-installed');
+    void this.provisioner.offer(verdict, argv.join(' ')).then((choice) => {
+      if (choice === 'install') void this.installAndStart();
+      if (choice === 'interpreter') void vscode.commands.executeCommand('kaizen.chooseInterpreter');
+    });
+    return false;
   }
 
   /** One error message with its way out; never a restart loop. */

@@ -4,7 +4,7 @@
 // a JSON config file as the only argument (url, modelControl, baseModel, newModel, newApiBase,
 // workspace, artifacts, profile, chromium, issueMessage, issueLine, issueColumn, fixedLine,
 // fixedText, refactorMessage, apiKey, missingInterpreter, oldPython, issueAnswer, tsFile,
-// tsxFile).
+// tsxFile, privateEnv).
 //
 // The profile is a new user's: no kaizen.interpreter, a python3 without Kaizen, no API key in
 // the environment. The scenario starts where such a user starts (one notification, a bad
@@ -14,7 +14,7 @@
 // Each step logs one JSON line to stdout and saves <artifacts>/<NN>-<step>.png (or
 // <NN>-<step>-FAILED.png with what the workbench showed); a failed step does not stop the
 // next ones, and the script exits 1 if any failed.
-import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 
@@ -465,6 +465,28 @@ async function main() {
       await page.locator('.monaco-workbench').waitFor({ state: 'visible', timeout: 120_000 });
       await problemFor(config.tsxFile, config.issueMessage);
       results.reloadToFirstFindingMs = Date.now() - started;
+    });
+
+    await step('broken-private-environment', async () => {
+      // its Python stops working: a restart says so once, offers Install, and loops not
+      const python = join(config.privateEnv, 'bin', 'python');
+      renameSync(python, `${python}.moved`);
+      writeFileSync(python, '#!/bin/sh\necho "broken on purpose" >&2\nexit 3\n', { mode: 0o755 });
+      try {
+        await clearNotifications().catch(() => undefined);
+        await command('Kaizen: Restart Server');
+        results.brokenPrivate = await oneNotification(/could not run/);
+        if (!/Install \(private environment\)/.test(results.brokenPrivate)) {
+          throw new Error(`no way out offered: ${results.brokenPrivate}`);
+        }
+        await badgeReads('server not installed');
+      } finally {
+        unlinkSync(python);
+        renameSync(`${python}.moved`, python);
+      }
+      await clearNotifications();
+      await command('Kaizen: Restart Server');
+      await badgeReads(`openai/${config.newModel} | openai/${config.baseModel}`, RUN);
     });
   } finally {
     writeFileSync(join(config.artifacts, 'browser-console.log'), consoleLog.join('\n'));
