@@ -22,7 +22,7 @@ let active: KaizenServer | undefined;
 export function activate(context: vscode.ExtensionContext): void {
   const activatedAt = Date.now();
   const log = vscode.window.createOutputChannel('Kaizen', { log: true });
-  const keys = new ApiKeys(context.secrets);
+  const keys = new ApiKeys(context.secrets, context.globalState);
   const server = new KaizenServer(log, new Provisioner(context, log), keys, activatedAt);
   const badge = new ProviderBadge();
   const metrics = new MetricsPanel(server, log);
