@@ -23,6 +23,7 @@ export function activate(context: vscode.ExtensionContext): void {
   const activatedAt = Date.now();
   const log = vscode.window.createOutputChannel('Kaizen', { log: true });
   const keys = new ApiKeys(context.secrets, context.globalState);
+  keys.prefetch(); // secret storage can be slow to answer right after a window opens
   const server = new KaizenServer(log, new Provisioner(context, log), keys, activatedAt);
   const badge = new ProviderBadge();
   const metrics = new MetricsPanel(server, log);

@@ -32,6 +32,21 @@ export class ApiKeys {
     return keys;
   }
 
+  private prefetched: Promise<Map<string, string>> | undefined;
+
+  /** Starts reading the stored keys now (at activation), for the first server start. */
+  prefetch(): void {
+    this.prefetched = this.stored();
+    this.prefetched.catch(() => undefined);
+  }
+
+  /** The keys for a server start: the prefetched read the first time, a fresh one after. */
+  forStart(): Promise<Map<string, string>> {
+    const keys = this.prefetched ?? this.stored();
+    this.prefetched = undefined;
+    return keys;
+  }
+
   private async record(provider: string, present: boolean): Promise<void> {
     const names = new Set(this.state.get<string[]>(STORED_PROVIDERS) ?? []);
     if (present) names.add(provider);

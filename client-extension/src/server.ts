@@ -167,7 +167,7 @@ export class KaizenServer implements vscode.Disposable {
       const folder = vscode.workspace.workspaceFolders?.[0];
       // the stored keys are read while the interpreter answers the version check
       let keysMs = -1;
-      const keys = this.keys.stored().then(
+      const keys = this.keys.forStart().then(
         (found) => {
           keysMs = Date.now() - began;
           return found;
@@ -196,6 +196,9 @@ export class KaizenServer implements vscode.Disposable {
       const spawned = Date.now();
       this.client = this.createClient(spec, folder?.uri.fsPath, env, settings.languages.length ? settings.languages : LANGUAGES);
       await this.client.start();
+      // start() can resolve although the process died during initialize (the client logged
+      // "couldn't create connection"): that is a failed start, not a running server
+      if (!this.client.isRunning()) throw new Error('the server process exited while starting (the log has its output)');
       const ready = Date.now();
       // The extension's own part (interpreter discovery, version check, keys) against the server's.
       const first = this.firstStart;
