@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip
 EXT    := client-extension
 
-.PHONY: install demo test test-python test-extension lint bench clean
+.PHONY: install demo test test-python test-extension lint bench clean dist wheel
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -50,10 +50,24 @@ test-python: install
 test-extension:
 	cd $(EXT) && npm ci --no-audit --no-fund && npm run compile && npm run lint && npm test && npm run package
 
+# The release artifacts, in dist/: the wheel and sdist (the wheel is built from the sdist, so a
+# file missing from the sdist fails here), checked with twine, and the .vsix with that wheel
+# inside it (client-extension/wheels/), which the extension installs into a private
+# environment when the user's Python has no Kaizen.
+wheel: install
+	rm -rf dist $(EXT)/wheels
+	$(PY) -m build --outdir dist .
+	$(PY) -m twine check --strict dist/*
+	mkdir -p $(EXT)/wheels && cp dist/*.whl $(EXT)/wheels/
+
+dist: wheel
+	cd $(EXT) && npm ci --no-audit --no-fund && npm run package -- --out ../dist/
+	@ls -l dist
+
 test: test-extension test-python
 
 bench: install
 	$(PY) benchmarks/run_all.py
 
 clean:
-	rm -rf $(VENV) .demo-home $(EXT)/node_modules $(EXT)/out
+	rm -rf $(VENV) .demo-home dist $(EXT)/node_modules $(EXT)/out $(EXT)/wheels

@@ -103,7 +103,7 @@ def test_action_structure():
     setup, install, check, upload = action["runs"]["steps"]
     assert setup["uses"].startswith("actions/setup-python@")
     assert setup["with"]["python-version"] == "${{ inputs.python-version }}"
-    assert "kaizen-lsp" in install["run"] and "KAIZEN_VERSION" in install["env"]
+    assert "GITHUB_ACTION_PATH" in install["run"] and "KAIZEN_VERSION" in install["env"]
     assert check["id"] == "check"
     assert upload["uses"].startswith("github/codeql-action/upload-sarif@")
     assert upload["with"]["sarif_file"] == "${{ inputs.sarif-file }}"
@@ -111,8 +111,11 @@ def test_action_structure():
 
 
 def test_install_step_pins_the_version(tmp_path: Path):
-    """The install step's script, with pip replaced by a recorder: what it asks pip for."""
-    for version, spec in (("", "kaizen-lsp"), ("0.1.0", "kaizen-lsp==0.1.0")):
+    """The install step's script, with pip replaced by a recorder: what it asks pip for.
+    By default the action's own checkout (so it works before any publication), else the
+    pinned version from the package index."""
+    action_path = str(tmp_path / "action checkout")
+    for version, spec in (("", action_path), ("0.1.0", "kaizen-lsp==0.1.0")):
         bin_dir = tmp_path / f"bin-{version or 'latest'}"
         log = bin_dir / "python.log"
         fake = _script(bin_dir / "python", f"""
@@ -121,7 +124,8 @@ def test_install_step_pins_the_version(tmp_path: Path):
                 f.write(" ".join(sys.argv[1:]) + "\\n")
         """)
         assert fake.exists()
-        done = run_step("Install Kaizen", {"kaizen-version": version}, tmp_path, bin_dir)
+        done = run_step("Install Kaizen", {"kaizen-version": version}, tmp_path, bin_dir,
+                        {"GITHUB_ACTION_PATH": action_path})
         assert done.returncode == 0, done.stderr
         pip_call = log.read_text().splitlines()[0]
         assert pip_call.startswith("-m pip install") and pip_call.endswith(f" {spec}"), pip_call
@@ -302,9 +306,12 @@ def test_hooks_manifest_is_valid_for_pre_commit(caplog: pytest.LogCaptureFixture
     assert not caplog.records, [r.getMessage() for r in caplog.records]
     assert set(hooks) == {"kaizen", "kaizen-review"}
     for hook in hooks.values():
-        assert (hook["language"], hook["types"], hook["pass_filenames"]) == (
-            "python", ["python"], True)
+        assert (hook["language"], hook["pass_filenames"]) == ("python", True)
         assert hook["require_serial"] is True  # one kaizen process, one database writer
+    assert hooks["kaizen"]["types"] == ["python"]  # the offline pre-pass is ruff's
+    # the model review: every language the server reviews, TSX and shell scripts included
+    assert {"python", "ts", "tsx", "jsx", "go", "rust", "c#", "kotlin", "shell"} <= set(
+        hooks["kaizen-review"]["types_or"])
     assert hooks["kaizen"]["entry"] == "kaizen check --static-only"
     assert hooks["kaizen-review"]["entry"] == "kaizen check"
 

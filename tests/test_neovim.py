@@ -216,3 +216,80 @@ def test_neovim_applies_a_ruff_fix_to_the_similar_places(
     assert (project / "c.py").read_text() == "import re\n\nprint(re.escape('x'))\n"
     assert (project / "clean.py").read_text() == "import re\n\nprint(re)\n"
     assert file.read_text() == "\nx = 1\n"
+
+
+EDITORS_MD = ROOT / "docs" / "editors.md"
+RECIPE_LUA = ROOT / "tests" / "nvim" / "recipe.lua"
+MEAN_TS = "export function mean(xs: number[]): number {\n  return xs.reduce((a, b) => a + b, 0) / xs.length;\n}\n"
+WIDGET_TSX = (
+    "export function Average({ xs }: { xs: number[] }) {\n"
+    "  return <span>{xs.reduce((a, b) => a + b, 0) / xs.length}</span>;\n"
+    "}\n"
+)
+
+
+def documented_recipe(cmd: list[str], init_options: dict[str, Any]) -> str:
+    """The Lua block of docs/editors.md's "Neovim 0.7 to 0.10" section, with only its server
+    command and init_options replaced (each exactly once) by the test's."""
+    text = EDITORS_MD.read_text(encoding="utf-8")
+    section = re.search(r"^### Neovim 0\.7 to 0\.10\b.*?(?=^##)", text, re.S | re.M)
+    assert section, "docs/editors.md has no '### Neovim 0.7 to 0.10' section"
+    [block] = re.findall(r"^```lua\n(.*?)^```", section[0], re.S | re.M)
+    lua_cmd = "cmd = vim.json.decode(" + _lua_string(json.dumps(cmd)) + "),"
+    lua_options = "init_options = vim.json.decode(" + _lua_string(json.dumps(init_options)) + "),"
+    for pattern, replacement in ((r"cmd = \{ 'kaizen', 'serve' \},", lua_cmd),
+                                 (r"init_options = \{.*\},\n", lua_options + "\n")):
+        block, n = re.subn(pattern, lambda _m, r=replacement: r, block)
+        assert n == 1, f"the documented recipe should have one {pattern!r}"
+    return block
+
+
+def _lua_string(text: str) -> str:
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def test_neovim_documented_recipe_reviews_typescript_and_tsx(
+    nvim: str, scripted: ScriptedModel, project: Path, kaizen_home: Path, tmp_path: Path,
+):
+    """The 0.7 recipe users copy, run as their init.lua: a .ts and a .tsx buffer in one git
+    project get Kaizen's diagnostics from one shared client rooted at the project."""
+    scripted.set_default("issue_detector", {"issues": [{
+        "line": 2, "severity": "error", "category": "bug",
+        "message": "Division by zero on an empty list", "rationale": "it crashes"}]})
+    (project / "src").mkdir()
+    ts, tsx = project / "src" / "mean.ts", project / "src" / "Widget.tsx"
+    ts.write_text(MEAN_TS)
+    tsx.write_text(WIDGET_TSX)
+    setup = tmp_path / "kaizen-setup.lua"
+    setup.write_text(documented_recipe([sys.executable, "-m", "kaizen", "serve"],
+                                       model_options(scripted)))
+    output = tmp_path / "recipe-result.json"
+    config = tmp_path / "recipe-config.json"
+    config.write_text(json.dumps({
+        "setup": str(setup), "files": [str(ts), str(tsx)], "output": str(output),
+        "timeout_ms": int(os.environ.get("KAIZEN_NVIM_TIMEOUT_MS", "20000")),
+    }))
+    xdg = tmp_path / "xdg"
+    env = server_env(kaizen_home, KAIZEN_NVIM_RECIPE=str(config))
+    for name in ("CONFIG", "DATA", "STATE", "CACHE"):
+        (xdg / name.lower()).mkdir(parents=True, exist_ok=True)
+        env[f"XDG_{name}_HOME"] = str(xdg / name.lower())
+    done = subprocess.run([nvim, "--headless", "--clean", "-u", str(RECIPE_LUA)], cwd=tmp_path,
+                          env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                          timeout=90)
+    assert output.exists(), f"nvim exited {done.returncode}: {done.stderr[-2000:]}"
+    result = json.loads(output.read_text())
+    assert "error" not in result, result
+    if result["nvim_version"].startswith("0.7."):
+        # the recipe's reason to exist: 0.7 has neither, and it still works
+        assert not result["has_vim_fs"] and not result["has_lsp_start"]
+    [on_ts, on_tsx] = result["buffers"]
+    assert (on_ts["filetype"], on_tsx["filetype"]) == ("typescript", "typescriptreact")
+    for buffer in (on_ts, on_tsx):
+        assert not buffer["timed_out"], buffer
+        [d] = buffer["diagnostics"]
+        assert (d["lnum"], d["severity"]) == (1, 1), d  # line 2, ERROR
+        assert d["message"].startswith("Division by zero"), d
+        [client] = buffer["clients"]
+        assert (client["name"], client["root_dir"]) == ("kaizen", str(project))
+    assert on_ts["clients"][0]["id"] == on_tsx["clients"][0]["id"]  # one server per project

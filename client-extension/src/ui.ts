@@ -139,3 +139,42 @@ export async function runPipeline(server: KaizenServer, pipeline: Pipeline, arg:
   const n = result.findings;
   void vscode.window.showInformationMessage(`Kaizen ${name}: ${n} finding${n === 1 ? '' : 's'}.`);
 }
+
+/**
+ * Which Python runs the server: a path or command typed in (written to kaizen.interpreter,
+ * which restarts the server), or back to discovery.
+ */
+export async function chooseInterpreter(): Promise<void> {
+  const config = vscode.workspace.getConfiguration('kaizen');
+  const picked = await vscode.window.showQuickPick(
+    [
+      { label: 'Enter the path of a Python 3.10+ interpreter…', value: 'enter' },
+      { label: 'Browse…', value: 'browse' },
+      { label: 'Discover it', detail: 'the private environment, the Python extension\'s interpreter, else python3', value: 'clear' },
+    ],
+    { title: 'Kaizen: Choose Interpreter' },
+  );
+  if (!picked) return;
+  let value: string | undefined;
+  if (picked.value === 'enter') {
+    value = await vscode.window.showInputBox({
+      title: 'Kaizen: Python interpreter',
+      prompt: 'Path of a Python with kaizen-lsp installed (or one Kaizen may install its server for)',
+      value: currentInterpreter(config),
+      ignoreFocusOut: true,
+    });
+  } else if (picked.value === 'browse') {
+    const [file] = (await vscode.window.showOpenDialog({ canSelectMany: false, title: 'Kaizen: Python interpreter' })) ?? [];
+    value = file?.fsPath;
+  }
+  if (picked.value === 'clear') {
+    await config.update('interpreter', undefined, vscode.ConfigurationTarget.Global);
+  } else if (value?.trim()) {
+    await config.update('interpreter', value.trim(), vscode.ConfigurationTarget.Global);
+  }
+}
+
+function currentInterpreter(config: vscode.WorkspaceConfiguration): string {
+  const value = config.get<string | string[]>('interpreter');
+  return Array.isArray(value) ? value.join(' ') : value ?? '';
+}

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { badgeView, INITIAL_BADGE, modelLabel, withAlert, withNotification, withStatus } from '../src/core/badge';
+import { badgeView, INITIAL_BADGE, modelLabel, ServerState, withAlert, withNotification, withStatus } from '../src/core/badge';
 import { parseAlertNotification, parseStatusNotification } from '../src/core/protocol';
 
 const status = {
@@ -10,7 +10,7 @@ const status = {
 };
 
 test('shows the models in use once the server runs', () => {
-  assert.match(badgeView(INITIAL_BADGE).text, /Kaizen$/);
+  assert.equal(badgeView(INITIAL_BADGE).text, '$(loading~spin) Kaizen: starting');
   const view = badgeView(withStatus({ ...INITIAL_BADGE, server: 'running' }, status));
   assert.equal(view.text, '$(sparkle) Kaizen: openai/gpt-4o-mini | anthropic/claude-3-5-haiku-latest');
   assert.match(view.tooltip, /Refactor: anthropic\/claude-3-5-haiku-latest \(router\)/);
@@ -58,4 +58,13 @@ test('the tooltip shows the predicted cost of the last run', () => {
   assert.ok(idle);
   state = withNotification(state, idle);
   assert.match(badgeView(state).tooltip, /Last run: predicted cost \$0\.0012 \(actual \$0\.0011\)/);
+});
+
+test('without a running server the badge says what is wrong and a click does the matching thing', () => {
+  const view = (server: ServerState) => badgeView({ ...INITIAL_BADGE, server });
+  assert.deepEqual([view('not-installed').text, view('not-installed').command], ['$(warning) Kaizen: server not installed', 'kaizen.installServer']);
+  assert.deepEqual([view('installing').text, view('installing').command], ['$(loading~spin) Kaizen: installing server', 'kaizen.showLog']);
+  assert.deepEqual([view('failed').text, view('failed').command], ['$(error) Kaizen: server failed', 'kaizen.showLog']);
+  assert.deepEqual([view('stopped').text, view('stopped').command], ['$(circle-slash) Kaizen: stopped', 'kaizen.restartServer']);
+  assert.equal(badgeView(withStatus({ ...INITIAL_BADGE, server: 'running' }, status)).command, 'kaizen.chooseModel');
 });

@@ -5,7 +5,7 @@ import { getterFrom, readSettings } from '../src/core/settings';
 
 test('the setting wins and the Python extension is not asked', async () => {
   let asked = false;
-  const found = await resolveInterpreter(['/opt/py'], async () => {
+  const found = await resolveInterpreter(['/opt/py'], '/private/bin/python', async () => {
     asked = true;
     return '/from/extension';
   });
@@ -14,15 +14,25 @@ test('the setting wins and the Python extension is not asked', async () => {
 });
 
 test('then the Python extension, then python3', async () => {
-  assert.deepEqual(await resolveInterpreter([], async () => '/venv/bin/python'), {
+  assert.deepEqual(await resolveInterpreter([], undefined, async () => '/venv/bin/python'), {
     argv: ['/venv/bin/python'],
     source: 'python-extension',
   });
-  assert.deepEqual(await resolveInterpreter([], async () => undefined), { argv: ['python3'], source: 'default' });
+  assert.deepEqual(await resolveInterpreter([], undefined, async () => undefined), { argv: ['python3'], source: 'default' });
   assert.deepEqual(
-    await resolveInterpreter([], () => Promise.reject(new Error('extension failed'))),
+    await resolveInterpreter([], undefined, () => Promise.reject(new Error('extension failed'))),
     { argv: ['python3'], source: 'default' },
   );
+});
+
+test('the private environment comes before the Python extension, which is then not asked', async () => {
+  let asked = false;
+  const found = await resolveInterpreter([], '/storage/server-env/bin/python', async () => {
+    asked = true;
+    return '/venv/bin/python';
+  });
+  assert.deepEqual(found, { argv: ['/storage/server-env/bin/python'], source: 'private' });
+  assert.equal(asked, false);
 });
 
 test('command line is <python> -m kaizen serve plus serverArgs', () => {

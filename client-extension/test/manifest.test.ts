@@ -42,7 +42,31 @@ test('every contributed command is registered in activate(), and no other', () =
 test('activation: the languages and every command', () => {
   for (const language of LANGUAGES) assert.ok(manifest.activationEvents.includes(`onLanguage:${language}`), language);
   for (const command of contributedCommands) assert.ok(manifest.activationEvents.includes(`onCommand:${command}`), command);
-  assert.equal(manifest.main, './out/src/extension.js');
+  assert.equal(manifest.main, './out/bundle/extension.js'); // one file: esbuild's bundle (npm run bundle)
+});
+
+test('the client covers every language the server reviews, JSX and TSX included', () => {
+  for (const id of ['javascriptreact', 'typescriptreact', 'csharp', 'cpp', 'kotlin', 'shellscript']) {
+    assert.ok(LANGUAGES.includes(id), id);
+  }
+  const setting = properties['kaizen.languages'] as unknown as { default: string[]; items: { enum: string[] } };
+  assert.deepEqual(setting.default, [...LANGUAGES]);
+  assert.deepEqual(setting.items.enum, [...LANGUAGES]);
+});
+
+test('the walkthrough runs only contributed (or built-in) commands and its media exist', () => {
+  const walkthroughs = (manifest.contributes as unknown as {
+    walkthroughs: { steps: { id: string; description: string; media: { markdown?: string } }[] }[];
+  }).walkthroughs;
+  assert.equal(walkthroughs.length, 1);
+  const steps = walkthroughs[0].steps;
+  assert.deepEqual(steps.map((s) => s.id), ['server', 'model', 'key', 'review', 'fix', 'dismiss', 'learned']);
+  for (const step of steps) {
+    for (const m of step.description.matchAll(/\(command:([\w.]+)\)/g)) {
+      assert.ok(!m[1].startsWith('kaizen.') || contributedCommands.includes(m[1]), `${step.id}: ${m[1]}`);
+    }
+    assert.ok(step.media.markdown && fs.existsSync(path.join(PACKAGE_ROOT, step.media.markdown)), step.id);
+  }
 });
 
 test('menus name only contributed commands', () => {
@@ -86,7 +110,7 @@ test('manifest defaults agree with the code defaults', () => {
 test('packaging metadata is present so vsce does not prompt', () => {
   assert.equal(manifest.license, 'MIT');
   assert.ok(manifest.repository);
-  for (const file of ['LICENSE', 'README.md', '.vscodeignore', 'package-lock.json']) {
+  for (const file of ['LICENSE', 'README.md', 'CHANGELOG.md', '.vscodeignore', 'package-lock.json', 'media/icon.png']) {
     assert.ok(fs.existsSync(path.join(PACKAGE_ROOT, file)), file);
   }
 });

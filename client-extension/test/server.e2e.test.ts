@@ -71,7 +71,7 @@ test('the server started by the client publishes pre-pass diagnostics', { skip, 
     'staticPrepass.enabled': true,
     'staticPrepass.only': true,
   }));
-  const interpreter = await resolveInterpreter(settings.interpreter, async () => undefined);
+  const interpreter = await resolveInterpreter(settings.interpreter, undefined, async () => undefined);
   const spec = launchSpec(interpreter.argv, settings);
   assert.deepEqual(spec.args.slice(-3), ['-m', 'kaizen', 'serve']);
   const options = { ...spec.initializationOptions, databasePath: path.join(workspace, 'kaizen.db') };

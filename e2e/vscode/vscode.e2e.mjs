@@ -3,11 +3,18 @@
 // everything, starts code-server, the scripted model server and the fake GitHub, and passes
 // a JSON config file as the only argument (url, modelControl, baseModel, newModel, newApiBase,
 // workspace, artifacts, profile, chromium, issueMessage, issueLine, issueColumn, fixedLine,
-// fixedText, refactorMessage).
+// fixedText, refactorMessage, apiKey, missingInterpreter, oldPython, issueAnswer, tsFile,
+// tsxFile, privateEnv).
+//
+// The profile is a new user's: no kaizen.interpreter, a python3 without Kaizen, no API key in
+// the environment. The scenario starts where such a user starts (one notification, a bad
+// interpreter or two, the key set through the command, Install), then reviews, fixes,
+// chooses a model, opens a pull request, reviews TypeScript and TSX, and finally reloads the
+// window to time the first finding with the server already installed.
 // Each step logs one JSON line to stdout and saves <artifacts>/<NN>-<step>.png (or
 // <NN>-<step>-FAILED.png with what the workbench showed); a failed step does not stop the
 // next ones, and the script exits 1 if any failed.
-import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 
@@ -23,6 +30,7 @@ const CHROMIUM_FLAGS = [
 ];
 const SHORT = 15_000;
 const RUN = 90_000; // a pipeline run through the real server and the scripted model
+const INSTALL = 400_000; // a venv and pip install of the bundled wheel from local wheels
 
 mkdirSync(config.artifacts, { recursive: true });
 const consoleLog = [];
@@ -55,6 +63,27 @@ async function errorToasts() {
     .filter({ has: page.locator('.codicon-error') })
     .allInnerTexts()
     .catch(() => []);
+}
+
+/** Every notification showing now, as text. */
+async function toasts() {
+  return page.locator('.notifications-toasts .notification-toast').allInnerTexts().catch(() => []);
+}
+
+/** Closes every notification (their promises resolve as dismissed). */
+async function clearNotifications() {
+  await command('Notifications: Clear All Notifications');
+  await until('no notifications', async () => (await toasts()).length === 0, SHORT);
+}
+
+/** Waits for a Kaizen notification matching `pattern`, then checks it is the only one
+ * showing and that no generic error (the language client's) came with it. */
+async function oneNotification(pattern, timeout = RUN) {
+  const text = await notification(pattern, timeout);
+  await page.waitForTimeout(1500); // anything stacked on top would show by now
+  const all = (await toasts()).map((t) => t.replace(/\s+/g, ' ').trim());
+  if (all.length !== 1) throw new Error(`expected one notification, saw ${all.length}: ${JSON.stringify(all)}`);
+  return all[0];
 }
 
 /** Fails at once when an error notification appeared during this step. */
@@ -207,6 +236,26 @@ async function problems(pattern, timeout = RUN) {
   return row.innerText();
 }
 
+/** A Problems row for `file` and, under it, one matching `pattern`. */
+async function problemFor(file, pattern, timeout = RUN) {
+  await command('Problems: Focus on Problems View');
+  const rows = page.locator('.markers-panel .monaco-list-row');
+  await until(`a problem in ${file} matching ${pattern}`, async () => {
+    await noNewErrors();
+    return (await rows.filter({ hasText: file }).first().isVisible()) && rows.filter({ hasText: pattern }).first().isVisible();
+  }, timeout);
+}
+
+/** Kaizen: Choose Interpreter, then a typed path. */
+async function chooseInterpreterPath(path) {
+  await command('Kaizen: Choose Interpreter');
+  await pick('Enter the path');
+  await waitQuickTitle('Python interpreter');
+  await quickInputBox().fill(path);
+  await page.keyboard.press('Enter');
+  await quickInput().waitFor({ state: 'hidden', timeout: SHORT });
+}
+
 const badge = () => page.locator('.statusbar-item').filter({ hasText: 'Kaizen' }).first();
 
 /** Waits until the provider badge reads exactly `Kaizen: <label>` (after its icon). */
@@ -246,6 +295,60 @@ async function main() {
       await page.keyboard.press('Escape');
     });
     if (failed.length) throw new Error('the workbench did not load');
+
+    await step('first-run-one-notification', async () => {
+      await openFile('stats.py');
+      results.firstRun = await oneNotification(/Kaizen needs its server: it is not installed in python3/);
+      if (!/Install \(private environment\)/.test(results.firstRun) || !/Choose Interpreter/.test(results.firstRun)) {
+        throw new Error(`the notification lacks its actions: ${results.firstRun}`);
+      }
+      results.badgeNotInstalled = await badgeReads('server not installed');
+    });
+
+    await step('interpreter-that-does-not-exist', async () => {
+      await clearNotifications();
+      await chooseInterpreterPath(config.missingInterpreter);
+      results.missingInterpreter = await oneNotification(/could not run \(not found\)/);
+    });
+
+    if (config.oldPython) {
+      await step('python-older-than-3-10', async () => {
+        await clearNotifications();
+        await chooseInterpreterPath(config.oldPython);
+        results.oldPython = await oneNotification(/needs Python 3\.10\+ for its server/);
+      });
+    }
+
+    await step('back-to-discovery', async () => {
+      await clearNotifications();
+      await command('Kaizen: Choose Interpreter');
+      await pick('Discover it');
+      results.discovered = await oneNotification(/Kaizen needs its server: it is not installed in python3/);
+    });
+
+    await step('set-api-key', async () => {
+      await command('Kaizen: Set API Key');
+      await waitQuickTitle('Set API Key');
+      await pick('OpenAI');
+      await waitQuickTitle('OpenAI');
+      await quickInputBox().fill(config.apiKey);
+      await page.keyboard.press('Enter');
+      await quickInput().waitFor({ state: 'hidden', timeout: SHORT });
+      // the server restarts to take the key, and finds the same python3 without Kaizen
+      results.badgeAfterKey = await badgeReads('server not installed');
+    });
+
+    await step('install-private-environment', async () => {
+      // The palette's Escape hid the notification; the status bar says what is wrong, and a
+      // click on it installs.
+      await badge().click();
+      await notification(/installing its server/, SHORT);
+      await snap('progress');
+      results.badgeInstalling = await badgeReads('installing server');
+      const started = Date.now();
+      results.badgeInstalled = await badgeReads(`openai/${config.baseModel}`, INSTALL);
+      results.installMs = Date.now() - started;
+    });
 
     await step('diagnostic-in-problems', async () => {
       await openFile('stats.py');
@@ -343,6 +446,47 @@ async function main() {
       await goTo(2, 5);
       await command('Kaizen: Create Pull Request');
       results.prToast = await notification(/pull request #\d+ created/);
+    });
+
+    for (const file of [config.tsFile, config.tsxFile]) {
+      await step(`diagnostic-in-${file.replace(/\W/g, '-')}`, async () => {
+        await scripted('default', { task: 'issue_detector', answer: config.issueAnswer });
+        await openFile(file);
+        await problemFor(file, config.issueMessage);
+      });
+    }
+
+    await step('reload-time-to-first-finding', async () => {
+      // the server is installed now: a reload is a start as every later one will be
+      const started = Date.now();
+      const reloaded = page.waitForEvent('domcontentloaded', { timeout: 60_000 });
+      await command('Developer: Reload Window');
+      await reloaded;
+      await page.locator('.monaco-workbench').waitFor({ state: 'visible', timeout: 120_000 });
+      await problemFor(config.tsxFile, config.issueMessage);
+      results.reloadToFirstFindingMs = Date.now() - started;
+    });
+
+    await step('broken-private-environment', async () => {
+      // its Python stops working: a restart says so once, offers Install, and loops not
+      const python = join(config.privateEnv, 'bin', 'python');
+      renameSync(python, `${python}.moved`);
+      writeFileSync(python, '#!/bin/sh\necho "broken on purpose" >&2\nexit 3\n', { mode: 0o755 });
+      try {
+        await clearNotifications().catch(() => undefined);
+        await command('Kaizen: Restart Server');
+        results.brokenPrivate = await oneNotification(/could not run/);
+        if (!/Install \(private environment\)/.test(results.brokenPrivate)) {
+          throw new Error(`no way out offered: ${results.brokenPrivate}`);
+        }
+        await badgeReads('server not installed');
+      } finally {
+        unlinkSync(python);
+        renameSync(`${python}.moved`, python);
+      }
+      await clearNotifications();
+      await command('Kaizen: Restart Server');
+      await badgeReads(`openai/${config.newModel} | openai/${config.baseModel}`, RUN);
     });
   } finally {
     writeFileSync(join(config.artifacts, 'browser-console.log'), consoleLog.join('\n'));

@@ -4,7 +4,9 @@
  */
 import { AlertNotification, ModelInUse, RunningEntry, Status, StatusNotification } from './protocol';
 
-export type ServerState = 'starting' | 'running' | 'stopped' | 'failed';
+/** `not-installed`: the chosen Python has no (recent enough) Kaizen; `installing`: the
+ * private environment is being made. */
+export type ServerState = 'starting' | 'running' | 'stopped' | 'failed' | 'not-installed' | 'installing';
 
 export interface BadgeState {
   server: ServerState;
@@ -58,13 +60,22 @@ export function modelLabel(m: { provider: string | null; model: string | null } 
 export interface BadgeView {
   text: string;
   tooltip: string;
+  /** What a click runs: the action that matches what the badge says. */
+  command: string;
 }
 
+/** The badge while there is no running server: what is wrong and what a click does about it. */
+const NOT_RUNNING: Record<Exclude<ServerState, 'running'>, BadgeView> = {
+  starting: { text: '$(loading~spin) Kaizen: starting', tooltip: 'The Kaizen server is starting. Click to see its log.', command: 'kaizen.showLog' },
+  installing: { text: '$(loading~spin) Kaizen: installing server', tooltip: 'Kaizen is installing its server in a private environment. Click to see the log.', command: 'kaizen.showLog' },
+  'not-installed': { text: '$(warning) Kaizen: server not installed', tooltip: 'The chosen Python has no Kaizen server. Click to install it in a private environment.', command: 'kaizen.installServer' },
+  failed: { text: '$(error) Kaizen: server failed', tooltip: 'The Kaizen server did not start or stopped. Click to see the log.', command: 'kaizen.showLog' },
+  stopped: { text: '$(circle-slash) Kaizen: stopped', tooltip: 'The Kaizen server is stopped. Click to start it.', command: 'kaizen.restartServer' },
+};
+
 export function badgeView(state: BadgeState): BadgeView {
-  if (state.server !== 'running') {
-    const icon = { starting: '$(loading~spin)', stopped: '$(circle-slash)', failed: '$(error)' }[state.server];
-    return { text: `${icon} Kaizen`, tooltip: `Kaizen server ${state.server}. Click to choose a model.` };
-  }
+  if (state.server !== 'running') return NOT_RUNNING[state.server];
+  const command = 'kaizen.chooseModel';
   const { autofix, refactor } = state.status ?? { autofix: undefined, refactor: undefined };
   const lines = [
     `Auto-fix: ${modelLabel(autofix)}${source(autofix)}`,
@@ -86,11 +97,11 @@ export function badgeView(state: BadgeState): BadgeView {
   if (current) {
     const m = 'provider' in current ? current : current.pipeline === 'refactor' ? refactor : autofix;
     const more = runs.length > 1 ? ` +${runs.length - 1}` : '';
-    return { text: `${warn}$(sync~spin) Kaizen: ${current.pipeline} ${current.phase} (${modelLabel(m)})${more}`, tooltip };
+    return { text: `${warn}$(sync~spin) Kaizen: ${current.pipeline} ${current.phase} (${modelLabel(m)})${more}`, tooltip, command };
   }
   const a = modelLabel(autofix);
   const r = modelLabel(refactor);
-  return { text: `${warn}$(sparkle) Kaizen: ${a === r ? a : `${a} | ${r}`}`, tooltip };
+  return { text: `${warn}$(sparkle) Kaizen: ${a === r ? a : `${a} | ${r}`}`, tooltip, command };
 }
 
 function source(m: ModelInUse | undefined): string {

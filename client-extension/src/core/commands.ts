@@ -13,8 +13,16 @@ export const CLIENT_COMMANDS = [
   'kaizen.runAutofix',
   'kaizen.runRefactor',
   'kaizen.restartServer',
+  'kaizen.installServer',
+  'kaizen.chooseInterpreter',
+  'kaizen.showLog',
+  'kaizen.setApiKey',
+  'kaizen.clearApiKey',
   'kaizen.learnings.refresh',
   'kaizen.learnings.delete',
+  'kaizen.rules.refresh',
+  'kaizen.rules.accept',
+  'kaizen.rules.reject',
 ] as const;
 
 export type ClientCommand = (typeof CLIENT_COMMANDS)[number];

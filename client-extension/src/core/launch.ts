@@ -5,7 +5,7 @@
  */
 import { ClientSettings, InitializationOptions } from './settings';
 
-export type InterpreterSource = 'setting' | 'python-extension' | 'default';
+export type InterpreterSource = 'setting' | 'private' | 'python-extension' | 'default';
 
 export interface Interpreter {
   argv: string[];
@@ -14,19 +14,52 @@ export interface Interpreter {
 
 export const DEFAULT_PYTHON = 'python3';
 
-/** Languages whose documents the client sends to the server (and activates on). */
-export const LANGUAGES = ['python', 'javascript', 'typescript', 'go', 'rust', 'java'];
+/**
+ * Every VS Code language id the server reviews (and the client activates on); the
+ * `kaizen.languages` setting narrows it. JSX and TSX are their own ids in VS Code.
+ */
+export const LANGUAGES: readonly string[] = [
+  'python',
+  'javascript',
+  'javascriptreact',
+  'typescript',
+  'typescriptreact',
+  'go',
+  'rust',
+  'java',
+  'c',
+  'cpp',
+  'csharp',
+  'ruby',
+  'php',
+  'kotlin',
+  'shellscript',
+];
+
+/** The language client's document selector: files and untitled buffers of those languages. */
+export function documentSelector(languages: readonly string[]): { scheme: string; language: string }[] {
+  return languages.flatMap((language) => [
+    { scheme: 'file', language },
+    { scheme: 'untitled', language },
+  ]);
+}
 
 /**
- * Discovery order: the `kaizen.interpreter` setting, then the Python extension's active
- * environment (asked only when the setting is empty), then `python3` on PATH.
+ * Discovery order: the `kaizen.interpreter` setting, then the extension's private
+ * environment (once the user installed the server there), then the Python extension's
+ * active environment (asked only when both are absent: activating it can take seconds),
+ * then `python3` on PATH.
  */
 export async function resolveInterpreter(
   setting: string[],
+  privatePython: string | undefined,
   askPythonExtension: () => Promise<string | undefined>,
 ): Promise<Interpreter> {
   if (setting.length > 0) {
     return { argv: setting, source: 'setting' };
+  }
+  if (privatePython) {
+    return { argv: [privatePython], source: 'private' };
   }
   const fromExtension = await askPythonExtension().catch(() => undefined);
   if (fromExtension) {

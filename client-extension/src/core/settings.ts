@@ -3,6 +3,7 @@
  * `initializationOptions` the server expects (docs/protocol.md, "Settings").
  * Pure: no `vscode` import, so it is unit-tested without an editor.
  */
+import { LANGUAGES } from './launch';
 
 /** Reads one setting by its key under `kaizen.` (e.g. `"autofix.model"`). */
 export type SettingsGetter = (key: string) => unknown;
@@ -29,6 +30,8 @@ export interface InitializationOptions {
 export interface ClientSettings {
   /** Interpreter command line from `kaizen.interpreter`; empty means "discover". */
   interpreter: string[];
+  /** Language ids sent to the server (`kaizen.languages`); empty means all it reviews. */
+  languages: string[];
   serverArgs: string[];
   server: InitializationOptions;
 }
@@ -36,6 +39,7 @@ export interface ClientSettings {
 /** Default of every contributed setting; a test checks package.json agrees. */
 export const DEFAULTS = {
   interpreter: [] as string[],
+  languages: [...LANGUAGES],
   serverArgs: [] as string[],
   'autofix.provider': '',
   'autofix.model': '',
@@ -59,7 +63,7 @@ export const DEFAULTS = {
 export type SettingKey = keyof typeof DEFAULTS;
 
 /** Settings whose change needs a new server process rather than didChangeConfiguration. */
-export const RESTART_KEYS: readonly SettingKey[] = ['interpreter', 'serverArgs'];
+export const RESTART_KEYS: readonly SettingKey[] = ['interpreter', 'serverArgs', 'languages'];
 
 export function readSettings(get: SettingsGetter): ClientSettings {
   const bool = (key: SettingKey, fallback: boolean): boolean => {
@@ -78,6 +82,7 @@ export function readSettings(get: SettingsGetter): ClientSettings {
   const dailyUsd = get('budget.dailyUsd');
   return {
     interpreter: argv(get('interpreter')),
+    languages: stringList(get('languages')),
     serverArgs: stringList(get('serverArgs')),
     server: {
       autofix: pipeline('autofix'),
