@@ -14,7 +14,7 @@ from pathlib import Path
 from types import ModuleType
 
 from . import cfamily, csharp, go, jvm, php, ruby, rust, typescript
-from .base import closest, closeness
+from .base import closeness, closest
 
 RESOLVERS: dict[str, ModuleType] = {
     "typescript": typescript,

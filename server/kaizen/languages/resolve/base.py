@@ -126,7 +126,7 @@ def read_text(path: Path) -> str:
 def closeness(a: Path, b: Path) -> int:
     """How many leading directories two paths share: the fallback ranking's measure."""
     n = 0
-    for x, y in zip(a.parent.parts, b.parent.parts):
+    for x, y in zip(a.parent.parts, b.parent.parts, strict=False):
         if x != y:
             break
         n += 1
