@@ -34,12 +34,12 @@ def test_typescript_relative_extensions_index_and_js_suffix(tmp_path: Path) -> N
         },
     )
     here = root / "src/app.ts"
-    assert rel(resolve("typescript", "./util", here, root), root) == ["src/util.ts"]
-    assert rel(resolve("typescript", "./lib", here, root), root) == ["src/lib/index.tsx"]
-    assert rel(resolve("typescript", "./esm.js", here, root), root) == ["src/esm.ts"]
-    assert rel(resolve("typescript", "./plain", here, root), root) == ["src/plain.js"]
-    assert resolve("typescript", "react", here, root) == []  # a package: a library
-    assert resolve("typescript", "./missing", here, root) == []
+    assert rel(resolve("node", "./util", here, root), root) == ["src/util.ts"]
+    assert rel(resolve("node", "./lib", here, root), root) == ["src/lib/index.tsx"]
+    assert rel(resolve("node", "./esm.js", here, root), root) == ["src/esm.ts"]
+    assert rel(resolve("node", "./plain", here, root), root) == ["src/plain.js"]
+    assert resolve("node", "react", here, root) == []  # a package: a library
+    assert resolve("node", "./missing", here, root) == []
 
 
 def test_typescript_tsconfig_paths_base_url_with_comments_and_extends(tmp_path: Path) -> None:
@@ -56,10 +56,10 @@ def test_typescript_tsconfig_paths_base_url_with_comments_and_extends(tmp_path: 
         },
     )
     here = root / "src/feature/a.ts"
-    assert rel(resolve("typescript", "@shop/price", here, root), root) == ["src/shared/price.ts"]
-    assert rel(resolve("typescript", "@money", here, root), root) == ["src/money/index.ts"]
-    assert rel(resolve("typescript", "orders/total", here, root), root) == ["src/orders/total.ts"]
-    assert resolve("typescript", "lodash", here, root) == []
+    assert rel(resolve("node", "@shop/price", here, root), root) == ["src/shared/price.ts"]
+    assert rel(resolve("node", "@money", here, root), root) == ["src/money/index.ts"]
+    assert rel(resolve("node", "orders/total", here, root), root) == ["src/orders/total.ts"]
+    assert resolve("node", "lodash", here, root) == []
 
 
 def test_go_module_packages_and_same_package_files(tmp_path: Path) -> None:

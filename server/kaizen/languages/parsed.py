@@ -127,8 +127,7 @@ def _statement(node: ast.stmt, lines: list[str]) -> Statement:
 
 def _shifted(statement: Statement, delta: int) -> Statement:
     units = tuple(replace(u, lines=[n + delta for n in u.lines]) for u in statement.units)
-    return replace(statement, start=statement.start + delta, end=statement.end + delta,
-                   units=units)
+    return replace(statement, start=statement.start + delta, end=statement.end + delta, units=units)
 
 
 def _assemble(statements: Iterable[Statement], lines: list[str]) -> Parsed:

@@ -17,7 +17,7 @@ from . import cfamily, csharp, go, jvm, php, ruby, rust, typescript
 from .base import closeness, closest
 
 RESOLVERS: dict[str, ModuleType] = {
-    "typescript": typescript,
+    "node": typescript,
     "go": go,
     "rust": rust,
     "jvm": jvm,
@@ -30,11 +30,11 @@ RESOLVERS: dict[str, ModuleType] = {
 # The resolver of each language until the language table names it (lang-core's entries
 # carry a ``resolver`` field; ``resolver_name`` prefers it).
 DEFAULT_RESOLVER: dict[str, str] = {
-    "typescript": "typescript",
-    "tsx": "typescript",
-    "javascript": "typescript",
-    "javascriptreact": "typescript",
-    "typescriptreact": "typescript",
+    "typescript": "node",
+    "tsx": "node",
+    "javascript": "node",
+    "javascriptreact": "node",
+    "typescriptreact": "node",
     "go": "go",
     "rust": "rust",
     "java": "jvm",

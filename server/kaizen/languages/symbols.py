@@ -1,0 +1,335 @@
+"""The workspace symbol index: every definition of every supported file, kept by content hash.
+
+The context pack of a TypeScript, Go, Rust... unit needs the signature of what the unit
+calls in other files; reading and parsing those files on every review would cost a parse
+per callee per save. The index keeps, per file, its content hash, its definitions (name,
+qualified name, kind, signature = the text up to the body, first doc line, range, parent)
+and its imports as written (the pack follows ``export ... from`` re-exports through them).
+
+It knows code, not the database: ``build`` and ``update`` return a ``Delta`` (files whose
+entry changed, files that are gone) which the caller persists (``memory.symbols``), and
+``load`` takes back what was persisted, so a restart re-reads only files whose size or
+modification time changed, and re-parses only those whose hash changed too.
+
+Thread-safe: the build runs on a worker thread while the review's planning reads it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import workspace_files
+
+log = logging.getLogger(__name__)
+
+# (language, text) -> an outline with ``definitions`` and ``imports`` (kaizen.languages.outline)
+Outliner = Callable[[str, str], Any]
+# relative path -> its language, or None when the file is not indexed
+LanguageOf = Callable[[str], str | None]
+
+
+@dataclass(frozen=True)
+class Symbol:
+    name: str
+    qualname: str
+    kind: str
+    signature: str
+    doc: str
+    start: int  # 1-based lines
+    end: int
+    parent: str = ""
+
+
+@dataclass(frozen=True)
+class Imported:
+    spec: str  # as written: "./util", "github.com/x/y", "crate::a::b", "java.util.List"
+    names: tuple[tuple[str, str], ...] = ()  # (imported name, local alias or "")
+    line: int = 0
+    reexport: bool = False
+
+
+@dataclass(frozen=True)
+class FileSymbols:
+    path: str  # relative to the workspace root, POSIX
+    language: str
+    hash: str
+    mtime_ns: int = 0
+    size: int = 0
+    symbols: tuple[Symbol, ...] = ()
+    imports: tuple[Imported, ...] = ()
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "symbols": [list(asdict(s).values()) for s in self.symbols],
+            "imports": [
+                [i.spec, [list(n) for n in i.names], i.line, i.reexport] for i in self.imports
+            ],
+        }
+
+    @classmethod
+    def from_row(
+        cls, path: str, language: str, hash_: str, mtime_ns: int, size: int, data: dict[str, Any]
+    ) -> FileSymbols:
+        return cls(
+            path,
+            language,
+            hash_,
+            mtime_ns,
+            size,
+            tuple(Symbol(*s) for s in data.get("symbols") or ()),
+            tuple(
+                Imported(i[0], tuple((n[0], n[1]) for n in i[1]), i[2], bool(i[3]))
+                for i in data.get("imports") or ()
+            ),
+        )
+
+
+@dataclass
+class Delta:
+    """What a build or an update changed: to persist, and to invalidate packs by."""
+
+    changed: list[FileSymbols] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    restamped: list[FileSymbols] = field(default_factory=list)  # same hash, new mtime/size
+    read: int = 0  # files read from disk
+
+    def __bool__(self) -> bool:
+        return bool(self.changed or self.removed or self.restamped)
+
+
+def content_hash(data: bytes) -> str:
+    return hashlib.blake2b(data, digest_size=16).hexdigest()
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def _first(obj: Any, *names: str, default: Any = None) -> Any:
+    for name in names:
+        value = getattr(obj, name, None)
+        if value is not None:
+            return value
+    return default
+
+
+def symbols_of(outline: Any) -> tuple[tuple[Symbol, ...], tuple[Imported, ...]]:
+    """An outline's definitions and imports as the index keeps them."""
+    symbols: list[Symbol] = []
+    for d in getattr(outline, "definitions", None) or ():
+        name = _text(_first(d, "name", default=""))
+        if not name:
+            continue
+        symbols.append(
+            Symbol(
+                name,
+                _text(_first(d, "qualified_name", "qualname", default=name)) or name,
+                _text(_first(d, "kind", default="")),
+                _text(_first(d, "signature", default="")),
+                _text(_first(d, "doc", "docstring", default="")),
+                int(_first(d, "start_line", "start", default=0)),
+                int(_first(d, "end_line", "end", default=0)),
+                _text(_first(d, "parent", default="")),
+            )
+        )
+    imports: list[Imported] = []
+    for i in getattr(outline, "imports", None) or ():
+        names: list[tuple[str, str]] = []
+        for n in _first(i, "names", default=()) or ():
+            if isinstance(n, str):
+                names.append((n, ""))
+            elif isinstance(n, (tuple, list)):
+                names.append((str(n[0]), str(n[1] or "") if len(n) > 1 else ""))
+            else:
+                names.append((_text(_first(n, "name")), _text(_first(n, "alias", default=""))))
+        imports.append(
+            Imported(
+                _text(_first(i, "spec", default="")),
+                tuple(names),
+                int(_first(i, "line", default=0)),
+                bool(_first(i, "reexport", "re_export", "is_reexport", default=False)),
+            )
+        )
+    return tuple(symbols), tuple(imports)
+
+
+class SymbolIndex:
+    """The index of one workspace root (see the module doc)."""
+
+    def __init__(self, root: Path, outline: Outliner, language_of: LanguageOf) -> None:
+        self.root = root
+        self._outline = outline
+        self._language_of = language_of
+        self._lock = threading.Lock()
+        self._files: dict[str, FileSymbols] = {}
+        self._by_name: dict[str, set[str]] = {}
+        self.built = threading.Event()  # set once a full build finished
+
+    # reading ---------------------------------------------------------------------------
+
+    def __len__(self) -> int:
+        return len(self._files)
+
+    def get(self, path: Path | str) -> FileSymbols | None:
+        rel = self.relative(path)
+        return None if rel is None else self._files.get(rel)
+
+    def files(self) -> list[FileSymbols]:
+        with self._lock:
+            return list(self._files.values())
+
+    def lookup(self, name: str) -> list[tuple[FileSymbols, Symbol]]:
+        """Every definition named ``name`` (or qualified ``name``), file by file."""
+        with self._lock:
+            paths = sorted(self._by_name.get(name, ()))
+            entries = [self._files[p] for p in paths if p in self._files]
+        return [(e, s) for e in entries for s in e.symbols if name in (s.name, s.qualname)]
+
+    def relative(self, path: Path | str) -> str | None:
+        p = Path(path)
+        if not p.is_absolute():
+            return p.as_posix()
+        try:
+            return p.relative_to(self.root).as_posix()
+        except ValueError:
+            try:
+                return p.resolve().relative_to(self.root.resolve()).as_posix()
+            except (ValueError, OSError, RuntimeError):
+                return None
+
+    # writing ---------------------------------------------------------------------------
+
+    def load(self, entries: Iterable[FileSymbols]) -> int:
+        """Entries persisted by an earlier process; returns how many."""
+        with self._lock:
+            for e in entries:
+                self._put(e)
+            return len(self._files)
+
+    def _put(self, entry: FileSymbols) -> None:
+        old = self._files.get(entry.path)
+        if old is not None:
+            for s in old.symbols:
+                for key in (s.name, s.qualname):
+                    holders = self._by_name.get(key)
+                    if holders is not None:
+                        holders.discard(entry.path)
+                        if not holders:
+                            del self._by_name[key]
+        self._files[entry.path] = entry
+        for s in entry.symbols:
+            self._by_name.setdefault(s.name, set()).add(entry.path)
+            self._by_name.setdefault(s.qualname, set()).add(entry.path)
+
+    def _drop(self, rel: str) -> bool:
+        old = self._files.get(rel)
+        if old is None:
+            return False
+        self._put(FileSymbols(rel, old.language, ""))  # unlinks its names
+        del self._files[rel]
+        return True
+
+    def _entry(self, rel: str, language: str, data: bytes, mtime_ns: int, size: int) -> FileSymbols:
+        digest = content_hash(data)
+        old = self._files.get(rel)
+        if old is not None and old.hash == digest:
+            return FileSymbols(rel, language, digest, mtime_ns, size, old.symbols, old.imports)
+        if workspace_files.generated_text(data):
+            return FileSymbols(rel, language, digest, mtime_ns, size)
+        try:
+            outline = self._outline(language, data.decode("utf-8", "replace"))
+            symbols, imports = symbols_of(outline)
+        except Exception:  # one bad file costs its own entry, never the index
+            log.exception("could not outline %s", rel)
+            symbols, imports = (), ()
+        return FileSymbols(rel, language, digest, mtime_ns, size, symbols, imports)
+
+    def _apply(self, entry: FileSymbols, delta: Delta) -> None:
+        with self._lock:
+            old = self._files.get(entry.path)
+            if old is not None and old.hash == entry.hash:
+                if (old.mtime_ns, old.size) != (entry.mtime_ns, entry.size):
+                    self._put(entry)
+                    delta.restamped.append(entry)
+                return
+            self._put(entry)
+        delta.changed.append(entry)
+
+    def build(self, should_stop: Callable[[], bool] = lambda: False) -> Delta:
+        """Index the whole workspace: files whose size and mtime match the loaded entry are
+        not read, files read whose hash matches are not parsed, files gone are removed."""
+        delta = Delta()
+        listed = workspace_files.listed(self.root, lambda rel: self._language_of(rel) is not None)
+        seen: set[str] = set()
+        for rel in listed:
+            if should_stop():
+                return delta
+            language = self._language_of(rel)
+            if language is None:
+                continue
+            path = self.root / rel
+            try:
+                stat = path.stat()
+            except (OSError, RuntimeError):  # gone since the listing, or a link loop
+                continue
+            seen.add(rel)
+            old = self._files.get(rel)
+            if old is not None and (old.mtime_ns, old.size) == (stat.st_mtime_ns, stat.st_size):
+                continue
+            data = workspace_files.read_source(path)
+            if data is None:
+                seen.discard(rel)
+                continue
+            delta.read += 1
+            self._apply(self._entry(rel, language, data, stat.st_mtime_ns, stat.st_size), delta)
+        with self._lock:
+            gone = [rel for rel in self._files if rel not in seen]
+            for rel in gone:
+                self._drop(rel)
+        delta.removed.extend(gone)
+        self.built.set()
+        return delta
+
+    def update(self, path: Path | str, text: str | None = None) -> Delta:
+        """One file changed (``text``: the editor's buffer) or was created or deleted (no
+        ``text`` and no file). Unchanged content costs a hash, nothing more."""
+        delta = Delta()
+        rel = self.relative(path)
+        if rel is None:
+            return delta
+        language = self._language_of(rel)
+        if language is None:
+            return delta
+        full = self.root / rel
+        if text is not None:
+            data: bytes | None = text.encode("utf-8", "surrogatepass")
+            mtime_ns, size = 0, len(data)
+        else:
+            data = workspace_files.read_source(full)
+            try:
+                stat = full.stat()
+                mtime_ns, size = stat.st_mtime_ns, stat.st_size
+            except (OSError, RuntimeError):
+                data, mtime_ns, size = None, 0, 0
+        if data is None:
+            with self._lock:
+                if self._drop(rel):
+                    delta.removed.append(rel)
+            return delta
+        delta.read = 1
+        self._apply(self._entry(rel, language, data, mtime_ns, size), delta)
+        return delta
+
+    def remove(self, path: Path | str) -> Delta:
+        delta = Delta()
+        rel = self.relative(path)
+        with self._lock:
+            if rel is not None and self._drop(rel):
+                delta.removed.append(rel)
+        return delta
