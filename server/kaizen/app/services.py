@@ -10,6 +10,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import replace
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..config import Settings
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
     from ..improvement.alerts import AlertEvent, AlertMonitor
     from ..memory.loop import LearningLoop
     from ..memory.store import Store
+    from .symbols import WorkspaceSymbols
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +40,6 @@ CORRUPTION_SIGNS = ("file is not a database", "database disk image is malformed"
 def move_aside_if_corrupt(location: str | None, exc: Exception) -> str | None:
     """Rename a damaged SQLite file (and its WAL) out of the way; None if not that case."""
     import time
-    from pathlib import Path
 
     from ..memory.db import database_url
 
@@ -76,6 +77,8 @@ class Services:
         # the face's way to tell the user about an alert (the editor: a message and a
         # kaizen/alert notification); called on the event loop
         self.on_alert: Callable[[AlertEvent], None] | None = None
+        # the workspace symbol index (``app.symbols``), made by the face that knows the root
+        self.symbols: WorkspaceSymbols | None = None
 
     def update_settings(self, settings: Settings) -> None:
         self.settings = settings
@@ -133,6 +136,16 @@ class Services:
             )
             self.store_error = f"{self.store_error}; {problem}" if self.store_error else problem
         return self.store
+
+    def workspace_symbols(self, root: Path) -> WorkspaceSymbols:
+        """The symbol index of ``root``, made once (persisted when the store is open)."""
+        from .symbols import WorkspaceSymbols
+
+        if self.symbols is None or self.symbols.root != root:
+            self.symbols = WorkspaceSymbols(root, self.store)
+        elif self.symbols.store is None:
+            self.symbols.store = self.store
+        return self.symbols
 
     async def learnings(self, doc: Document, task: str, query: str) -> Learnings:
         if self.loop is None:
@@ -377,5 +390,6 @@ class Services:
             after_run=self.after_run,
             shown=shown,
             on_dropped=self.on_dropped,
+            symbols=self.symbols.index if self.symbols is not None else None,
             **extra,
         )

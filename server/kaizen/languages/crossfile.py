@@ -335,13 +335,11 @@ def foreign_pack(
     root: Path | None,
     index: SymbolIndex | None,
     text: str | None,
-    token_budget: int,
+    budget: int,
 ) -> tuple[str, list[str]]:
     """(the pack's text, the names resolved in it) for a non-Python unit, cut to
-    ``token_budget`` the way Python's pack is: imports, enclosing header, this module,
+    ``budget`` characters the way Python's pack is: imports, enclosing header, this module,
     other modules, libraries by name."""
-    from .context_pack import CHARS_PER_TOKEN
-
     entries = context_entries(unit, language, path, root, index, text)
     imports: list[str] = []
     if text is not None:
@@ -357,7 +355,6 @@ def foreign_pack(
         ),
         ("From libraries (not shown)", [", ".join(library)] if library else []),
     ]
-    budget = token_budget * CHARS_PER_TOKEN
     out: list[str] = []
     used = 0
     for title, items in sections:

@@ -327,9 +327,14 @@ class SymbolIndex:
         return delta
 
     def remove(self, path: Path | str) -> Delta:
+        """A file or a whole directory was deleted."""
         delta = Delta()
         rel = self.relative(path)
+        if rel is None:
+            return delta
         with self._lock:
-            if rel is not None and self._drop(rel):
-                delta.removed.append(rel)
+            inside = [p for p in self._files if p == rel or p.startswith(rel + "/")]
+            for p in inside:
+                self._drop(p)
+        delta.removed.extend(inside)
         return delta

@@ -28,6 +28,7 @@ from .protocol import KaizenProtocol
 from .published import PublishedFindings
 from .scheduler import Scheduler
 from .similar import SimilarFixes
+from .symbols import SymbolUpdates
 
 log = logging.getLogger(__name__)
 FIRST_PAINT_WAIT_S = 0.5  # start-up work waits this long for the first file to be shown
@@ -51,6 +52,7 @@ class KaizenServer(LanguageServer):
         self.metrics_url: str | None = None
         self.services.on_alert = self.show_alert
         self.similar = SimilarFixes(self)
+        self.symbol_updates = SymbolUpdates(self)  # the workspace symbol index
 
     @property
     def settings(self) -> Settings:
@@ -147,6 +149,7 @@ class KaizenServer(LanguageServer):
                     merged[pipeline] = {**(merged.get(pipeline) or {}), **choice}
                 self.apply_settings(merged)
         self.store_ready.set()
+        self.spawn(self.symbol_updates.start())  # waits for the first publish
         if self.metrics_port is not None:
             problem = await asyncio.to_thread(self.start_metrics, self.metrics_port)
             if problem is not None:

@@ -66,6 +66,7 @@ class RunContext:
     after_run: Callable[[Any, Document], Awaitable[None]] | None = None
     shown: bool = False  # the findings are put before a user who can act on them (editor)
     on_dropped: DropRecorder | None = None
+    symbols: Any = None  # languages.symbols.SymbolIndex | None: the workspace's definitions
 
     async def db(self, method: str, *args: Any, **kwargs: Any) -> Any:
         """Run a store method on a thread; without a store, do nothing.

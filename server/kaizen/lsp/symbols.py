@@ -1,0 +1,110 @@
+"""The editor's side of the workspace symbol index: when it is built and what updates it.
+
+Built once, in the background, after the first publish (the static findings of the first
+file never wait for a workspace walk) and after the database opened (so a restart loads
+the persisted index and re-reads only changed files). Updated by content hash:
+
+- didChange (after a short pause per document: typing costs one outline, not one per key)
+  and didSave, from the editor's buffer;
+- workspace/didChangeWatchedFiles (registered when the client allows it): created and
+  changed files from disk unless the editor has them open (its buffer wins), deleted files
+  removed.
+
+Every step runs on a worker thread; a failure is logged and the server keeps serving.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+from typing import Any
+
+from lsprotocol import types
+from pygls.uris import to_fs_path
+
+log = logging.getLogger(__name__)
+
+CHANGE_PAUSE_S = 0.3
+WATCH_ID = "kaizen-symbol-index"
+
+
+class SymbolUpdates:
+    def __init__(self, server: Any) -> None:
+        self.server = server
+        self._pending: dict[str, asyncio.Task[None]] = {}
+        self.ready = asyncio.Event()  # the first build finished (tests, benchmarks)
+
+    @property
+    def symbols(self) -> Any:
+        return self.server.services.symbols
+
+    async def start(self) -> None:
+        """Build the index once the first publish is out and the database is open."""
+        server = self.server
+        if server.root is None:
+            return
+        await server.first_paint.wait()
+        await server.store_ready.wait()
+        symbols = server.services.workspace_symbols(server.root)
+        try:
+            await symbols.build()
+        except Exception:
+            log.exception("could not build the symbol index of %s", server.root)
+            return
+        finally:
+            self.ready.set()
+        await self.watch()
+
+    async def watch(self) -> None:
+        if not self.server.supports(
+            "workspace", "did_change_watched_files", "dynamic_registration"
+        ):
+            return
+        try:
+            await self.server.client_register_capability_async(
+                types.RegistrationParams(
+                    registrations=[
+                        types.Registration(
+                            id=WATCH_ID,
+                            method=types.WORKSPACE_DID_CHANGE_WATCHED_FILES,
+                            register_options=types.DidChangeWatchedFilesRegistrationOptions(
+                                watchers=[types.FileSystemWatcher(glob_pattern="**/*")]
+                            ),
+                        )
+                    ]
+                )
+            )
+        except Exception as exc:  # a client may refuse; didSave still updates the index
+            log.info("could not watch the workspace's files: %s", exc)
+
+    def changed(self, uri: str, delay: float = CHANGE_PAUSE_S) -> None:
+        """A document's buffer changed or was saved: re-index it after ``delay``."""
+        if self.symbols is None:
+            return
+        if (task := self._pending.pop(uri, None)) is not None:
+            task.cancel()
+        self._pending[uri] = self.server.spawn(self._after(uri, delay))
+
+    async def _after(self, uri: str, delay: float) -> None:
+        if delay:
+            await asyncio.sleep(delay)
+        self._pending.pop(uri, None)
+        doc = self.server.workspace.text_documents.get(uri)
+        if doc is None or self.symbols is None:
+            return
+        await self.symbols.update(Path(to_fs_path(uri) or uri), doc.source)
+
+    async def files_changed(self, params: types.DidChangeWatchedFilesParams) -> None:
+        symbols = self.symbols
+        if symbols is None:
+            return
+        for change in params.changes:
+            path = Path(to_fs_path(change.uri) or change.uri)
+            try:
+                if change.type == types.FileChangeType.Deleted:
+                    await symbols.remove(path)
+                elif change.uri not in self.server.workspace.text_documents:
+                    await symbols.update(path)
+            except Exception:
+                log.exception("could not re-index %s", path)
