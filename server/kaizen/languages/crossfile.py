@@ -92,6 +92,8 @@ class _Files:
 
     def __init__(self, index: SymbolIndex | None, language: str) -> None:
         self.index = index
+        self._targets: dict[tuple[str, Path], list[Path]] = {}
+        self._neighbours: list[Path] | None = None
         self.language = language
 
     def facts(self, path: Path) -> FileSymbols:
@@ -146,7 +148,15 @@ class _Resolution:
         return p.name
 
     def targets(self, spec: str, here: Path) -> list[Path]:
-        return resolvers.resolve(self.resolver, spec, here, self.root)
+        key = (spec, here)
+        if key not in self._targets:  # a unit asks about the same import for many names
+            self._targets[key] = resolvers.resolve(self.resolver, spec, here, self.root)
+        return self._targets[key]
+
+    def neighbours(self) -> list[Path]:
+        if self._neighbours is None:
+            self._neighbours = resolvers.neighbours(self.resolver, self.path, self.root)
+        return self._neighbours
 
     def lookup_in(self, files: list[Path], name: str, hops: int = 0) -> tuple[Path, Symbol] | None:
         """``name`` defined in one of ``files``, or re-exported by one of them."""
@@ -194,12 +204,15 @@ def _bindings(
             everything.append(imp)
             continue
         # ``import "a/b/util"`` (Go), ``mod util;`` / ``use a::util`` (Rust), ``#include``
-        last = re.split(r"[/.:\\]+", imp.spec.strip("\"'<>").rstrip("/"))
-        tail = [p for p in last if p]
-        if tail:
-            named.setdefault(tail[-1], (imp, ""))
+        if tail := _tail(imp.spec):
+            named.setdefault(tail, (imp, ""))
         everything.append(imp)
     return named, everything
+
+
+def _tail(spec: str) -> str:
+    parts = [p for p in re.split(r"[/.:\\]+", spec.strip("\"'<>").rstrip("/")) if p]
+    return parts[-1] if parts else ""
 
 
 def _split(name: str) -> tuple[str, str]:
@@ -277,6 +290,8 @@ def _one(
     if head in named:
         imp, imported = named[head]
         member = imported if not rest else (f"{imported}.{rest}" if imported else rest)
+        if not member:  # the namespace itself: ``Prices`` of ``import a.b.Prices``
+            member = _tail(imp.spec)
         targets = res.targets(imp.spec, res.path)
         if not targets and imported and (join := resolvers.JOINS.get(res.resolver)):
             targets = res.targets(f"{imp.spec}{join}{imported}", res.path)
@@ -297,7 +312,7 @@ def _one(
         if targets and (hit := res.lookup_in(targets, name)) is not None:
             yield ContextEntry("workspace", name, _render(hit[1], res.rel(hit[0]), comment))
             return
-    neighbours = resolvers.neighbours(res.resolver, res.path, res.root)
+    neighbours = res.neighbours()
     if neighbours and (hit := res.lookup_in(neighbours, name)) is not None:
         yield ContextEntry("workspace", name, _render(hit[1], res.rel(hit[0]), comment))
         return

@@ -129,7 +129,7 @@ def symbols_of(outline: Any) -> tuple[tuple[Symbol, ...], tuple[Imported, ...]]:
         symbols.append(
             Symbol(
                 name,
-                _text(_first(d, "qualified_name", "qualname", default=name)) or name,
+                _text(_first(d, "qualified", "qualified_name", "qualname", default=name)) or name,
                 _text(_first(d, "kind", default="")),
                 _text(_first(d, "signature", default="")),
                 _text(_first(d, "doc", "docstring", default="")),
