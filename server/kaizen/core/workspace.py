@@ -9,38 +9,43 @@ import re
 from functools import lru_cache
 from pathlib import Path
 
-LANGUAGES: dict[str, str] = {
-    ".py": "python",
-    ".pyi": "python",
-    ".js": "javascript",
-    ".jsx": "javascript",
-    ".mjs": "javascript",
-    ".ts": "typescript",
-    ".tsx": "typescript",
-    ".go": "go",
-    ".rs": "rust",
-    ".java": "java",
-    ".kt": "kotlin",
-    ".rb": "ruby",
-    ".php": "php",
-    ".c": "c",
-    ".h": "c",
-    ".cc": "cpp",
-    ".cpp": "cpp",
-    ".hpp": "cpp",
-    ".cs": "csharp",
-    ".swift": "swift",
-    ".scala": "scala",
-    ".sh": "shell",
-    ".sql": "sql",
-}
+from .language_table import ENTRIES, LanguageEntry
+
+# derived from the one table (language_table.py), never edited here
+LANGUAGES: dict[str, str] = {ext: e.name for e in ENTRIES for ext in e.extensions}
+_BY_NAME: dict[str, LanguageEntry] = {e.name: e for e in ENTRIES}
+_BY_FILENAME: dict[str, str] = {f: e.name for e in ENTRIES for f in e.filenames}
+_BY_LSP_ID: dict[str, str] = {i: e.name for e in ENTRIES for i in e.lsp_ids}
 ROOT_MARKERS = (".git", "pyproject.toml", "kaizen.toml", "package.json", "go.mod", "Cargo.toml")
 
 
 def language_of(path: Path, language_id: str | None = None) -> str:
-    if language_id and language_id not in ("plaintext", ""):
+    """Kaizen's name for a document's language: the editor's language id when the table
+    knows it (``typescriptreact`` -> ``tsx``), else the file name or extension, else the id
+    as given, else ``text``."""
+    if language_id and (name := _BY_LSP_ID.get(language_id)):
+        return name
+    name = _BY_FILENAME.get(path.name) or LANGUAGES.get(path.suffix.lower())
+    if name:
+        return name
+    if language_id and language_id != "plaintext":
         return language_id
-    return LANGUAGES.get(path.suffix.lower(), "text")
+    return "text"
+
+
+def language_entry(language_or_path: str | Path) -> LanguageEntry | None:
+    """The table's entry for a language name, an LSP language id or a path."""
+    if isinstance(language_or_path, str):
+        if entry := _BY_NAME.get(language_or_path):
+            return entry
+        if name := _BY_LSP_ID.get(language_or_path):
+            return _BY_NAME[name]
+        if not any(c in language_or_path for c in "/.\\") and (
+            language_or_path not in _BY_FILENAME
+        ):
+            return None
+        language_or_path = Path(language_or_path)
+    return _BY_NAME.get(language_of(language_or_path))
 
 
 @lru_cache(maxsize=256)

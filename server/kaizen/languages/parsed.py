@@ -26,6 +26,9 @@ from dataclasses import dataclass, replace
 
 from ..core.findings import split_lines
 from .context_pack import ModuleFacts, merge_facts, node_facts
+from .syntax import outline_of
+from .table import entry_for
+from .tree_units import tree_facts, tree_units
 from .units import Unit, assemble_units, node_units, parse_python, span, split_blocks, unit_of
 
 TEXTS_KEPT = 16  # parses cached by text (the instant view, the run, fingerprinting)
@@ -66,7 +69,7 @@ def parsed(text: str, language: str, document: str = "") -> Parsed:
         if base is not None and language == "python" and base[1].statements is not None:
             hit = reparse(base[0], base[1], text)
         if hit is None:
-            hit = parse(text, language)
+            hit = parse(text, language, document)
         with _lock:
             _by_text[(text, language)] = hit
             while len(_by_text) > TEXTS_KEPT:
@@ -80,13 +83,26 @@ def parsed(text: str, language: str, document: str = "") -> Parsed:
     return hit
 
 
-def parse(text: str, language: str) -> Parsed:
-    """The whole text, from scratch."""
+def parse(text: str, language: str, document: str = "") -> Parsed:
+    """The whole text, from scratch (Python), or from the document's last tree-sitter tree
+    (the other languages of the table, ``tree_units``)."""
     lines = split_lines(text)
-    tree = parse_python(text) if language == "python" else None
-    if tree is None:  # another language, or Python mid-edit: blocks, and no facts
+    if language != "python":
+        return other_language(text, language, lines, document)
+    tree = parse_python(text)
+    if tree is None:  # Python mid-edit: blocks, and no facts
         return Parsed(tuple(split_blocks(lines)), ModuleFacts())
     return _assemble([_statement(node, lines) for node in tree.body], lines)
+
+
+def other_language(text: str, language: str, lines: list[str], document: str = "") -> Parsed:
+    """Units by definition where the table has a grammar that loads, else blocks."""
+    entry = entry_for(language)
+    found = outline_of(entry, text, document) if entry is not None else None
+    if found is None:
+        return Parsed(tuple(split_blocks(lines)), ModuleFacts())
+    comment = entry.line_comment if entry is not None else ""
+    return Parsed(tuple(tree_units(found, lines)), tree_facts(found, lines, comment))
 
 
 def reparse(old_text: str, old: Parsed, text: str) -> Parsed | None:

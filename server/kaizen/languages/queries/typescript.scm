@@ -1,0 +1,31 @@
+; Kaizen's definitions and imports for TypeScript and TSX (see ../syntax.py for the captures).
+
+(function_declaration name: (_) @name) @function
+(generator_function_declaration name: (_) @name) @function
+(function_signature name: (_) @name) @function
+(lexical_declaration
+  (variable_declarator name: (identifier) @name
+    value: [(arrow_function) (function_expression) (generator_function)])) @function
+(variable_declaration
+  (variable_declarator name: (identifier) @name
+    value: [(arrow_function) (function_expression) (generator_function)])) @function
+
+(method_definition name: (_) @name) @function
+(public_field_definition name: (_) @name value: [(arrow_function) (function_expression)]) @function
+(abstract_method_signature name: (_) @name) @function
+
+(class_declaration name: (_) @name) @class
+(abstract_class_declaration name: (_) @name) @class
+(interface_declaration name: (_) @name) @class
+(enum_declaration name: (_) @name) @class
+(internal_module name: (_) @name) @class
+(module name: (_) @name) @class
+
+(import_statement source: (string (string_fragment) @spec)) @import
+(import_statement (import_require_clause source: (string (string_fragment) @spec))) @import
+(export_statement source: (string (string_fragment) @spec)) @import @reexport
+
+(import_specifier name: (_) @import.name alias: (_)? @import.alias)
+(import_clause (identifier) @import.name)
+(namespace_import (identifier) @import.alias) @import.name
+(export_specifier name: (_) @import.name alias: (_)? @import.alias)
