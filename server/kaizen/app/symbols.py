@@ -17,30 +17,19 @@ from pathlib import Path
 from typing import Any
 
 from ..core.workspace import repository_id
+from ..languages import outline as outline_text
 from ..languages.symbols import Delta, FileSymbols, SymbolIndex
+from ..languages.table import entry_for, parses
 
 log = logging.getLogger(__name__)
 
 
 def indexed_language(rel: str) -> str | None:
-    """The language a workspace file is indexed as: one the language table can outline."""
-    try:
-        from ..languages import entry_for  # type: ignore[attr-defined]
-    except ImportError:
+    """The language a workspace file is indexed as: one whose grammar and query load."""
+    entry = entry_for(rel)
+    if entry is None or not parses(entry):
         return None
-    try:
-        entry = entry_for(rel)
-    except Exception:
-        return None
-    if entry is None or not getattr(entry, "grammar", None) or not getattr(entry, "queries", ""):
-        return None
-    return str(entry.name)
-
-
-def outline_text(language: str, text: str) -> Any:
-    from ..languages import outline  # type: ignore[attr-defined]
-
-    return outline(language, text)
+    return entry.name
 
 
 class WorkspaceSymbols:

@@ -35,7 +35,9 @@ from pathlib import Path
 from typing import Any
 
 from . import resolve as resolvers
+from .api import outline
 from .symbols import FileSymbols, Imported, Symbol, SymbolIndex, symbols_of
+from .table import entry_for
 from .units import Unit
 from .workspace_files import read_source
 
@@ -56,26 +58,15 @@ class ContextEntry:
 
 def _outline(language: str, text: str) -> Any | None:
     try:
-        from . import outline  # type: ignore[attr-defined]
-    except ImportError:  # no outline API: no cross-file context, blocks as before
-        return None
-    try:
         return outline(language, text)
-    except Exception:
+    except Exception:  # a grammar that fails costs this file's context, not the review
         log.exception("could not outline a %s text", language)
         return None
 
 
 def _language_of(path: Path, fallback: str) -> str:
-    try:
-        from . import entry_for  # type: ignore[attr-defined]
-    except ImportError:
-        return fallback
-    try:
-        entry = entry_for(str(path))
-    except Exception:
-        entry = None
-    return str(getattr(entry, "name", "") or fallback)
+    entry = entry_for(str(path))
+    return entry.name if entry is not None else fallback
 
 
 @lru_cache(maxsize=256)
@@ -92,8 +83,6 @@ class _Files:
 
     def __init__(self, index: SymbolIndex | None, language: str) -> None:
         self.index = index
-        self._targets: dict[tuple[str, Path], list[Path]] = {}
-        self._neighbours: list[Path] | None = None
         self.language = language
 
     def facts(self, path: Path) -> FileSymbols:
@@ -138,6 +127,8 @@ class _Resolution:
         self.resolver = resolvers.resolver_name(language) or ""
         self.files = _Files(index, language)
         self.index = index
+        self._targets: dict[tuple[str, Path], list[Path]] = {}
+        self._neighbours: list[Path] | None = None
 
     def rel(self, p: Path) -> str:
         if self.root is not None:
@@ -221,12 +212,8 @@ def _split(name: str) -> tuple[str, str]:
 
 
 def _comment(language: str) -> str:
-    try:
-        from . import entry_for  # type: ignore[attr-defined]
-
-        return str(getattr(entry_for(language), "line_comment", "") or "//")
-    except Exception:
-        return "//"
+    entry = entry_for(language)
+    return (entry.line_comment if entry is not None else "") or "//"
 
 
 def _own_facts(

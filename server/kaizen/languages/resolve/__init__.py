@@ -13,6 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 from types import ModuleType
 
+from ..table import entry_for
 from . import cfamily, csharp, go, jvm, php, ruby, rust, typescript
 from .base import closeness, closest
 
@@ -27,8 +28,8 @@ RESOLVERS: dict[str, ModuleType] = {
     "php": php,
 }
 
-# The resolver of each language until the language table names it (lang-core's entries
-# carry a ``resolver`` field; ``resolver_name`` prefers it).
+# The resolver of an LSP language id the table does not know by name (the table's
+# ``resolver`` field wins).
 DEFAULT_RESOLVER: dict[str, str] = {
     "typescript": "node",
     "tsx": "node",
@@ -52,18 +53,10 @@ JOINS: dict[str, str] = {"jvm": ".", "csharp": ".", "php": "\\", "rust": "::"}
 
 def resolver_name(language: str) -> str | None:
     """The resolver the language table names for ``language`` (None: no resolver)."""
-    try:
-        from .. import entry_for  # type: ignore[attr-defined]
-    except ImportError:
-        entry_for = None
-    if entry_for is not None:
-        try:
-            entry = entry_for(language)
-        except Exception:
-            entry = None
-        name = getattr(entry, "resolver", None) if entry is not None else None
-        if isinstance(name, str) and name in RESOLVERS:
-            return name
+    entry = entry_for(language)
+    name = entry.resolver if entry is not None else ""
+    if name in RESOLVERS:
+        return name
     return DEFAULT_RESOLVER.get(language)
 
 
