@@ -20,7 +20,7 @@ import hashlib
 import logging
 import threading
 from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -63,9 +63,12 @@ class FileSymbols:
     size: int = 0
     symbols: tuple[Symbol, ...] = ()
     imports: tuple[Imported, ...] = ()
+    # generated or minified: kept (by hash, so it is not read again) without definitions
+    generated: bool = False
 
     def as_json(self) -> dict[str, Any]:
         return {
+            "generated": self.generated,
             "symbols": [list(asdict(s).values()) for s in self.symbols],
             "imports": [
                 [i.spec, [list(n) for n in i.names], i.line, i.reexport] for i in self.imports
@@ -87,6 +90,7 @@ class FileSymbols:
                 Imported(i[0], tuple((n[0], n[1]) for n in i[1]), i[2], bool(i[3]))
                 for i in data.get("imports") or ()
             ),
+            bool(data.get("generated")),
         )
 
 
@@ -239,9 +243,9 @@ class SymbolIndex:
         digest = content_hash(data)
         old = self._files.get(rel)
         if old is not None and old.hash == digest:
-            return FileSymbols(rel, language, digest, mtime_ns, size, old.symbols, old.imports)
+            return replace(old, mtime_ns=mtime_ns, size=size)
         if workspace_files.generated_text(data):
-            return FileSymbols(rel, language, digest, mtime_ns, size)
+            return FileSymbols(rel, language, digest, mtime_ns, size, generated=True)
         try:
             outline = self._outline(language, data.decode("utf-8", "replace"))
             symbols, imports = symbols_of(outline)
@@ -250,11 +254,13 @@ class SymbolIndex:
             symbols, imports = (), ()
         return FileSymbols(rel, language, digest, mtime_ns, size, symbols, imports)
 
-    def _apply(self, entry: FileSymbols, delta: Delta) -> None:
+    def _apply(self, entry: FileSymbols, delta: Delta, buffer: bool = False) -> None:
+        """Put ``entry``; ``buffer``: it comes from the editor, whose unchanged text says
+        nothing about the file's stamp (a changed text gets stamp 0: re-read next build)."""
         with self._lock:
             old = self._files.get(entry.path)
             if old is not None and old.hash == entry.hash:
-                if (old.mtime_ns, old.size) != (entry.mtime_ns, entry.size):
+                if not buffer and (old.mtime_ns, old.size) != (entry.mtime_ns, entry.size):
                     self._put(entry)
                     delta.restamped.append(entry)
                 return
@@ -323,7 +329,7 @@ class SymbolIndex:
                     delta.removed.append(rel)
             return delta
         delta.read = 1
-        self._apply(self._entry(rel, language, data, mtime_ns, size), delta)
+        self._apply(self._entry(rel, language, data, mtime_ns, size), delta, text is not None)
         return delta
 
     def remove(self, path: Path | str) -> Delta:
