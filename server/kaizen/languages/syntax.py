@@ -4,7 +4,9 @@ The query files (``queries/<language>.scm``) say *what* is a definition or an im
 grammar; this module turns their captures into an ``Outline`` the same way for every
 language. The captures a query file may use:
 
-- ``@function``, ``@method``, ``@class`` on a definition node; ``@name`` on its name (a
+- ``@function``, ``@method``, ``@class``, ``@namespace`` on a definition node (a
+  namespace qualifies and gives context to what it holds, like a class, but a function in
+  it stays a function); ``@name`` on its name (a
   definition without one is named by its header: ``impl Display for Cart``); ``@receiver``
   (Go) names the type a ``@method`` belongs to; ``@doc`` a docstring inside it (Python).
   A ``@function`` inside a ``@class`` is a method; anything inside a function is part of
@@ -34,6 +36,7 @@ LEADING = frozenset(
      "annotation", "multiline_comment"}
 )
 MAX_SIGNATURE_CHARS = 400
+CONTAINERS = frozenset({"class", "namespace"})
 _WS = re.compile(r"\s+")
 _COMMENT_MARKS = re.compile(r"^\s*(?:/\*\*?|\*/|\*|///?|//!|#+|--|\"\"\"|''')\s?")
 
@@ -42,7 +45,7 @@ _COMMENT_MARKS = re.compile(r"^\s*(?:/\*\*?|\*/|\*|///?|//!|#+|--|\"\"\"|''')\s?
 class Definition:
     name: str  # as written: "total"
     qualified: str  # with its enclosing classes: "Cart.total", "impl Display for Cart.fmt"
-    kind: str  # function | method | class
+    kind: str  # function | method | class | namespace
     signature: str  # the text up to the body, whitespace collapsed
     doc: str  # the first line of its doc comment or docstring, "" without one
     start: int  # 1-based first line of the definition (``export``/``template`` included)
@@ -121,10 +124,9 @@ def _doc(node: Any, doc: Any | None, source: bytes) -> str:
     else:
         parts: list[str] = []
         sibling, row = node.prev_named_sibling, node.start_point.row
-        while (
-            sibling is not None and "comment" in sibling.type and sibling.end_point.row >= row - 1
-        ):
-            parts.insert(0, _text(source, sibling.start_byte, sibling.end_byte))
+        while sibling is not None and sibling.type in LEADING and sibling.end_point.row >= row - 1:
+            if "comment" in sibling.type:  # skipping decorators and attributes between
+                parts.insert(0, _text(source, sibling.start_byte, sibling.end_byte))
             sibling, row = sibling.prev_named_sibling, sibling.start_point.row
         text = "\n".join(parts)
     for line in text.splitlines():
@@ -152,7 +154,7 @@ def outline_of(entry: LanguageEntry, text: str, document: str = "") -> Outline |
     packages: list[tuple[int, int]] = []
     for _, caps in tree_sitter.QueryCursor(query).matches(tree.root_node):
         one = {k: v[0] for k, v in caps.items() if v}
-        for kind in ("function", "method", "class"):
+        for kind in ("function", "method", "class", "namespace"):
             if kind in one:
                 node = one[kind]
                 found.setdefault(node.id, (kind, one))
@@ -190,7 +192,7 @@ def _definitions(found: dict[int, tuple[str, dict[str, Any]]], source: bytes) ->
         parent = node.parent
         while parent is not None:
             if parent.id in found:
-                if found[parent.id][0] != "class":
+                if found[parent.id][0] not in CONTAINERS:
                     inside_function = True
                     break
                 chain.append(parent.id)
@@ -208,7 +210,7 @@ def _definitions(found: dict[int, tuple[str, dict[str, Any]]], source: bytes) ->
         owner = classes[chain[0]] if chain else ""
         if kind == "method" and (receiver := caps.get("receiver")) is not None and not owner:
             owner = _text(source, receiver.start_byte, receiver.end_byte)
-        if kind == "function" and chain:
+        if kind == "function" and chain and found[chain[0]][0] == "class":
             kind = "method"
         qualified = f"{owner}.{name}" if owner else name
         start, end = _lines(extent)
@@ -217,7 +219,7 @@ def _definitions(found: dict[int, tuple[str, dict[str, Any]]], source: bytes) ->
             start, end, owner, _first_line(extent),
             "\n".join(headers[k] for k in reversed(chain)), not node.has_error,
         )
-        if kind == "class":
+        if kind in CONTAINERS:
             classes[node_id] = qualified
             headers[node_id] = signature
         out.append(definition)
@@ -246,12 +248,14 @@ def _imports(
         if i >= 0 and node.end_byte <= statements[i][0].end_byte:
             alias = caps.get("import.alias")
             name = _spec(node, source)
-            pair = ("*" if name.startswith("*") else name,  # ``* as fs``, ``.*``
+            pair = ("*" if name.startswith("*") or name.endswith("*") else name,  # ``* as fs``
                     _spec(alias, source) if alias is not None else "")
             if pair not in bound[i]:
                 bound[i].append(pair)
     out = []
     for (node, caps), pairs in zip(statements, bound, strict=True):
+        if ("*", "") in pairs:  # ``import a.b.*``: the last segment is not a name
+            pairs = [("*", "")]
         spec = caps.get("spec")
         start, end = _lines(node)
         out.append(

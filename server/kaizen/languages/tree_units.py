@@ -1,10 +1,12 @@
 """Review units of a language read by tree-sitter: the same unit model as Python's.
 
 - ``function``: a top-level function (or a function value: ``const f = () => {}``);
-- ``method``: a function inside a class, impl, interface, trait, struct or namespace, its
+- ``method``: a function inside a class, impl, interface, trait or struct, its
   enclosing headers in ``Unit.header`` (context, not part of the unit); Go's methods by
   their receiver type;
-- ``class``: a class's lines outside its methods (header, fields, closing brace);
+- ``class``: a class's lines outside its methods (header, fields, closing brace); a
+  namespace's (``namespace``, ``mod m {}``) are a ``module`` unit, and its functions stay
+  ``function`` units named ``ns.f`` with the namespace header as context;
 - ``imports``: every import/use/include/require and package line, one unit;
 - ``module``: the other top-level lines, one unit per run not interrupted by a definition;
 - ``block``: where tree-sitter found a syntax error, what no surviving definition covers.
@@ -49,16 +51,18 @@ def tree_units(outline: Outline, lines: list[str]) -> list[Unit]:
     defs = [d for d in outline.definitions if d.ok]
     # members before their class (a class keeps what its members leave), inner classes
     # before outer ones
-    for d in sorted(defs, key=lambda d: (d.kind == "class", -(d.qualified.count(".")))):
-        if d.kind == "class":
+    containers = ("class", "namespace")
+    for d in sorted(defs, key=lambda d: -(d.qualified.count("."))):
+        if d.kind in containers:
             continue
         if got := claim(d.first, d.end):
             units.append(_unit(d.kind, d.qualified, got, lines, d.header))
-    for d in sorted((d for d in defs if d.kind == "class"), key=lambda d: d.first, reverse=True):
+    for d in sorted((d for d in defs if d.kind in containers), key=lambda d: -d.first):
         got = [i for i in claim(d.first, d.end) if lines[i - 1].strip()]
-        if got:
+        if got:  # a namespace's own lines are module code: its header and loose statements
             header = "\n".join(h for h in (d.header, d.signature) if h)
-            units.append(_unit("class", d.qualified, got, lines, header))
+            kind = "class" if d.kind == "class" else "module"
+            units.append(_unit(kind, d.qualified, got, lines, header))
     spans = [(i.line, i.end or i.line) for i in outline.imports] + outline.packages
     imported = [i for a, b in sorted(spans) for i in claim(a, b) if lines[i - 1].strip()]
     if imported:

@@ -18,8 +18,8 @@
 (abstract_class_declaration name: (_) @name) @class
 (interface_declaration name: (_) @name) @class
 (enum_declaration name: (_) @name) @class
-(internal_module name: (_) @name) @class
-(module name: (_) @name) @class
+(internal_module name: (_) @name) @namespace
+(module name: (_) @name) @namespace
 
 (import_statement source: (string (string_fragment) @spec)) @import
 (import_statement (import_require_clause source: (string (string_fragment) @spec))) @import
@@ -29,3 +29,13 @@
 (import_clause (identifier) @import.name)
 (namespace_import (identifier) @import.alias) @import.name
 (export_specifier name: (_) @import.name alias: (_)? @import.alias)
+(lexical_declaration
+  (variable_declarator
+    value: (call_expression function: (identifier) @_require
+      arguments: (arguments . (string (string_fragment) @spec))))
+  (#eq? @_require "require")) @import
+(lexical_declaration
+  (variable_declarator name: (identifier) @import.name
+    value: (call_expression function: (identifier) @_require))
+  (#eq? @_require "require"))
+(import_require_clause (identifier) @import.name)
