@@ -29,7 +29,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -47,6 +47,7 @@ MAX_SIGNATURE_CHARS = 400
 MAX_REEXPORT_HOPS = 5
 _QUALIFIER = re.compile(r"::|\.|->")
 _WS = re.compile(r"\s+")
+_TAG = re.compile(r"</?\w+[^>]*>")
 
 
 @dataclass(frozen=True)
@@ -98,8 +99,8 @@ class _Files:
 
 def _render(symbol: Symbol, where: str, comment: str) -> str:
     sig = _WS.sub(" ", symbol.signature or symbol.name).strip()
-    if symbol.doc:
-        sig += f"  {comment} {_WS.sub(' ', symbol.doc).strip()}"
+    if doc := _WS.sub(" ", _TAG.sub("", symbol.doc)).strip():  # C#'s <summary> tags out
+        sig += f"  {comment} {doc}"
     if where:
         sig += f"  {comment} from {where}"
     return sig[:MAX_SIGNATURE_CHARS]
@@ -108,11 +109,12 @@ def _render(symbol: Symbol, where: str, comment: str) -> str:
 def _find(facts: FileSymbols, name: str) -> Symbol | None:
     """The definition ``name`` (plain or qualified, ``Prices.round``) in one file."""
     best: Symbol | None = None
+    suffix = "." + name
     for s in facts.symbols:
-        if s.qualname == name or (s.name == name and (best is None or not s.parent)):
-            best = s
-            if s.qualname == name:
-                break
+        if s.qualname == name:
+            return s
+        if s.qualname.endswith(suffix) or (s.name == name and (best is None or not s.parent)):
+            best = s  # ``Prices.Round`` of ``Shop.Money.Prices.Round``; top level first
     return best
 
 
@@ -174,7 +176,7 @@ class _Resolution:
 
 
 def _bindings(
-    imports: tuple[Imported, ...],
+    imports: tuple[Imported, ...], resolver: str
 ) -> tuple[dict[str, tuple[Imported, str]], list[Imported]]:
     """local name -> (import, imported name or "" for a namespace); and the imports that
     bring every name of their target into scope (includes, requires, wildcards)."""
@@ -183,11 +185,12 @@ def _bindings(
     for imp in imports:
         if imp.names:
             for name, alias in imp.names:
-                if name == "*":
-                    if alias:
-                        named[alias] = (imp, "")
-                    else:
-                        everything.append(imp)
+                if name == "*" and not alias:  # ``import a.b.*``, ``use a::*``
+                    join = resolvers.JOINS.get(resolver, "")
+                    wild = f"{imp.spec}{join}*" if join and not imp.spec.endswith("*") else ""
+                    everything.append(replace(imp, spec=wild or imp.spec))
+                elif name in ("*", imp.spec):  # ``* as ns``, Go's ``m "a/b"``, C#'s ``M = A.B``
+                    named[alias or _tail(imp.spec)] = (imp, "")
                 else:
                     named[alias or name] = (imp, name)
             continue
@@ -250,7 +253,7 @@ def context_entries(
     res = _Resolution(path, root, language, index)
     comment = _comment(language)
     own = FileSymbols(str(path), language, "", symbols=own_symbols, imports=own_imports)
-    named, everything = _bindings(own_imports)
+    named, everything = _bindings(own_imports, res.resolver)
     out: list[ContextEntry] = []
     skip = {unit.name, unit.name.rsplit(".", 1)[-1]}
     for name in sorted(unit.names):
@@ -277,6 +280,7 @@ def _one(
     if head in named:
         imp, imported = named[head]
         member = imported if not rest else (f"{imported}.{rest}" if imported else rest)
+        used = member
         if not member:  # the namespace itself: ``Prices`` of ``import a.b.Prices``
             member = _tail(imp.spec)
         targets = res.targets(imp.spec, res.path)
@@ -284,7 +288,7 @@ def _one(
             targets = res.targets(f"{imp.spec}{join}{imported}", res.path)
             member = rest or imported
         if not targets:
-            yield ContextEntry("library", name, f"{imp.spec}{'.' + member if member else ''}")
+            yield ContextEntry("library", name, f"{imp.spec}.{used}" if used else imp.spec)
             return
         hit = res.lookup_in(targets, member) or (res.lookup_in(targets, rest) if rest else None)
         if hit is None and imported and rest:
@@ -297,6 +301,15 @@ def _one(
     for imp in everything:
         targets = res.targets(imp.spec, res.path)
         if targets and (hit := res.lookup_in(targets, name)) is not None:
+            yield ContextEntry("workspace", name, _render(hit[1], res.rel(hit[0]), comment))
+            return
+    # a member of an imported type the unit names: ``Prices::roundPrice`` (PHP),
+    # ``Money::new`` (Rust) reach the unit's names as ``Prices`` and ``roundPrice``
+    for local, (imp, imported) in sorted(named.items()):
+        if local not in unit.names or not imported:
+            continue
+        targets = res.targets(imp.spec, res.path)
+        if targets and (hit := res.lookup_in(targets, f"{imported}.{name}")) is not None:
             yield ContextEntry("workspace", name, _render(hit[1], res.rel(hit[0]), comment))
             return
     neighbours = res.neighbours()

@@ -2,7 +2,8 @@
 directories of compile_commands.json (``-I``, ``-iquote``, ``-isystem``) when the workspace
 has one (at its root or in build/), then the workspace's own include/ and src/.
 
-A header holds the prototypes, which is what the pack wants (signature, not body). System
+A header holds the prototypes; the source file beside it (x.h -> x.c, x.cpp) is searched too,
+for definitions the header only declares (the pack takes their signature, never the body). System
 headers (``<stdio.h>``) resolve to nothing in the workspace: libraries.
 """
 
@@ -15,6 +16,8 @@ from pathlib import Path
 
 from .base import existing, mtime
 
+HEADERS = (".h", ".hh", ".hpp", ".hxx")
+SOURCES = (".c", ".cc", ".cpp", ".cxx")
 COMPILE_COMMANDS = ("compile_commands.json", "build/compile_commands.json")
 
 
@@ -66,7 +69,11 @@ def resolve(spec: str, here: Path, root: Path | None) -> list[Path]:
     name = spec.strip().strip('"<>')
     if not name:
         return []
-    return existing([here.parent / name, *(d / name for d in include_dirs(root))], root)[:1]
+    found = existing([here.parent / name, *(d / name for d in include_dirs(root))], root)[:1]
+    if found and found[0].suffix in HEADERS:  # its definitions, where the header only declares
+        stem = found[0].with_suffix("")
+        found += existing((stem.with_suffix(s) for s in SOURCES), root)
+    return found
 
 
 def neighbours(here: Path, root: Path | None) -> list[Path]:
