@@ -32,7 +32,8 @@ WATCH_ID = "kaizen-symbol-index"
 class SymbolUpdates:
     def __init__(self, server: Any) -> None:
         self.server = server
-        self._pending: dict[str, asyncio.Task[None]] = {}
+        self._pending: dict[str, asyncio.Task[None]] = {}  # waiting out the pause
+        self._updating: set[asyncio.Future[Any]] = set()  # re-indexing on a thread
         self.ready = asyncio.Event()  # the first build finished (tests, benchmarks)
 
     @property
@@ -54,6 +55,14 @@ class SymbolUpdates:
             return
         finally:
             self.ready.set()
+        stats = symbols.last_build
+        server.window_log_message(
+            types.LogMessageParams(
+                type=types.MessageType.Info,
+                message=f"Kaizen indexed {stats['files']} files ({stats['read']} read, "
+                f"{stats['loaded']} from the database) in {stats['seconds']:.2f} s",
+            )
+        )
         await self.watch()
 
     async def watch(self) -> None:
@@ -90,10 +99,29 @@ class SymbolUpdates:
         if delay:
             await asyncio.sleep(delay)
         self._pending.pop(uri, None)
+        await self._update(uri)
+
+    async def _update(self, uri: str) -> None:
         doc = self.server.workspace.text_documents.get(uri)
         if doc is None or self.symbols is None:
             return
-        await self.symbols.update(Path(to_fs_path(uri) or uri), doc.source)
+        task = asyncio.ensure_future(self.symbols.update(Path(to_fs_path(uri) or uri), doc.source))
+        self._updating.add(task)
+        try:
+            await asyncio.shield(task)  # a cancelled waiter leaves the update to finish
+        finally:
+            task.add_done_callback(self._updating.discard)
+
+    async def flush(self) -> None:
+        """Bring the index up to the editor's buffers now (a run is about to plan): the
+        pauses still waiting are cut short, the updates under way awaited."""
+        waiting = list(self._pending)
+        for uri in waiting:
+            self._pending.pop(uri).cancel()
+        for uri in waiting:
+            await self._update(uri)
+        if self._updating:
+            await asyncio.wait(list(self._updating))
 
     async def files_changed(self, params: types.DidChangeWatchedFilesParams) -> None:
         symbols = self.symbols
