@@ -17,6 +17,8 @@ BENCHES = [
     "bench_router.py",
     "bench_first_call.py",
     "bench_precision.py",
+    "bench_crossfile.py",
+    "bench_symbols.py",  # needs KAIZEN_BENCH_TS_REPO (a TypeScript checkout); skips without
 ]
 
 

@@ -39,7 +39,7 @@ class WorkspaceSymbols:
         self.root = root
         self.store = store
         self.repository = repository_id(root)
-        self.index = SymbolIndex(root, _paced(outline_text), indexed_language)
+        self.index = SymbolIndex(root, outline_text, indexed_language)
         self.building: asyncio.Task[Delta] | None = None
         self.last_build: dict[str, float] = {}
 
@@ -98,14 +98,3 @@ class WorkspaceSymbols:
             return delta
 
         return await asyncio.to_thread(run)
-
-
-def _paced(outline: Any) -> Any:
-    """The outliner, giving the event loop the GIL between files: a background build must
-    not delay the editor's publishes."""
-
-    def paced(language: str, text: str) -> Any:
-        time.sleep(0)
-        return outline(language, text)
-
-    return paced

@@ -1,0 +1,171 @@
+"""The workspace symbol index on a real TypeScript repository (issue 25).
+
+- Cold build: every supported file listed, read, hashed, outlined and written to a fresh
+  SQLite database: files/s and the build's peak RSS (measured in a child process, beside the
+  same child's RSS before the build: the baseline is Kaizen imported with the grammar
+  loaded).
+- Restart: a new process with the same database: the persisted rows are loaded and only
+  stamps are compared (files/s, files re-read: target 0).
+- Update after one file's edit (the editor's buffer changed: hash, outline, index, one row
+  written): p50/p95 over ``--edits`` edits of different files (target p95 < 20 ms), beside
+  the floor measured in the same run: the outline of the same text alone.
+
+The repository is not downloaded here: pass its path (``--repo`` or ``KAIZEN_BENCH_TS_REPO``);
+without it the benchmark says so and exits 0. Measured on date-fns/date-fns at
+dd66398305c2b015fba3c1b3d31ccff42ee8d4cf (1,536 .ts files): see benchmarks/README.md.
+
+    python benchmarks/bench_symbols.py --repo /path/to/date-fns [--edits 60]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "server"))
+from benchmarks.common import save, summary
+
+ENV_REPO = "KAIZEN_BENCH_TS_REPO"
+
+
+def rss_mb() -> float:
+    """Peak resident set of this process so far, in MB (Linux reports kB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def current_rss_mb() -> float:
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return rss_mb()
+
+
+def child_build(repo: str, db: str) -> dict[str, Any]:
+    """One build in this (fresh) process: what the parent reports."""
+    from kaizen.app.symbols import WorkspaceSymbols
+    from kaizen.languages import outline
+    from kaizen.memory.store import Store
+
+    outline("typescript", "export function warm(): void {}\n")  # grammar loaded: baseline
+    store = Store.open(db)
+    before = current_rss_mb()
+    started = time.perf_counter()
+    ws = WorkspaceSymbols(Path(repo), store)
+    ws.build_now()
+    seconds = time.perf_counter() - started
+    out = {
+        **ws.last_build,
+        "seconds": seconds,
+        "rss_before_mb": round(before, 1),
+        "peak_rss_mb": round(rss_mb(), 1),
+        "definitions": sum(len(f.symbols) for f in ws.index.files()),
+    }
+    store.close()
+    return out
+
+
+def run_child(repo: str, db: str) -> dict[str, Any]:
+    proc = subprocess.run(
+        [sys.executable, __file__, "--child", repo, "--db", db],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent / "server")},
+    )
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def bench_updates(repo: Path, db: str, edits: int) -> dict[str, Any]:
+    from kaizen.app.symbols import WorkspaceSymbols
+    from kaizen.languages import outline
+    from kaizen.memory.store import Store
+
+    store = Store.open(db)
+    ws = WorkspaceSymbols(repo, store)
+    ws.build_now()  # loads from the database: nothing re-read
+    files = sorted(f.path for f in ws.index.files() if f.symbols)
+    random.Random(25).shuffle(files)
+    update_ms: list[float] = []
+    outline_ms: list[float] = []
+    for i, rel in enumerate(files[:edits]):
+        text = (repo / rel).read_text(encoding="utf-8")
+        edited = (
+            text
+            + f"\nexport function benchEdit{i}(value: number): number {{\n  return value;\n}}\n"
+        )
+        t0 = time.perf_counter()
+        outline("typescript", edited)
+        outline_ms.append((time.perf_counter() - t0) * 1000)
+        t0 = time.perf_counter()
+        delta = ws.update_now(repo / rel, edited)
+        update_ms.append((time.perf_counter() - t0) * 1000)
+        assert [f.path for f in delta.changed] == [rel], rel
+        assert ws.index.lookup(f"benchEdit{i}"), rel
+    store.close()
+    return {"update_ms": summary(update_ms), "outline_only_ms": summary(outline_ms)}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--repo", default=os.environ.get(ENV_REPO, ""))
+    parser.add_argument("--edits", type=int, default=60)
+    parser.add_argument("--child", default="")
+    parser.add_argument("--db", default="")
+    args = parser.parse_args()
+    if args.child:
+        print(json.dumps(child_build(args.child, args.db)))
+        return 0
+    repo = Path(args.repo) if args.repo else None
+    if repo is None or not repo.is_dir():
+        print(
+            f"bench_symbols: skipped, no TypeScript repository given (--repo or {ENV_REPO}; "
+            "e.g. a checkout of date-fns/date-fns)"
+        )
+        return 0
+    with tempfile.TemporaryDirectory() as tmp:
+        db = f"sqlite:///{Path(tmp) / 'kaizen.db'}"
+        cold = run_child(str(repo), db)
+        warm = run_child(str(repo), db)  # a restart: the same database
+        updates = bench_updates(repo, db, args.edits)
+    files = cold["files"]
+    results = {
+        "repository": str(repo),
+        "cold": {
+            **cold,
+            "files_per_s": round(files / cold["seconds"], 1),
+            "build_rss_mb": round(cold["peak_rss_mb"] - cold["rss_before_mb"], 1),
+        },
+        "restart": {**warm, "files_per_s": round(files / warm["seconds"], 1)},
+        **updates,
+        "targets": {"update_p95_ms": 20, "restart_files_read": 0},
+    }
+    save("bench_symbols", results)
+    print(
+        f"symbol index of {repo.name}: {files} files, {cold['definitions']} definitions\n"
+        f"  cold build: {results['cold']['files_per_s']} files/s ({cold['seconds']:.1f} s), "
+        f"peak RSS {cold['peak_rss_mb']} MB ({results['cold']['build_rss_mb']} MB over the "
+        f"{cold['rss_before_mb']} MB before the build)\n"
+        f"  restart: {warm['read']} files re-read, {results['restart']['files_per_s']} files/s "
+        f"({warm['seconds']:.2f} s)\n"
+        f"  update after one file's edit: p50 {updates['update_ms']['p50']} ms, "
+        f"p95 {updates['update_ms']['p95']} ms (target < 20); the outline alone: "
+        f"p95 {updates['outline_only_ms']['p95']} ms"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
