@@ -12,7 +12,8 @@ from functools import cached_property
 from pathlib import Path
 
 from .findings import split_lines
-from .workspace import language_of, project_root, relative_path, repository_id
+from .generated import why_generated
+from .workspace import language_entry, language_of, project_root, relative_path, repository_id
 
 
 @dataclass
@@ -49,10 +50,13 @@ class Document:
 
     @cached_property
     def not_sent_reason(self) -> str | None:
-        """Why this document must not go to a model at all (.env, .gitignore, .kaizenignore)."""
+        """Why this document must not go to a model at all (.env, .gitignore, .kaizenignore,
+        generated or minified code)."""
         from ..security.ignore import why_not_sent
 
-        return why_not_sent(self.path, self.root)
+        return why_not_sent(self.path, self.root) or why_generated(
+            self.path, self.text, self.root, language_entry(self.language)
+        )
 
     @cached_property
     def root(self) -> Path | None:

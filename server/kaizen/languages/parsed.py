@@ -25,6 +25,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 
 from ..core.findings import split_lines
+from ..core.language_table import LanguageEntry
 from .context_pack import ModuleFacts, merge_facts, node_facts
 from .syntax import outline_of
 from .table import entry_for
@@ -97,7 +98,13 @@ def parse(text: str, language: str, document: str = "") -> Parsed:
 
 def other_language(text: str, language: str, lines: list[str], document: str = "") -> Parsed:
     """Units by definition where the table has a grammar that loads, else blocks."""
-    entry = entry_for(language)
+    return by_entry(entry_for(language), text, lines, document)
+
+
+def by_entry(
+    entry: LanguageEntry | None, text: str, lines: list[str], document: str = ""
+) -> Parsed:
+    """``other_language`` for a given table entry (a missing grammar: blocks, logged once)."""
     found = outline_of(entry, text, document) if entry is not None else None
     if found is None:
         return Parsed(tuple(split_blocks(lines)), ModuleFacts())

@@ -192,16 +192,20 @@ def _definitions(found: dict[int, tuple[str, dict[str, Any]]], source: bytes) ->
         parent = node.parent
         while parent is not None:
             if parent.id in found:
-                if found[parent.id][0] not in CONTAINERS:
+                if found[parent.id][0] in CONTAINERS:
+                    chain.append(parent.id)
+                elif not parent.has_error:
                     inside_function = True
                     break
-                chain.append(parent.id)
+                # else: a function broken mid-edit swallowed what follows it (an unclosed
+                # brace); the definitions it swallowed are still the file's own
+
             parent = parent.parent
         if inside_function or any(k not in classes for k in chain):
             continue
         extent = _extent(node)
         name_node = caps.get("name")
-        signature = _signature(node, source)
+        signature = _signature(extent, source)
         name = (
             _WS.sub(" ", _text(source, name_node.start_byte, name_node.end_byte)).strip()
             if name_node is not None
