@@ -24,7 +24,9 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from ..core.generated import why_generated
 from . import workspace_files
+from .table import entry_for
 
 log = logging.getLogger(__name__)
 
@@ -244,10 +246,11 @@ class SymbolIndex:
         old = self._files.get(rel)
         if old is not None and old.hash == digest:
             return replace(old, mtime_ns=mtime_ns, size=size)
-        if workspace_files.generated_text(data):
+        text = data.decode("utf-8", "replace")
+        if why_generated(self.root / rel, text, self.root, entry_for(language)):
             return FileSymbols(rel, language, digest, mtime_ns, size, generated=True)
         try:
-            outline = self._outline(language, data.decode("utf-8", "replace"))
+            outline = self._outline(language, text)
             symbols, imports = symbols_of(outline)
         except Exception:  # one bad file costs its own entry, never the index
             log.exception("could not outline %s", rel)
