@@ -107,3 +107,28 @@ async def test_typescript_caller_gets_the_callee_signature_not_its_body(
     assert len(latest) == 2
     assert "function roundPrice(p: number, digits: number): number" in latest[1]
     assert BODY not in latest[1]
+
+
+def test_kaizen_check_indexes_the_workspace_before_planning(
+    scripted, kaizen_home: Path, project: Path
+) -> None:
+    """A C caller whose callee is declared in a header and defined in a .c file elsewhere:
+    only the symbol index (built before any file is planned) finds the definition."""
+    from tests.test_cli import kaizen
+
+    files = {
+        "include/shop/util.h": "double round_price(double p, int places);\n",
+        "src/shop/util.c": "#include <shop/util.h>\n\n/* Rounds a price to cents. */\n"
+        "double round_price(double p, int places) {\n    return p * 100 / 100;\n}\n",
+        "src/shop/main.c": "#include <shop/util.h>\n\ndouble total(double p) {\n"
+        "    return round_price(p, 2);\n}\n",
+    }
+    for rel, text in files.items():
+        (project / rel).parent.mkdir(parents=True, exist_ok=True)
+        (project / rel).write_text(text)
+    scripted.set_default("issue_detector", {"issues": []})
+    proc = kaizen(["check", "--no-static", "src/shop/main.c"], scripted, kaizen_home, project)
+    assert proc.returncode == 0, proc.stderr
+    [prompt] = scripted.prompts_for("issue_detector")
+    assert "double round_price(double p, int places)  // Rounds a price to cents." in prompt
+    assert "p * 100 / 100" not in prompt

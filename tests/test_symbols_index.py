@@ -95,11 +95,12 @@ def test_updates_by_content_hash_and_deletes(tmp_path: Path) -> None:
     assert names(ws) == {}
 
 
+@pytest.mark.parametrize("database_url", ["sqlite", "postgresql"], indirect=True)
 def test_persisted_index_survives_a_restart_and_rereads_only_changed_files(
-    tmp_path: Path,
+    tmp_path: Path, database_url: str
 ) -> None:
     root = workspace(tmp_path / "ws")
-    db = f"sqlite:///{tmp_path / 'kaizen.db'}"
+    db = database_url
     store = Store.open(db)
     try:
         WorkspaceSymbols(root, store).build_now()
