@@ -159,6 +159,8 @@ def test_c_includes_relative_then_compile_commands(tmp_path: Path) -> None:
     )
     here = root / "src/main.c"
     assert rel(resolve("c", "local.h", here, root), root) == ["src/local.h"]
+    (root / "src/local.c").write_text("")  # definitions the header only declares
+    assert rel(resolve("c", "local.h", here, root), root) == ["src/local.h", "src/local.c"]
     assert rel(resolve("c", "price.h", here, root), root) == ["third/include/price.h"]
     assert resolve("c", "stdio.h", here, root) == []
 

@@ -152,11 +152,11 @@ class _Resolution:
         return self._neighbours
 
     def lookup_in(self, files: list[Path], name: str, hops: int = 0) -> tuple[Path, Symbol] | None:
-        """``name`` defined in one of ``files``, or re-exported by one of them."""
-        for f in files:
-            facts = self.files.facts(f)
-            if (found := _find(facts, name)) is not None:
-                return f, found
+        """``name`` defined in one of ``files`` (the closest to the unit's file when several
+        define it: a C# namespace spans directories), or re-exported by one of them."""
+        hits = {f: found for f in files if (found := _find(self.files.facts(f), name))}
+        if (best := resolvers.closest(hits, self.path)) is not None:
+            return best, hits[best]
         if hops >= MAX_REEXPORT_HOPS:
             return None
         for f in files:  # ``export { x } from "./y"``, ``export * from "./y"``, ``pub use``
