@@ -11,6 +11,7 @@ HERE = Path(__file__).resolve().parent
 BENCHES = [
     "bench_lsp.py",
     "bench_review.py",
+    "bench_languages.py",
     "bench_check.py",
     "bench_static.py",
     "bench_search.py",

@@ -30,7 +30,8 @@ def why_generated(
     if len(text) >= MINIFIED_MIN_CHARS:
         lines = text.count("\n") + 1
         if len(text) / lines > MINIFIED_LINE_CHARS:
-            return f"minified: {lines:,} line(s) of {len(text):,} characters, not reviewed"
+            # no counts in the message: it is shown once per text, and must not vary per save
+            return f"minified: lines over {MINIFIED_LINE_CHARS} characters long, not reviewed"
     head = text[:HEAD_CHARS]
     for pattern in entry.generated if entry is not None else GENERATED:
         if found := re.search(pattern, head):

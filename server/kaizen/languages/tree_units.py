@@ -26,7 +26,11 @@ NAME_CHARS = 60
 
 
 def _unit(kind: str, name: str, numbers: list[int], lines: list[str], header: str = "") -> Unit:
-    text = "\n".join(lines[n - 1] for n in numbers)
+    first, last = numbers[0], numbers[-1]
+    if last - first + 1 == len(numbers):  # contiguous, as most units are: one slice
+        text = "\n".join(lines[first - 1 : last])
+    else:
+        text = "\n".join([lines[n - 1] for n in numbers])
     return Unit(kind, name, numbers, text, header=header, names=_used_names(text))
 
 
