@@ -115,3 +115,26 @@ def test_without_an_index_imports_still_resolve(tmp_path: Path) -> None:
     ctx = RunContext(settings=Settings(), router=None)  # type: ignore[arg-type]
     plan = asyncio.run(plan_review(doc, ctx, "autofix", "no-index"))
     assert any("function roundPrice(p: number): number" in p.pack.text for p in plan.items)
+
+
+def test_undecided_names_take_the_closest_definition_and_bare_words_none(tmp_path: Path) -> None:
+    """Ruby autoloading (no require): the index ranks same-named definitions by path; a
+    local variable that shares a function's name elsewhere brings nothing."""
+    files = {
+        "app/models/tax.rb": "# Near.\nclass Tax\n  def self.compute(x)\n    x\n  end\nend\n",
+        "legacy/models/tax.rb": "# Far.\nclass Tax\nend\n",
+        "lib/total.rb": "# A function named like a local.\ndef subtotal(a)\n  a\nend\n",
+        "app/models/order.rb": "def price(x)\n  subtotal = x\n  Tax.compute(subtotal)\nend\n",
+    }
+    (tmp_path / ".git").mkdir()
+    for rel, text in files.items():
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text(text)
+    symbols = WorkspaceSymbols(tmp_path)
+    symbols.build_now()
+    path = tmp_path / "app/models/order.rb"
+    doc = Document(uri=path.as_uri(), path=path, text=path.read_text())
+    ctx = RunContext(settings=Settings(), router=None, symbols=symbols.index)  # type: ignore[arg-type]
+    [unit] = [p for p in asyncio.run(plan_review(doc, ctx, "autofix", "rb")).items]
+    assert "class Tax  # Near.  # from app/models/tax.rb" in unit.pack.text
+    assert "Far." not in unit.pack.text and "subtotal(a)" not in unit.pack.text

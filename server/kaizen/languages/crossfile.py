@@ -28,7 +28,8 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterator
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
@@ -57,9 +58,9 @@ class ContextEntry:
     text: str  # the line the prompt carries
 
 
-def _outline(language: str, text: str) -> Any | None:
+def _outline(language: str, text: str, document: str = "") -> Any | None:
     try:
-        return outline(language, text)
+        return outline(language, text, document)
     except Exception:  # a grammar that fails costs this file's context, not the review
         log.exception("could not outline a %s text", language)
         return None
@@ -80,21 +81,50 @@ def _disk_facts(path: str, language: str, _mtime: int, _size: int) -> FileSymbol
 
 
 class _Files:
-    """The facts of workspace files: from the index when it holds them, else outlined."""
+    """The facts of workspace files: from the index when it holds them, else outlined;
+    each file's definitions by name, built once per document's resolution."""
 
     def __init__(self, index: SymbolIndex | None, language: str) -> None:
         self.index = index
         self.language = language
+        self._facts: dict[Path, FileSymbols] = {}
+        self._maps: dict[Path, dict[str, Symbol]] = {}
 
     def facts(self, path: Path) -> FileSymbols:
-        if self.index is not None and (entry := self.index.get(path)) is not None:
-            return entry
-        try:
-            stat = path.stat()
-        except (OSError, RuntimeError):
-            return FileSymbols(str(path), self.language, "")
-        language = _language_of(path, self.language)
-        return _disk_facts(str(path), language, stat.st_mtime_ns, stat.st_size)
+        if (known := self._facts.get(path)) is not None:
+            return known
+        entry = self.index.get(path) if self.index is not None else None
+        if entry is None:
+            try:
+                stat = path.stat()
+            except (OSError, RuntimeError):
+                entry = FileSymbols(str(path), self.language, "")
+            else:
+                language = _language_of(path, self.language)
+                entry = _disk_facts(str(path), language, stat.st_mtime_ns, stat.st_size)
+        self._facts[path] = entry
+        return entry
+
+    def find(self, path: Path, name: str) -> Symbol | None:
+        """The definition ``name`` (plain or qualified, ``Prices.round``) in one file."""
+        by_name = self._maps.get(path)
+        if by_name is None:
+            by_name = self._maps[path] = _by_name(self.facts(path).symbols)
+        if (found := by_name.get(name)) is not None or "." not in name:
+            return found
+        suffix = "." + name  # ``Prices.Round`` of ``Shop.Money.Prices.Round``
+        return next((s for s in self.facts(path).symbols if s.qualname.endswith(suffix)), None)
+
+
+def _by_name(symbols: tuple[Symbol, ...]) -> dict[str, Symbol]:
+    """Qualified names, then plain names (a top-level definition before a member)."""
+    out: dict[str, Symbol] = {}
+    for s in symbols:
+        if s.name not in out or (not s.parent and out[s.name].parent):
+            out[s.name] = s
+    for s in symbols:
+        out[s.qualname] = s
+    return out
 
 
 def _render(symbol: Symbol, where: str, comment: str) -> str:
@@ -106,31 +136,33 @@ def _render(symbol: Symbol, where: str, comment: str) -> str:
     return sig[:MAX_SIGNATURE_CHARS]
 
 
-def _find(facts: FileSymbols, name: str) -> Symbol | None:
-    """The definition ``name`` (plain or qualified, ``Prices.round``) in one file."""
-    best: Symbol | None = None
-    suffix = "." + name
-    for s in facts.symbols:
-        if s.qualname == name:
-            return s
-        if s.qualname.endswith(suffix) or (s.name == name and (best is None or not s.parent)):
-            best = s  # ``Prices.Round`` of ``Shop.Money.Prices.Round``; top level first
-    return best
-
-
 class _Resolution:
-    """One unit's resolution state: the file, its imports, the resolver."""
+    """One document's resolution state, shared by its units: its file, imports, resolver,
+    and every answer already worked out (a 2,000-line file's 60 units ask about the same
+    imports and mostly the same names)."""
 
     def __init__(
-        self, path: Path, root: Path | None, language: str, index: SymbolIndex | None
+        self,
+        path: Path,
+        root: Path | None,
+        language: str,
+        index: SymbolIndex | None,
+        own: tuple[tuple[Symbol, ...], tuple[Imported, ...]],
     ) -> None:
         self.path = path
         self.root = root
         self.resolver = resolvers.resolver_name(language) or ""
         self.files = _Files(index, language)
         self.index = index
+        self.comment = _comment(language)
+        self.own = _by_name(own[0])
+        self.named, self.everything = _bindings(own[1], self.resolver)
         self._targets: dict[tuple[str, Path], list[Path]] = {}
         self._neighbours: list[Path] | None = None
+        self._imported: dict[str, ContextEntry | None] = {}
+        self._visible: dict[str, ContextEntry | None] = {}
+        self._members: dict[tuple[str, str], ContextEntry | None] = {}
+        self.lock = threading.Lock()  # plans of one text may run on two threads at once
 
     def rel(self, p: Path) -> str:
         if self.root is not None:
@@ -140,9 +172,12 @@ class _Resolution:
                 pass
         return p.name
 
+    def entry(self, name: str, hit: tuple[Path, Symbol]) -> ContextEntry:
+        return ContextEntry("workspace", name, _render(hit[1], self.rel(hit[0]), self.comment))
+
     def targets(self, spec: str, here: Path) -> list[Path]:
         key = (spec, here)
-        if key not in self._targets:  # a unit asks about the same import for many names
+        if key not in self._targets:
             self._targets[key] = resolvers.resolve(self.resolver, spec, here, self.root)
         return self._targets[key]
 
@@ -154,7 +189,7 @@ class _Resolution:
     def lookup_in(self, files: list[Path], name: str, hops: int = 0) -> tuple[Path, Symbol] | None:
         """``name`` defined in one of ``files`` (the closest to the unit's file when several
         define it: a C# namespace spans directories), or re-exported by one of them."""
-        hits = {f: found for f in files if (found := _find(self.files.facts(f), name))}
+        hits = {f: found for f in files if (found := self.files.find(f, name))}
         if (best := resolvers.closest(hits, self.path)) is not None:
             return best, hits[best]
         if hops >= MAX_REEXPORT_HOPS:
@@ -173,6 +208,84 @@ class _Resolution:
                 if hit is not None:
                     return hit
         return None
+
+    # one name, the steps of the module doc -----------------------------------------------
+
+    def entries_for(self, name: str, unit: Unit) -> ContextEntry | None:
+        local = self.own.get(name)
+        if local is not None and not (unit.start <= local.start <= unit.end):
+            return ContextEntry("local", name, _render(local, "", self.comment))
+        head, _rest = _split(name)
+        if head in self.named:
+            if name not in self._imported:
+                self._imported[name] = self.through_import(name)
+            return self._imported[name]
+        if local is not None:
+            return None  # the unit's own definition
+        if name not in self._visible:
+            self._visible[name] = self.through_scope(name)
+        if (found := self._visible[name]) is not None and found.section != "fallback":
+            return found
+        # a member of an imported type the unit names: ``Prices::roundPrice`` (PHP),
+        # ``Money::new`` (Rust) reach the unit's names as ``Prices`` and ``roundPrice``
+        for local_name in sorted(self.named):
+            if local_name in unit.names and self.named[local_name][1]:
+                key = (local_name, name)
+                if key not in self._members:
+                    self._members[key] = self.member(local_name, name)
+                if (member := self._members[key]) is not None:
+                    return member
+        if found is None or not _called_or_typed(name, unit.text):
+            return None  # a bare word (a local variable, a comment) is no reason to guess
+        return replace(found, section="workspace")
+
+    def through_import(self, name: str) -> ContextEntry | None:
+        head, rest = _split(name)
+        imp, imported = self.named[head]
+        member = imported if not rest else (f"{imported}.{rest}" if imported else rest)
+        used = member
+        if not member:  # the namespace itself: ``Prices`` of ``import a.b.Prices``
+            member = _tail(imp.spec)
+        targets = self.targets(imp.spec, self.path)
+        if not targets and imported and (join := resolvers.JOINS.get(self.resolver)):
+            targets = self.targets(f"{imp.spec}{join}{imported}", self.path)
+            member = rest or imported
+        if not targets:
+            return ContextEntry("library", name, f"{imp.spec}.{used}" if used else imp.spec)
+        hit = self.lookup_in(targets, member) or (self.lookup_in(targets, rest) if rest else None)
+        if hit is None and imported and rest:
+            hit = self.lookup_in(targets, imported)
+        return self.entry(name, hit) if hit is not None else None
+
+    def through_scope(self, name: str) -> ContextEntry | None:
+        """Includes and wildcards, then the package, then (section "fallback") the symbol
+        index's closest same-named top-level definition."""
+        for imp in self.everything:
+            targets = self.targets(imp.spec, self.path)
+            if targets and (hit := self.lookup_in(targets, name)) is not None:
+                return self.entry(name, hit)
+        neighbours = self.neighbours()
+        if neighbours and (hit := self.lookup_in(neighbours, name)) is not None:
+            return self.entry(name, hit)
+        if self.index is None or _split(name)[1]:
+            return None
+        candidates = {
+            self.index.root / e.path: s
+            for e, s in self.index.lookup(name)
+            if not s.parent  # top-level definitions only: a method name is too common
+            and resolvers.resolver_name(e.language) == self.resolver
+        }
+        candidates.pop(self.path, None)
+        best = resolvers.closest(candidates, self.path)
+        if best is None:
+            return None
+        return replace(self.entry(name, (best, candidates[best])), section="fallback")
+
+    def member(self, local_name: str, name: str) -> ContextEntry | None:
+        imp, imported = self.named[local_name]
+        targets = self.targets(imp.spec, self.path)
+        hit = self.lookup_in(targets, f"{imported}.{name}") if targets else None
+        return self.entry(name, hit) if hit is not None else None
 
 
 def _bindings(
@@ -209,6 +322,14 @@ def _tail(spec: str) -> str:
     return parts[-1] if parts else ""
 
 
+def _called_or_typed(name: str, text: str) -> bool:
+    """Whether the unit calls ``name``, constructs it, qualifies through it or names it as
+    a type: the uses the fallback ranking is trusted for."""
+    n = re.escape(name)
+    pattern = rf"(?<![\w.]){n}\s*(?:\(|<|\.|::)|\bnew\s+{n}\b|:\s*{n}\b"
+    return re.search(pattern, text) is not None
+
+
 def _split(name: str) -> tuple[str, str]:
     parts = _QUALIFIER.split(name, maxsplit=1)
     return (parts[0], parts[1]) if len(parts) == 2 else (name, "")
@@ -219,22 +340,43 @@ def _comment(language: str) -> str:
     return (entry.line_comment if entry is not None else "") or "//"
 
 
-def _own_facts(
-    language: str, path: Path, index: SymbolIndex | None, text: str | None
-) -> tuple[tuple[Symbol, ...], tuple[Imported, ...]] | None:
-    """The unit's own file's definitions and imports: from its text when given (the
-    editor's buffer), else from the index."""
-    if text is not None:
-        return _text_facts(language, text)
-    if index is not None and (entry := index.get(path)) is not None:
-        return entry.symbols, entry.imports
-    return None
-
-
 @lru_cache(maxsize=16)
-def _text_facts(language: str, text: str) -> tuple[tuple[Symbol, ...], tuple[Imported, ...]]:
-    """Outlined once per text: every unit of a document asks for the same."""
-    return symbols_of(_outline(language, text))
+def _text_facts(
+    language: str, text: str, document: str = ""
+) -> tuple[tuple[Symbol, ...], tuple[Imported, ...]]:
+    """Outlined once per text (every unit of a document asks for the same), from the tree
+    the document's units were just cut from (``document``: its path)."""
+    return symbols_of(_outline(language, text, document))
+
+
+_RESOLUTIONS_KEPT = 8
+_resolutions: OrderedDict[tuple[Any, ...], _Resolution] = OrderedDict()
+_resolutions_lock = threading.Lock()
+
+
+def _resolution(
+    path: Path, root: Path | None, language: str, index: SymbolIndex | None, text: str | None
+) -> _Resolution | None:
+    """The document's resolution state, made once per text and index generation (the
+    instant view, the run and each unit share it)."""
+    generation = index.generation if index is not None else -1
+    key = (str(path), str(root), language, text, id(index), generation)
+    with _resolutions_lock:
+        if (known := _resolutions.get(key)) is not None:
+            _resolutions.move_to_end(key)
+            return known
+    if text is not None:
+        own = _text_facts(language, text, str(path))
+    elif index is not None and (entry := index.get(path)) is not None:
+        own = (entry.symbols, entry.imports)
+    else:
+        return None
+    made = _Resolution(path, root, language, index, own)
+    with _resolutions_lock:
+        _resolutions[key] = made
+        while len(_resolutions) > _RESOLUTIONS_KEPT:
+            _resolutions.popitem(last=False)
+    return made
 
 
 def context_entries(
@@ -245,90 +387,18 @@ def context_entries(
     index: SymbolIndex | None,
     text: str | None = None,
 ) -> list[ContextEntry]:
-    """The context entries of ``unit`` (see the module doc), in a stable order."""
-    found = _own_facts(language, path, index, text)
-    if found is None:
+    """The context entries of ``unit`` (see the module doc), in a stable order; ``text``:
+    the document as the editor has it (else the index's entry for ``path``)."""
+    res = _resolution(path, root, language, index, text)
+    if res is None:
         return []
-    own_symbols, own_imports = found
-    res = _Resolution(path, root, language, index)
-    comment = _comment(language)
-    own = FileSymbols(str(path), language, "", symbols=own_symbols, imports=own_imports)
-    named, everything = _bindings(own_imports, res.resolver)
-    out: list[ContextEntry] = []
     skip = {unit.name, unit.name.rsplit(".", 1)[-1]}
-    for name in sorted(unit.names):
-        if name in skip:
-            continue
-        out.extend(_one(name, unit, own, named, everything, res, comment))
-    return list({e.text: e for e in out}.values())
-
-
-def _one(
-    name: str,
-    unit: Unit,
-    own: FileSymbols,
-    named: dict[str, tuple[Imported, str]],
-    everything: list[Imported],
-    res: _Resolution,
-    comment: str,
-) -> Iterator[ContextEntry]:
-    head, rest = _split(name)
-    local = _find(own, name)
-    if local is not None and not (unit.start <= local.start <= unit.end):
-        yield ContextEntry("local", name, _render(local, "", comment))
-        return
-    if head in named:
-        imp, imported = named[head]
-        member = imported if not rest else (f"{imported}.{rest}" if imported else rest)
-        used = member
-        if not member:  # the namespace itself: ``Prices`` of ``import a.b.Prices``
-            member = _tail(imp.spec)
-        targets = res.targets(imp.spec, res.path)
-        if not targets and imported and (join := resolvers.JOINS.get(res.resolver)):
-            targets = res.targets(f"{imp.spec}{join}{imported}", res.path)
-            member = rest or imported
-        if not targets:
-            yield ContextEntry("library", name, f"{imp.spec}.{used}" if used else imp.spec)
-            return
-        hit = res.lookup_in(targets, member) or (res.lookup_in(targets, rest) if rest else None)
-        if hit is None and imported and rest:
-            hit = res.lookup_in(targets, imported)
-        if hit is not None:
-            yield ContextEntry("workspace", name, _render(hit[1], res.rel(hit[0]), comment))
-        return
-    if local is not None:
-        return  # the unit's own definition
-    for imp in everything:
-        targets = res.targets(imp.spec, res.path)
-        if targets and (hit := res.lookup_in(targets, name)) is not None:
-            yield ContextEntry("workspace", name, _render(hit[1], res.rel(hit[0]), comment))
-            return
-    # a member of an imported type the unit names: ``Prices::roundPrice`` (PHP),
-    # ``Money::new`` (Rust) reach the unit's names as ``Prices`` and ``roundPrice``
-    for local, (imp, imported) in sorted(named.items()):
-        if local not in unit.names or not imported:
-            continue
-        targets = res.targets(imp.spec, res.path)
-        if targets and (hit := res.lookup_in(targets, f"{imported}.{name}")) is not None:
-            yield ContextEntry("workspace", name, _render(hit[1], res.rel(hit[0]), comment))
-            return
-    neighbours = res.neighbours()
-    if neighbours and (hit := res.lookup_in(neighbours, name)) is not None:
-        yield ContextEntry("workspace", name, _render(hit[1], res.rel(hit[0]), comment))
-        return
-    if res.index is not None and not rest:
-        candidates = [
-            (res.index.root / e.path, s)
-            for e, s in res.index.lookup(name)
-            if not s.parent  # top-level definitions only: a method name is too common
-            and resolvers.resolver_name(e.language) == res.resolver
-            and res.index.root / e.path != res.path
-        ]
-        best = resolvers.closest([p for p, _ in candidates], res.path)
-        for p, s in candidates:
-            if p == best:
-                yield ContextEntry("workspace", name, _render(s, res.rel(p), comment))
-                return
+    out: dict[str, ContextEntry] = {}
+    with res.lock:
+        for name in sorted(unit.names):
+            if name not in skip and (found := res.entries_for(name, unit)) is not None:
+                out.setdefault(found.text, found)
+    return list(out.values())
 
 
 def import_lines(text: str, imports: tuple[Imported, ...]) -> list[str]:
@@ -358,7 +428,7 @@ def foreign_pack(
     entries = context_entries(unit, language, path, root, index, text)
     imports: list[str] = []
     if text is not None:
-        imports = import_lines(text, _text_facts(language, text)[1])
+        imports = import_lines(text, _text_facts(language, text, str(path))[1])
     library = [e.text for e in entries if e.section == "library"]
     sections: list[tuple[str, list[str]]] = [
         ("Imports of this module", imports),

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field, replace
@@ -170,12 +171,14 @@ class SymbolIndex:
 
     def __init__(self, root: Path, outline: Outliner, language_of: LanguageOf) -> None:
         self.root = root
+        self._prefix = str(root).rstrip(os.sep) + os.sep
         self._outline = outline
         self._language_of = language_of
         self._lock = threading.Lock()
         self._files: dict[str, FileSymbols] = {}
         self._by_name: dict[str, set[str]] = {}
         self.built = threading.Event()  # set once a full build finished
+        self.generation = 0  # counts changes: what was resolved against it is stale
 
     # reading ---------------------------------------------------------------------------
 
@@ -198,6 +201,9 @@ class SymbolIndex:
         return [(e, s) for e in entries for s in e.symbols if name in (s.name, s.qualname)]
 
     def relative(self, path: Path | str) -> str | None:
+        text = str(path)
+        if text.startswith(self._prefix):  # the common case, without pathlib's parsing
+            return text[len(self._prefix) :].replace(os.sep, "/")
         p = Path(path)
         if not p.is_absolute():
             return p.as_posix()
@@ -219,6 +225,7 @@ class SymbolIndex:
             return len(self._files)
 
     def _put(self, entry: FileSymbols) -> None:
+        self.generation += 1
         old = self._files.get(entry.path)
         if old is not None:
             for s in old.symbols:
