@@ -80,6 +80,32 @@ async def test_typescript_caller_gets_the_callee_signature_not_its_body(
     assert sorted(rows) == ["src/app.ts", "src/util.ts"]
     assert rows["src/util.ts"][5]["symbols"][0][0] == "roundPrice"
 
+    # files created and deleted outside the editor (workspace/didChangeWatchedFiles)
+    (project / "src/tax.ts").write_text(
+        "export function tax(a: number): number {\n  return a;\n}\n"
+    )
+    (project / "src/app.ts").rename(project / "src/app2.ts")
+    client.workspace_did_change_watched_files(
+        types.DidChangeWatchedFilesParams(
+            changes=[
+                types.FileEvent(
+                    uri=(project / "src/tax.ts").as_uri(), type=types.FileChangeType.Created
+                ),
+                types.FileEvent(
+                    uri=(project / "src/app.ts").as_uri(), type=types.FileChangeType.Deleted
+                ),
+            ]
+        )
+    )
+    assert "1 file(s) re-indexed, 1 removed" in await wait_for_log(client, "Kaizen symbol index:")
+    (project / "src/app2.ts").rename(project / "src/app.ts")
+    store = Store.open(database_url)
+    try:
+        rows = {r[0]: r for r in symbol_rows.load(store, "github.com/acme/widgets")}
+    finally:
+        store.close()
+    assert sorted(rows) == ["src/tax.ts", "src/util.ts"]
+
     # the callee's signature changes in the editor, unsaved: the caller's next run sees it
     util = open_ts(client, project / "src/util.ts", UTIL)
     client.text_document_did_change(

@@ -13,6 +13,7 @@ vanishes between listing and reading is simply not there.
 from __future__ import annotations
 
 import fnmatch
+import logging
 import os
 import subprocess
 from collections.abc import Callable
@@ -21,9 +22,11 @@ from pathlib import Path
 from ..security.ignore import NEVER_SEND, kaizenignore
 from .resolve.base import SKIP_DIRS
 
-NO_GIT_SKIP = SKIP_DIRS | {"dist", "build", "out", "target", "vendor", "coverage", ".next"}
-MAX_BYTES = 1_000_000  # larger sources are bundles or data, not a definition list
+log = logging.getLogger(__name__)
 
+NO_GIT_SKIP = SKIP_DIRS | {"dist", "build", "out", "target", "vendor", "coverage", ".next"}
+MAX_FILES = 50_000
+MAX_BYTES = 1_000_000  # larger sources are bundles or data, not a definition list
 
 
 def _git_listing(root: Path) -> list[str] | None:
@@ -76,7 +79,11 @@ def listed(root: Path, supported: Callable[[str], bool]) -> list[str]:
         if "node_modules" in rel.split("/"):
             continue
         out.append(rel)
-    return sorted(out)
+    out.sort()
+    if len(out) > MAX_FILES:  # a home directory opened as a workspace, a monorepo's vendor
+        log.warning("%s has %d files to index; indexing the first %d", root, len(out), MAX_FILES)
+        del out[MAX_FILES:]
+    return out
 
 
 def read_source(path: Path) -> bytes | None:

@@ -127,12 +127,22 @@ class SymbolUpdates:
         symbols = self.symbols
         if symbols is None:
             return
+        changed = removed = 0
         for change in params.changes:
             path = Path(to_fs_path(change.uri) or change.uri)
             try:
                 if change.type == types.FileChangeType.Deleted:
-                    await symbols.remove(path)
+                    removed += len((await symbols.remove(path)).removed)
                 elif change.uri not in self.server.workspace.text_documents:
-                    await symbols.update(path)
+                    delta = await symbols.update(path)
+                    changed += len(delta.changed)
+                    removed += len(delta.removed)
             except Exception:
                 log.exception("could not re-index %s", path)
+        if changed or removed:  # the trace level: clients show it only when asked to
+            self.server.window_log_message(
+                types.LogMessageParams(
+                    type=types.MessageType.Log,
+                    message=f"Kaizen symbol index: {changed} file(s) re-indexed, {removed} removed",
+                )
+            )
