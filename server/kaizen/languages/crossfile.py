@@ -98,8 +98,9 @@ def context_entries(
     return list(out.values())
 
 
-def import_lines(text: str, imports: tuple[Imported, ...]) -> list[str]:
-    """The file's import statements as written (their first lines)."""
+@lru_cache(maxsize=16)
+def import_lines(text: str, imports: tuple[Imported, ...]) -> tuple[str, ...]:
+    """The file's import statements as written (their first lines), once per text."""
     lines = text.splitlines()
     out: list[str] = []
     for imp in imports:
@@ -107,7 +108,7 @@ def import_lines(text: str, imports: tuple[Imported, ...]) -> list[str]:
             out.append(lines[imp.line - 1].strip())
         else:
             out.append(imp.spec)
-    return list(dict.fromkeys(out))
+    return tuple(dict.fromkeys(out))
 
 
 def foreign_pack(
@@ -123,12 +124,12 @@ def foreign_pack(
     ``budget`` characters the way Python's pack is: imports, enclosing header, this module,
     other modules, libraries by name."""
     entries = context_entries(unit, language, path, root, index, text)
-    imports: list[str] = []
+    imports: tuple[str, ...] = ()
     if text is not None:
         imports = import_lines(text, _text_facts(language, text, str(path))[1])
     library = [e.text for e in entries if e.section == "library"]
     sections: list[tuple[str, list[str]]] = [
-        ("Imports of this module", imports),
+        ("Imports of this module", list(imports)),
         ("Enclosing definition", [unit.header] if unit.header else []),
         ("Defined elsewhere in this module", [e.text for e in entries if e.section == "local"]),
         (
