@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import random
 import re
 import sys
@@ -202,6 +203,7 @@ def bench_parse(runs: int) -> dict[str, Any]:
         "reparse_from_scratch": cpu_ms(lambda: parser.parse(texts[-1].encode()), runs),
     }
     return {
+        "load_average_1min": round(os.getloadavg()[0], 2),  # wall times grow with it
         "cpu_mean_ms": cpu,
         "lines": text.count("\n"),
         "parse_and_split_ms": summary(split),

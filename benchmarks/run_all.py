@@ -11,10 +11,10 @@ HERE = Path(__file__).resolve().parent
 BENCHES = [
     "bench_lsp.py",
     "bench_review.py",
-    "bench_languages.py",
     "bench_check.py",
     "bench_static.py",
     "bench_search.py",
+    "bench_languages.py",
     "bench_router.py",
     "bench_first_call.py",
     "bench_precision.py",

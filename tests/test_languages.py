@@ -75,7 +75,7 @@ const handler = async (req) => {
 App.defaultProps = { name: "x" };
 """, [("imports", "<imports>"), ("function", "App"), ("class", "Store"),
       ("method", "Store.constructor"), ("method", "Store.add"), ("function", "handler"),
-      ("module", "<module> App.defaultProps = { name: \"x\" };")]),
+      ("module", "<module App.defaultProps = { name: \"x\" };>")]),
     "go": ("cart.go", """package cart
 
 import (
@@ -102,7 +102,7 @@ func (c *Cart) Total() int {
 func Describe(c Cart) string {
 \treturn fmt.Sprintf("%d items", len(c.Items))
 }
-""", [("imports", "<imports>"), ("class", "Cart"), ("module", "<module> const Tax = 2"),
+""", [("imports", "<imports>"), ("class", "Cart"), ("module", "<module const Tax = 2>"),
       ("method", "Cart.Total"), ("function", "Describe")]),
     "rust": ("cart.rs", """use std::fmt;
 use crate::util::{round_price, Money as M};
@@ -133,7 +133,7 @@ fn main() {
 }
 """, [("imports", "<imports>"), ("class", "Cart"), ("class", "impl Cart"),
       ("method", "impl Cart.total"), ("class", "impl fmt::Display for Cart"),
-      ("method", "impl fmt::Display for Cart.fmt"), ("module", "<module> const TAX: u32 = 2;"),
+      ("method", "impl fmt::Display for Cart.fmt"), ("module", "<module const TAX: u32 = 2;>"),
       ("function", "main")]),
     "java": ("Cart.java", """package com.acme.shop;
 
@@ -182,7 +182,7 @@ int cart_total(const struct cart *c) {
 char *cart_name(void) {
     return "cart";
 }
-""", [("imports", "<imports>"), ("module", "<module> static int counter = 0;"),
+""", [("imports", "<imports>"), ("module", "<module static int counter = 0;>"),
       ("class", "cart"), ("function", "cart_total"), ("function", "cart_name")]),
     "cpp": ("cart.cpp", """#include <vector>
 #include "cart.hpp"
@@ -255,7 +255,7 @@ end
 
 main
 """, [("imports", "<imports>"), ("class", "Cart"), ("method", "Cart.initialize"),
-      ("method", "Cart.total"), ("function", "main"), ("module", "<module> main")]),
+      ("method", "Cart.total"), ("function", "main"), ("module", "<module main>")]),
     "php": ("Cart.php", """<?php
 namespace App\\Shop;
 
@@ -275,7 +275,7 @@ function describe(Cart $c): string
 {
     return Price::format($c->total());
 }
-""", [("module", "<module> <?php"), ("imports", "<imports>"), ("class", "Cart"),
+""", [("module", "<module <?php>"), ("imports", "<imports>"), ("class", "Cart"),
       ("method", "Cart.total"), ("function", "describe")]),
     "kotlin": ("Cart.kt", """package com.acme.shop
 
@@ -310,8 +310,8 @@ deploy() {
 }
 
 deploy "$@"
-""", [("module", "<module> #!/bin/bash"), ("imports", "<imports>"), ("function", "build"),
-      ("function", "deploy"), ("module", "<module> deploy \"$@\"")]),
+""", [("module", "<module #!/bin/bash>"), ("imports", "<imports>"), ("function", "build"),
+      ("function", "deploy"), ("module", "<module deploy \"$@\">")]),
 }
 
 
@@ -323,14 +323,14 @@ def test_typescript_units_by_definition() -> None:
     units = parse(TS, "typescript").units
     assert [(u.kind, u.name) for u in units] == [
         ("imports", "<imports>"),
-        ("module", "<module> const TAX = 0.2;"),
+        ("module", "<module const TAX = 0.2;>"),
         ("function", "total"),
         ("function", "log"),
         ("class", "Cart"),
         ("method", "Cart.add"),
         ("method", "Cart.size"),
         ("class", "Item"),
-        ("module", "<module> count += 1;"),
+        ("module", "<module count += 1;>"),
     ]
     by_name = {u.name: u for u in units}
     assert by_name["total"].lines[0] == 7  # its doc comment goes with it
@@ -362,7 +362,7 @@ def test_inserting_lines_above_changes_no_name_or_hash() -> None:
     moved = TS.replace("let count = 0;\n", "let count = 0;\n\n\n// moved down\n\n")
     after = {u.name: unit_hash(u) for u in parse(moved, "typescript").units}
     changed = {n for n in before if before[n] != after.get(n)}
-    assert changed == {"<module> const TAX = 0.2;"}  # the group that gained a comment line
+    assert changed == {"<module const TAX = 0.2;>"}  # the group that gained a comment line
 
 
 def test_table_has_one_entry_per_language_and_maps_paths_and_ids() -> None:
@@ -468,3 +468,28 @@ def test_edit_between_describes_one_replaced_range() -> None:
     edit = trees.edit_between(b"ab\ncd\nef", b"ab\ncXd\nef")
     assert (edit["start_byte"], edit["old_end_byte"], edit["new_end_byte"]) == (4, 4, 5)
     assert edit["start_point"] == (1, 1) and edit["new_end_point"] == (1, 2)
+
+
+def test_test_files_are_units_by_test() -> None:
+    text = """import { total } from "./cart";
+
+describe("Cart", () => {
+  beforeEach(() => {
+    reset();
+  });
+
+  it("sums prices", () => {
+    expect(total([1, 2])).toBe(3);
+  });
+});
+
+test("top-level test", () => {
+  expect(1).toBe(1);
+});
+"""
+    assert kinds_and_names(text, "typescript") == [
+        ("imports", "<imports>"),
+        ("module", "Cart"),  # the describe block's own lines: beforeEach and its brackets
+        ("function", "Cart.sums prices"),
+        ("function", "top-level test"),
+    ]

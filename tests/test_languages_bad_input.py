@@ -11,7 +11,8 @@ from pathlib import Path
 from kaizen.core.document import Document
 from kaizen.core.findings import split_lines
 from kaizen.languages import entry_for, outline, syntax_ok
-from kaizen.languages.parsed import by_entry, parse
+from kaizen.languages.parsed import parse
+from kaizen.languages.tree_units import split_entry
 from kaizen.languages.units import unit_hash
 
 FUNCTIONS = "\n".join(
@@ -60,9 +61,9 @@ def test_a_grammar_wheel_that_is_not_installed_means_blocks_and_one_log_line(cap
                     grammar=("tree_sitter_not_installed", "language"))
     lines = split_lines(FUNCTIONS)
     with caplog.at_level(logging.WARNING, logger="kaizen.languages.grammars"):
-        first = by_entry(entry, FUNCTIONS, lines)
-        second = by_entry(entry, FUNCTIONS + "\n// more\n", [*lines, "", "// more"])
-    assert {u.kind for u in first.units} == {u.kind for u in second.units} == {"block"}
+        first, _ = split_entry(entry, FUNCTIONS, lines)
+        second, _ = split_entry(entry, FUNCTIONS + "\n// more\n", [*lines, "", "// more"])
+    assert {u.kind for u in first} == {u.kind for u in second} == {"block"}
     messages = [r.getMessage() for r in caplog.records if "tree_sitter_not_installed" in r.getMessage()]
     assert len(messages) == 1
     assert "reviewed in blocks" in messages[0] and "tree-sitter-not-installed" in messages[0]

@@ -25,11 +25,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 
 from ..core.findings import split_lines
-from ..core.language_table import LanguageEntry
+from . import tree_units
 from .context_pack import ModuleFacts, merge_facts, node_facts
-from .syntax import outline_of
-from .table import entry_for
-from .tree_units import tree_facts, tree_units
 from .units import Unit, assemble_units, node_units, parse_python, span, split_blocks, unit_of
 
 TEXTS_KEPT = 16  # parses cached by text (the instant view, the run, fingerprinting)
@@ -85,31 +82,16 @@ def parsed(text: str, language: str, document: str = "") -> Parsed:
 
 
 def parse(text: str, language: str, document: str = "") -> Parsed:
-    """The whole text, from scratch (Python), or from the document's last tree-sitter tree
-    (the other languages of the table, ``tree_units``)."""
+    """The whole text: Python from scratch; the table's other languages from the
+    document's last tree-sitter tree (``tree_units``: by definition, or blocks)."""
     lines = split_lines(text)
     if language != "python":
-        return other_language(text, language, lines, document)
+        units, facts = tree_units.split_language(text, language, lines, document)
+        return Parsed(tuple(units), facts)
     tree = parse_python(text)
     if tree is None:  # Python mid-edit: blocks, and no facts
         return Parsed(tuple(split_blocks(lines)), ModuleFacts())
     return _assemble([_statement(node, lines) for node in tree.body], lines)
-
-
-def other_language(text: str, language: str, lines: list[str], document: str = "") -> Parsed:
-    """Units by definition where the table has a grammar that loads, else blocks."""
-    return by_entry(entry_for(language), text, lines, document)
-
-
-def by_entry(
-    entry: LanguageEntry | None, text: str, lines: list[str], document: str = ""
-) -> Parsed:
-    """``other_language`` for a given table entry (a missing grammar: blocks, logged once)."""
-    found = outline_of(entry, text, document) if entry is not None else None
-    if found is None:
-        return Parsed(tuple(split_blocks(lines)), ModuleFacts())
-    comment = entry.line_comment if entry is not None else ""
-    return Parsed(tuple(tree_units(found, lines)), tree_facts(found, lines, comment))
 
 
 def reparse(old_text: str, old: Parsed, text: str) -> Parsed | None:

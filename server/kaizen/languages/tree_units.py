@@ -18,11 +18,37 @@ groups named from their first line, so inserting lines above a unit changes noth
 
 from __future__ import annotations
 
+from ..core.language_table import LanguageEntry
+from . import units as _units
 from .context_pack import ModuleFacts
-from .syntax import Outline
-from .units import Unit, _used_names, split_blocks
+from .syntax import Outline, outline_of
+from .table import entry_for
+from .units import Unit, split_blocks
+
+# the unit model's name extraction (``used_names``; ``_used_names`` before the unit-model
+# rework renamed it): the same for every language
+_used_names = getattr(_units, "used_names", None) or _units._used_names
 
 NAME_CHARS = 60
+
+
+def split_language(
+    text: str, language: str, lines: list[str], document: str = ""
+) -> tuple[list[Unit], ModuleFacts]:
+    """Units and module facts of a text in a language of the table other than Python:
+    by definition where its grammar and query load, else blocks and no facts."""
+    return split_entry(entry_for(language), text, lines, document)
+
+
+def split_entry(
+    entry: LanguageEntry | None, text: str, lines: list[str], document: str = ""
+) -> tuple[list[Unit], ModuleFacts]:
+    """``split_language`` for a given entry (a grammar that does not load: blocks, and
+    ``grammars`` logs it once)."""
+    found = outline_of(entry, text, document) if entry is not None else None
+    if entry is None or found is None:
+        return split_blocks(lines), ModuleFacts()
+    return tree_units(found, lines), tree_facts(found, lines, entry.line_comment)
 
 
 def _unit(kind: str, name: str, numbers: list[int], lines: list[str], header: str = "") -> Unit:
@@ -36,7 +62,7 @@ def _unit(kind: str, name: str, numbers: list[int], lines: list[str], header: st
 
 def _content_name(kind: str, numbers: list[int], lines: list[str]) -> str:
     first = " ".join(lines[numbers[0] - 1].split())
-    return f"<{kind}> {first[:NAME_CHARS]}"
+    return f"<{kind} {first[:NAME_CHARS]}>"
 
 
 def tree_units(outline: Outline, lines: list[str]) -> list[Unit]:

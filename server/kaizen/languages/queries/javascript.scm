@@ -40,3 +40,15 @@
                            (pair_pattern key: (_) @import.name value: (identifier) @import.alias)])
     value: (call_expression function: (identifier) @_require))
   (#eq? @_require "require"))
+
+; test files: a describe block qualifies its tests the way a namespace does, each test is a unit
+(expression_statement
+  (call_expression
+    function: (identifier) @_describe
+    arguments: (arguments . (string (string_fragment) @name) [(arrow_function) (function_expression)]))
+  (#any-of? @_describe "describe" "suite" "context")) @namespace
+(expression_statement
+  (call_expression
+    function: (identifier) @_test
+    arguments: (arguments . (string (string_fragment) @name) [(arrow_function) (function_expression)]))
+  (#any-of? @_test "it" "test" "specify")) @function

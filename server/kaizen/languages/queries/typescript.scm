@@ -39,3 +39,15 @@
     value: (call_expression function: (identifier) @_require))
   (#eq? @_require "require"))
 (import_require_clause (identifier) @import.name)
+
+; test files: a describe block qualifies its tests the way a namespace does, each test is a unit
+(expression_statement
+  (call_expression
+    function: (identifier) @_describe
+    arguments: (arguments . (string (string_fragment) @name) [(arrow_function) (function_expression)]))
+  (#any-of? @_describe "describe" "suite" "context")) @namespace
+(expression_statement
+  (call_expression
+    function: (identifier) @_test
+    arguments: (arguments . (string (string_fragment) @name) [(arrow_function) (function_expression)]))
+  (#any-of? @_test "it" "test" "specify")) @function
