@@ -83,9 +83,16 @@ class WorkspaceSymbols:
             log.exception("could not write the symbol index")
 
     def update_now(self, path: Path, text: str | None = None) -> Delta:
-        """A file changed (``text``: the editor's buffer), was created or deleted."""
+        """A file changed (``text``: the editor's buffer), was created or deleted.
+
+        A buffer's definitions are not written: the row keeps describing the file on disk
+        with its stamp, so a restart re-reads the file only if it was saved since, and an
+        edit that was never saved leaves nothing stale behind."""
         delta = self.index.update(path, text)
-        self._persist(delta)
+        if text is None:
+            self._persist(delta)
+        elif delta.removed:
+            self._persist(Delta(removed=delta.removed))
         return delta
 
     async def update(self, path: Path, text: str | None = None) -> Delta:
