@@ -138,3 +138,13 @@ def test_undecided_names_take_the_closest_definition_and_bare_words_none(tmp_pat
     [unit] = [p for p in asyncio.run(plan_review(doc, ctx, "autofix", "rb")).items]
     assert "class Tax  # Near.  # from app/models/tax.rb" in unit.pack.text
     assert "Far." not in unit.pack.text and "subtotal(a)" not in unit.pack.text
+
+
+def test_an_import_the_unit_does_not_use_leaves_its_hash_alone(shop) -> None:  # type: ignore[no-untyped-def]
+    root, symbols = shop
+    before_hash, before_pack = total_unit(plan_of(root, symbols))
+    assert 'import { roundPrice } from "./util";' in before_pack
+    assert "lodash" not in before_pack  # the module's other import: not this unit's
+    app = root / "src/app.ts"
+    app.write_text('import { readFile } from "fs";\n' + app.read_text())
+    assert total_unit(plan_of(root, symbols))[0] == before_hash

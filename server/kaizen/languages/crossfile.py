@@ -99,16 +99,22 @@ def context_entries(
 
 
 @lru_cache(maxsize=16)
-def import_lines(text: str, imports: tuple[Imported, ...]) -> tuple[str, ...]:
-    """The file's import statements as written (their first lines), once per text."""
-    lines = text.splitlines()
-    out: list[str] = []
-    for imp in imports:
-        if 1 <= imp.line <= len(lines):
-            out.append(lines[imp.line - 1].strip())
-        else:
-            out.append(imp.spec)
-    return tuple(dict.fromkeys(out))
+def _lines(text: str) -> tuple[str, ...]:
+    return tuple(text.splitlines())
+
+
+def unit_imports(unit: Unit, res: Resolution, entries: list[ContextEntry], text: str) -> list[str]:
+    """The import statements the unit uses, as written (their first lines), in file order:
+    those binding a name it uses and those its entries were resolved through. Only these
+    are in its pack (and hash): an import added to the module re-reviews no unit until one
+    uses it."""
+    used = {e.via for e in entries if e.via is not None}
+    used.update(imp for local, (imp, _) in res.named.items() if local in unit.names)
+    lines = _lines(text)
+    out = []
+    for imp in sorted(used, key=lambda i: i.line):
+        out.append(lines[imp.line - 1].strip() if 1 <= imp.line <= len(lines) else imp.spec)
+    return list(dict.fromkeys(out))
 
 
 def foreign_pack(
@@ -124,12 +130,11 @@ def foreign_pack(
     ``budget`` characters the way Python's pack is: imports, enclosing header, this module,
     other modules, libraries by name."""
     entries = context_entries(unit, language, path, root, index, text)
-    imports: tuple[str, ...] = ()
-    if text is not None:
-        imports = import_lines(text, _text_facts(language, text, str(path))[1])
+    res = _resolution(path, root, language, index, text)
+    imports = unit_imports(unit, res, entries, text) if res is not None and text else []
     library = [e.text for e in entries if e.section == "library"]
     sections: list[tuple[str, list[str]]] = [
-        ("Imports of this module", list(imports)),
+        ("Imports it uses", imports),
         ("Enclosing definition", [unit.header] if unit.header else []),
         ("Defined elsewhere in this module", [e.text for e in entries if e.section == "local"]),
         (

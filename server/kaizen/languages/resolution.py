@@ -38,6 +38,7 @@ class ContextEntry:
     section: str  # "local" | "workspace" | "library"
     name: str  # the name as the unit uses it
     text: str  # the line the prompt carries
+    via: Imported | None = None  # the import it was resolved through
 
 
 def outline_text(language: str, text: str, document: str = "") -> Any | None:
@@ -154,8 +155,11 @@ class Resolution:
                 pass
         return p.name
 
-    def entry(self, name: str, hit: tuple[Path, Symbol]) -> ContextEntry:
-        return ContextEntry("workspace", name, _render(hit[1], self.rel(hit[0]), self.comment))
+    def entry(
+        self, name: str, hit: tuple[Path, Symbol], via: Imported | None = None
+    ) -> ContextEntry:
+        text = _render(hit[1], self.rel(hit[0]), self.comment)
+        return ContextEntry("workspace", name, text, via)
 
     def targets(self, spec: str, here: Path) -> list[Path]:
         key = (spec, here)
@@ -233,11 +237,11 @@ class Resolution:
             targets = self.targets(f"{imp.spec}{join}{imported}", self.path)
             member = rest or imported
         if not targets:
-            return ContextEntry("library", name, f"{imp.spec}.{used}" if used else imp.spec)
+            return ContextEntry("library", name, f"{imp.spec}.{used}" if used else imp.spec, imp)
         hit = self.lookup_in(targets, member) or (self.lookup_in(targets, rest) if rest else None)
         if hit is None and imported and rest:
             hit = self.lookup_in(targets, imported)
-        return self.entry(name, hit) if hit is not None else None
+        return self.entry(name, hit, imp) if hit is not None else None
 
     def through_scope(self, name: str) -> ContextEntry | None:
         """Includes and wildcards, then the package, then (section "fallback") the symbol
@@ -245,7 +249,7 @@ class Resolution:
         for imp in self.everything:
             targets = self.targets(imp.spec, self.path)
             if targets and (hit := self.lookup_in(targets, name)) is not None:
-                return self.entry(name, hit)
+                return self.entry(name, hit, imp)
         neighbours = self.neighbours()
         if neighbours and (hit := self.lookup_in(neighbours, name)) is not None:
             return self.entry(name, hit)
@@ -267,7 +271,7 @@ class Resolution:
         imp, imported = self.named[local_name]
         targets = self.targets(imp.spec, self.path)
         hit = self.lookup_in(targets, f"{imported}.{name}") if targets else None
-        return self.entry(name, hit) if hit is not None else None
+        return self.entry(name, hit, imp) if hit is not None else None
 
 
 def _bindings(
