@@ -134,6 +134,23 @@ async def test_typescript_caller_gets_the_callee_signature_not_its_body(
     assert "function roundPrice(p: number, digits: number): number" in latest[1]
     assert BODY not in latest[1]
 
+    # closed without saving: the index goes back to the file on disk (changed meanwhile by
+    # another program, unwatched), and so does the pack
+    (project / "src/util.ts").write_text(UTIL.replace("(p: number)", "(p: number, cents: boolean)"))
+    client.text_document_did_close(
+        types.DidCloseTextDocumentParams(text_document=types.TextDocumentIdentifier(uri=util))
+    )
+    client.text_document_did_save(
+        types.DidSaveTextDocumentParams(text_document=types.TextDocumentIdentifier(uri=app))
+    )
+    for count in range(len(scripted.requests) + 1, len(scripted.requests) + 3):
+        await asyncio.to_thread(scripted.wait_for_requests, count, 60)
+        if len(of_app()) == 3:
+            break
+    last = of_app()[-1]
+    assert "function roundPrice(p: number, cents: boolean): number" in last
+    assert "digits" not in last
+
 
 def test_kaizen_check_indexes_the_workspace_before_planning(
     scripted, kaizen_home: Path, project: Path

@@ -66,6 +66,7 @@ def register(server: KaizenServer) -> None:
         uri = params.text_document.uri
         ls.scheduler.cancel(uri)
         ls.published.forget(uri)
+        ls.symbol_updates.closed(uri)
 
     @server.feature(
         types.TEXT_DOCUMENT_CODE_ACTION,

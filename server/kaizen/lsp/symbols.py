@@ -5,7 +5,7 @@ file never wait for a workspace walk) and after the database opened (so a restar
 the persisted index and re-reads only changed files). Updated by content hash:
 
 - didChange (after a short pause per document: typing costs one outline, not one per key)
-  and didSave, from the editor's buffer;
+  and didSave, from the editor's buffer; didClose, from the file on disk again;
 - workspace/didChangeWatchedFiles (registered when the client allows it): created and
   changed files from disk unless the editor has them open (its buffer wins), deleted files
   removed.
@@ -122,6 +122,16 @@ class SymbolUpdates:
             await self._update(uri)
         if self._updating:
             await asyncio.wait(list(self._updating))
+
+    def closed(self, uri: str) -> None:
+        """A document closed: its entry goes back to the file on disk (an edit closed
+        without saving leaves no definitions that exist nowhere)."""
+        if (task := self._pending.pop(uri, None)) is not None:
+            task.cancel()
+        if self.symbols is not None:
+            task = self.server.spawn(self.symbols.update(Path(to_fs_path(uri) or uri)))
+            self._updating.add(task)  # a run planned next waits for it (``flush``)
+            task.add_done_callback(self._updating.discard)
 
     async def files_changed(self, params: types.DidChangeWatchedFilesParams) -> None:
         symbols = self.symbols
