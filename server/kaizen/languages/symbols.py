@@ -205,8 +205,9 @@ class SymbolIndex:
             return delta
         full = self.root / rel
         if text is not None:
-            data: bytes | None = text.encode("utf-8", "surrogatepass")
-            mtime_ns, size = 0, len(data)
+            encoded = text.encode("utf-8", "surrogatepass")
+            data: bytes | None = encoded
+            mtime_ns, size = 0, len(encoded)
         else:
             data = workspace_files.read_source(full)
             try:

@@ -21,11 +21,16 @@ BATCH = 500  # rows per INSERT statement: PostgreSQL and SQLite both bound their
 class FileRow(Protocol):
     """What a row is written from (``languages.symbols.FileSymbols`` has this shape)."""
 
-    path: str
-    language: str
-    hash: str
-    mtime_ns: int
-    size: int
+    @property
+    def path(self) -> str: ...
+    @property
+    def language(self) -> str: ...
+    @property
+    def hash(self) -> str: ...
+    @property
+    def mtime_ns(self) -> int: ...
+    @property
+    def size(self) -> int: ...
 
     def as_json(self) -> dict[str, Any]: ...
 

@@ -61,6 +61,7 @@ def resolve(spec: str, here: Path, root: Path | None) -> list[Path]:
         return []
     current = module_path(here, src)
     head = segments[0]
+    bases: list[list[str]]
     if head == "crate":
         bases = [[]]
         rest = segments[1:]
