@@ -63,7 +63,7 @@ def query(entry: LanguageEntry) -> Any | None:
     try:
         import tree_sitter
 
-        source = resources.files(__package__).joinpath("queries", f"{entry.queries}.scm")
+        source = resources.files(__package__).joinpath("queries").joinpath(f"{entry.queries}.scm")
         return tree_sitter.Query(lang, source.read_text(encoding="utf-8"))
     except Exception as exc:  # a missing file, a QueryError
         _once(f"query:{entry.name}", "Kaizen: the %s query does not load (%s); "

@@ -143,7 +143,7 @@ def outline_of(entry: LanguageEntry, text: str, document: str = "") -> Outline |
     """The definitions and imports of ``text``; None without a grammar or a query."""
     query = grammars.query(entry)
     tree = trees.parse(entry, text, document) if query is not None else None
-    if tree is None:
+    if query is None or tree is None:
         return None
     import tree_sitter
 

@@ -18,6 +18,8 @@ groups named from their first line, so inserting lines above a unit changes noth
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from ..core.language_table import LanguageEntry
 from . import units as _units
 from .context_pack import ModuleFacts
@@ -27,7 +29,19 @@ from .units import Unit, split_blocks
 
 # the unit model's name extraction (``used_names``; ``_used_names`` before the unit-model
 # rework renamed it): the same for every language
-_used_names = getattr(_units, "used_names", None) or _units._used_names
+_extract_names = getattr(_units, "used_names", None) or _units._used_names
+NAMES_KEPT = 4096  # unit texts whose names are remembered: an edit changes one or two
+
+
+@lru_cache(maxsize=NAMES_KEPT)
+def _names_of(text: str) -> frozenset[str]:
+    return frozenset(_extract_names(text))
+
+
+def _used_names(text: str) -> set[str]:
+    """The names a unit's text uses; after an edit, every unit but the edited one has a
+    text seen before (the regular expression was half the cost of an incremental split)."""
+    return set(_names_of(text))
 
 NAME_CHARS = 60
 
