@@ -24,6 +24,8 @@ BENCHES = [
     "bench_soak.py",
     "bench_fixes.py",
     "bench_rules.py",
+    "bench_crossfile.py",
+    "bench_symbols.py",  # needs KAIZEN_BENCH_TS_REPO (a TypeScript checkout); skips without
 ]
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +22,7 @@ from ..pipelines.base import RunResult
 from .services import Services
 
 DEFAULT_JOBS = 8
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -46,6 +48,21 @@ def in_shard(path: Path, index: int, total: int) -> bool:
     return int.from_bytes(digest[:8], "big") % total == index - 1
 
 
+async def index_workspace(services: Services, docs: list[Document]) -> None:
+    """The workspace symbol index, built (or brought up to date from the database) once,
+    before any file is planned, when a document's language resolves imports through it."""
+    from ..languages.resolve import resolver_name
+
+    roots = [d.root for d in docs if d.root is not None and resolver_name(d.language)]
+    if not roots:
+        return
+    root = max(set(roots), key=roots.count)  # one index: the root most documents are in
+    try:
+        await services.workspace_symbols(root).build()
+    except Exception:  # no index: packs resolve imports from the files themselves
+        log.exception("could not index %s", root)
+
+
 async def review_documents(
     services: Services,
     docs: list[Document],
@@ -61,6 +78,7 @@ async def review_documents(
     what completed."""
     state = progress or Progress()
     state.files = len(docs)
+    await index_workspace(services, docs)
     gate = asyncio.Semaphore(max(1, jobs))
     slots: list[list[tuple[Document, RunResult]]] = [[] for _ in docs]
 

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from ..memory.store import Store
     from ..pipelines.linters import Complaints
     from ..rules.astgrep import AstGrepRule, RuleBook, RuleProblem
+    from .symbols import WorkspaceSymbols
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +43,6 @@ CORRUPTION_SIGNS = ("file is not a database", "database disk image is malformed"
 def move_aside_if_corrupt(location: str | None, exc: Exception) -> str | None:
     """Rename a damaged SQLite file (and its WAL) out of the way; None if not that case."""
     import time
-    from pathlib import Path
 
     from ..memory.db import database_url
 
@@ -103,6 +103,8 @@ class Services:
         # kaizen/alert notification); called on the event loop
         self.on_alert: Callable[[AlertEvent], None] | None = None
         self.rulebook = RuleBook()  # the team's rules, re-read when their files change
+        # the workspace symbol index (``app.symbols``), made by the face that knows the root
+        self.symbols: WorkspaceSymbols | None = None
 
     def update_settings(self, settings: Settings) -> None:
         self.settings = settings
@@ -160,6 +162,16 @@ class Services:
             )
             self.store_error = f"{self.store_error}; {problem}" if self.store_error else problem
         return self.store
+
+    def workspace_symbols(self, root: Path) -> WorkspaceSymbols:
+        """The symbol index of ``root``, made once (persisted when the store is open)."""
+        from .symbols import WorkspaceSymbols
+
+        if self.symbols is None or self.symbols.root != root:
+            self.symbols = WorkspaceSymbols(root, self.store)
+        elif self.symbols.store is None:
+            self.symbols.store = self.store
+        return self.symbols
 
     async def learnings(self, doc: Document, task: str, query: str) -> Learnings:
         if self.loop is None:
@@ -566,5 +578,6 @@ class Services:
             shown=shown,
             on_dropped=self.on_dropped,
             rules=self.rules,
+            symbols=self.symbols.index if self.symbols is not None else None,
             **extra,
         )

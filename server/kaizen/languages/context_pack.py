@@ -23,6 +23,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from .units import Unit
 
@@ -181,8 +182,19 @@ def build_pack(
     path: Path,
     root: Path | None,
     token_budget: int,
+    *,
+    language: str = "python",
+    index: Any = None,
+    text: str | None = None,
 ) -> Pack:
     """The context block for ``unit`` (see the module doc), cut to ``token_budget``."""
+    # lang-index: every other language resolves its own way (languages/crossfile.py), with
+    # the workspace symbol index ``index`` and the document's ``text``
+    if language != "python":
+        from .crossfile import foreign_pack
+
+        budget = token_budget * CHARS_PER_TOKEN
+        return Pack(*foreign_pack(unit, language, path, root, index, text, budget))
     budget = token_budget * CHARS_PER_TOKEN
     local: list[str] = []
     workspace: list[str] = []

@@ -48,19 +48,28 @@ def register(server: KaizenServer) -> None:
 
     @server.feature(types.TEXT_DOCUMENT_DID_SAVE)
     def did_save(ls: KaizenServer, params: types.DidSaveTextDocumentParams) -> None:
+        ls.symbol_updates.changed(params.text_document.uri, 0)
         if ls.settings.trigger.on_save:
             ls.scheduler.schedule(params.text_document.uri)
 
     @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
     def did_change(ls: KaizenServer, params: types.DidChangeTextDocumentParams) -> None:
+        ls.symbol_updates.changed(params.text_document.uri)
         if ls.settings.trigger.on_change:
             ls.scheduler.schedule(params.text_document.uri, ls.settings.trigger.debounce_ms / 1000)
+
+    @server.feature(types.WORKSPACE_DID_CHANGE_WATCHED_FILES)
+    async def did_change_watched_files(
+        ls: KaizenServer, params: types.DidChangeWatchedFilesParams
+    ) -> None:
+        await ls.symbol_updates.files_changed(params)
 
     @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
     def did_close(ls: KaizenServer, params: types.DidCloseTextDocumentParams) -> None:
         uri = params.text_document.uri
         ls.scheduler.cancel(uri)
         ls.published.forget(uri)
+        ls.symbol_updates.closed(uri)
 
     @server.feature(
         types.TEXT_DOCUMENT_CODE_ACTION,

@@ -29,6 +29,7 @@ from .published import PublishedFindings
 from .rule_offers import RuleOffers
 from .scheduler import Scheduler
 from .similar import SimilarFixes
+from .symbols import SymbolUpdates
 
 log = logging.getLogger(__name__)
 FIRST_PAINT_WAIT_S = 0.5  # start-up work waits this long for the first file to be shown
@@ -54,6 +55,7 @@ class KaizenServer(LanguageServer):
         self.services.on_problem = lambda text: self.notify_once(text, types.MessageType.Warning)
         self.similar = SimilarFixes(self)
         self.rule_offers = RuleOffers(self)  # proposed rules: Accept / Reject / evidence
+        self.symbol_updates = SymbolUpdates(self)  # the workspace symbol index
 
     @property
     def settings(self) -> Settings:
@@ -150,6 +152,7 @@ class KaizenServer(LanguageServer):
                     merged[pipeline] = {**(merged.get(pipeline) or {}), **choice}
                 self.apply_settings(merged)
         self.store_ready.set()
+        self.spawn(self.symbol_updates.start())  # waits for the first publish
         if self.metrics_port is not None:
             problem = await asyncio.to_thread(self.start_metrics, self.metrics_port)
             if problem is not None:

@@ -19,6 +19,7 @@ class Session(Protocol):
     store_ready: asyncio.Event
     first_paint: asyncio.Event
     published: Any  # PublishedFindings
+    symbol_updates: Any  # SymbolUpdates: the workspace symbol index's updates
     workspace: Any  # pygls Workspace
     work_done_progress: Any
     protocol: Any

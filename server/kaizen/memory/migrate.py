@@ -55,8 +55,7 @@ def _v3_model_task_index(conn: Connection) -> None:
     ``create_all`` makes the index only for a new table."""
     conn.execute(
         text(
-            "CREATE INDEX IF NOT EXISTS ix_model_calls_model_task "
-            "ON model_calls (model, task, id)"
+            "CREATE INDEX IF NOT EXISTS ix_model_calls_model_task ON model_calls (model, task, id)"
         )
     )
 

@@ -135,9 +135,7 @@ def export(engine: Any, out: IO[str], repository: str | None = None) -> dict[str
         streaming = conn.execution_options(stream_results=True, yield_per=1000)
         insight_q = select(WorkflowInsight.__table__).order_by(WorkflowInsight.id)
         finding_q = (
-            select(FindingRow.__table__)
-            .where(FindingRow.status != "open")
-            .order_by(FindingRow.id)
+            select(FindingRow.__table__).where(FindingRow.status != "open").order_by(FindingRow.id)
         )
         if repository is not None:
             insight_q = insight_q.where(WorkflowInsight.repository == repository)
@@ -188,8 +186,14 @@ class Unreadable(Exception):
     """Not an export this Kaizen reads: nothing is imported."""
 
 
-def _text(record: dict[str, Any], key: str, *, required: bool = True, limit: int = _MAX_TEXT,
-          default: str = "") -> str:
+def _text(
+    record: dict[str, Any],
+    key: str,
+    *,
+    required: bool = True,
+    limit: int = _MAX_TEXT,
+    default: str = "",
+) -> str:
     value = record.get(key)
     if value is None:
         if required:
@@ -240,8 +244,9 @@ def parse_insight(record: dict[str, Any]) -> _Insight:
     if not summary:
         raise Invalid("summary is empty")
     workflow_id = record.get("workflowId")
-    if workflow_id is not None and (isinstance(workflow_id, bool) or not isinstance(
-            workflow_id, int)):
+    if workflow_id is not None and (
+        isinstance(workflow_id, bool) or not isinstance(workflow_id, int)
+    ):
         raise Invalid("workflowId is not an integer")
     item = InsightInput(
         kind=_text(record, "kind"),
@@ -310,8 +315,10 @@ def _records(data: bytes, report: ImportReport) -> Iterator[tuple[str, Any]]:
                 if record.get("format") != FORMAT or not isinstance(version, int):
                     raise Unreadable(f"line {number}: not a {FORMAT} export")
                 if version > FORMAT_VERSION:
-                    raise Unreadable(f"format version {version} is newer than this Kaizen "
-                                     f"reads ({FORMAT_VERSION}): upgrade Kaizen")
+                    raise Unreadable(
+                        f"format version {version} is newer than this Kaizen "
+                        f"reads ({FORMAT_VERSION}): upgrade Kaizen"
+                    )
                 continue
             if kind == "insight":
                 yield kind, parse_insight(record)

@@ -75,6 +75,7 @@ class RunContext:
     shown: bool | Callable[[], bool] = False
     on_dropped: DropRecorder | None = None
     rules: RulesProvider = _no_rules
+    symbols: Any = None  # languages.symbols.SymbolIndex | None: the workspace's definitions
 
     async def db(self, method: str, *args: Any, **kwargs: Any) -> Any:
         """Run a store method on a thread; without a store, do nothing.

@@ -139,7 +139,7 @@ async def _plan(doc: Document, ctx: RunContext, pipeline: str, salt: tuple[str, 
     review = ctx.settings.review
     plan = Plan(pipeline)
     # parsing, packs and hashes are CPU work: off the event loop
-    plan.items = await asyncio.to_thread(_plan_items, doc, review, salt)
+    plan.items = await asyncio.to_thread(_plan_items, doc, review, salt, ctx.symbols)
     if review.scope == "changed" and review.cache and plan.items:
         found = await ctx.db(
             "cached_units", doc.repository, doc.relpath, [p.hash for p in plan.items]
@@ -154,13 +154,24 @@ async def _plan(doc: Document, ctx: RunContext, pipeline: str, salt: tuple[str, 
     return plan
 
 
-def _plan_items(doc: Document, review: Any, salt: tuple[str, ...]) -> list[Planned]:
+def _plan_items(
+    doc: Document, review: Any, salt: tuple[str, ...], symbols: Any = None
+) -> list[Planned]:
     done = parsed(doc.text, doc.language, str(doc.path))
     split = _split_large(list(done.units), doc.lines, review.max_unit_tokens)
     facts = done.facts
     items = []
     for unit in split:
-        pack = build_pack(unit, facts, doc.path, doc.root, review.context_tokens)
+        pack = build_pack(
+            unit,
+            facts,
+            doc.path,
+            doc.root,
+            review.context_tokens,
+            language=doc.language,
+            index=symbols,
+            text=doc.text,  # lang-index: other languages
+        )
         items.append(Planned(unit, unit_hash(unit, *salt, pack.text), pack))
     return items
 

@@ -63,6 +63,11 @@ def _git_ignored(root: Path, relpath: str, _mtime: float) -> bool:
     return proc.returncode == 0
 
 
+def kaizenignore(root: Path) -> pathspec.PathSpec | None:
+    """The workspace's ``.kaizenignore`` patterns (re-read when the file changes), or None."""
+    return _kaizenignore(root, _mtime(root / ".kaizenignore"))
+
+
 def why_not_sent(path: Path, root: Path | None) -> str | None:
     """The reason ``path`` must not be sent to a model, or None when it may be."""
     name = path.name

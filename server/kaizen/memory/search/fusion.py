@@ -191,5 +191,3 @@ def embed_insights(
         )
         done += len(rows)
         last = rows[-1].id
-
-
