@@ -129,7 +129,12 @@ async def soak(saves: int, files: int, home: str) -> dict:
                 "apiKey": "sk-soak",
             },
             "trigger": {"onOpen": False},
-            "review": {"minConfidence": 0, "cacheMaxUnits": CACHE_MAX_UNITS},
+            # a dismissal hides its own finding only: every save's finding must be shown
+            "review": {
+                "minConfidence": 0,
+                "cacheMaxUnits": CACHE_MAX_UNITS,
+                "dismissScope": "finding",
+            },
             "localModel": False,
         }
         client = make_test_lsp_client()
