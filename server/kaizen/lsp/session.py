@@ -19,9 +19,14 @@ class Session(Protocol):
     store_ready: asyncio.Event
     first_paint: asyncio.Event
     published: Any  # PublishedFindings
-    workspace: Any  # pygls Workspace
-    work_done_progress: Any
     protocol: Any
+
+    # pygls exposes these as read-only properties, so the protocol asks only to read them.
+    @property
+    def workspace(self) -> Any: ...  # pygls Workspace
+
+    @property
+    def work_done_progress(self) -> Any: ...
 
     @property
     def settings(self) -> Settings: ...
