@@ -188,12 +188,14 @@ class Routing(_Model):
     exploration: float = Field(default=0.6, ge=0, le=5)
 
 
+def _empty_layers() -> dict[str, list[str | LayerModel]]:
+    return {"fast": [], "balanced": [], "deep": []}
+
+
 class Settings(_Model):
     autofix: ModelChoice = ModelChoice()
     refactor: ModelChoice = ModelChoice()
-    layers: dict[str, list[str | LayerModel]] = Field(
-        default_factory=lambda: {"fast": [], "balanced": [], "deep": []}
-    )
+    layers: dict[str, list[str | LayerModel]] = Field(default_factory=_empty_layers)
     trigger: Trigger = Trigger()
     learnings: Learnings = Learnings()
     budget: Budget = Budget()

@@ -33,6 +33,7 @@ from urllib.parse import parse_qs, urlsplit
 from . import __version__
 from .improvement import telemetry
 from .tools.openapi import openapi_document, tool_listing
+from .tools.operations import Mode
 from .tools.table import TOOLS, Context, ToolError
 
 log = logging.getLogger(__name__)
@@ -235,6 +236,7 @@ class Handler(BaseHTTPRequestHandler):
         if path == "/tools":
             return 200, tool_listing()
         tool = TOOLS[path.removeprefix("/tools/")]
+        mode: Mode
         if self.command == "GET":
             arguments, mode = self._query(url.query), "query"
         else:

@@ -31,7 +31,8 @@ if TYPE_CHECKING:
     from ..memory.loop import LearningLoop
     from ..memory.store import Store
     from ..pipelines.linters import Complaints
-    from ..rules.astgrep import AstGrepRule, RuleBook, RuleProblem
+    from ..rules.astgrep import AstGrepRule, RuleProblem
+    from ..rules.astgrep import RuleBook as AstGrepRuleBook
     from .symbols import WorkspaceSymbols
 
 log = logging.getLogger(__name__)
@@ -93,7 +94,7 @@ class Services:
         self.store_error: str | None = None
         self._static: dict[str, _StaticMemo] = {}
         self._complaints: Complaints | None = None  # linters that could not run, said once
-        self._rules: RuleBook | None = None  # .kaizen/rules/*.yml, re-read when changed
+        self._rules: AstGrepRuleBook | None = None  # .kaizen/rules/*.yml, re-read when changed
         self._told: set[str] = set()
         # the face's way to show a problem with the repository's rule files (the editor: a
         # warning message); called on the event loop, once per problem
@@ -254,11 +255,11 @@ class Services:
 
         threading.Thread(target=warm, name="kaizen-static-warm-up", daemon=True).start()
 
-    def _rule_book(self) -> RuleBook:
-        from ..rules.astgrep import RuleBook
+    def _rule_book(self) -> AstGrepRuleBook:
+        from ..rules.astgrep import RuleBook as AstGrepRuleBook
 
         if self._rules is None:
-            self._rules = RuleBook()
+            self._rules = AstGrepRuleBook()
         return self._rules
 
     def _tell(self, problems: list[RuleProblem]) -> None:

@@ -23,8 +23,12 @@ from typing import Any, Protocol, runtime_checkable
 class Embedder(Protocol):
     """Anything that maps texts to L2-normalised vectors of a fixed dimension."""
 
-    name: str
-    dim: int
+    # Read-only members: an embedder may learn its dimension lazily (a property).
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def dim(self) -> int: ...
 
     def embed(self, texts: Sequence[str]) -> list[list[float]]: ...
 

@@ -308,7 +308,7 @@ def _upsert(session: Any, report: BugReport) -> None:
         assign["example"] = report.example
     upsert_increment(
         session,
-        BugPattern.__table__,  # type: ignore[arg-type]
+        BugPattern.__table__,
         {"category": report.category, "pattern": report.pattern},
         {"occurrences": 1},
         assign,

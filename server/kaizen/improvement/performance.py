@@ -56,7 +56,7 @@ def add_sample(store: Any, model: str, task_type: str, sample: Sample) -> None:
     with store.sessions.begin() as s:
         upsert_increment(
             s,
-            table,  # type: ignore[arg-type]
+            table,
             {"model": model, "task_type": task_type},
             {
                 "calls": sample.calls,

@@ -265,7 +265,7 @@ def save(store: Any, test: GeneratedTest) -> dict[str, Any]:
     with store.sessions.begin() as s:
         upsert_increment(
             s,
-            RegressionTest.__table__,  # type: ignore[arg-type]
+            RegressionTest.__table__,
             {"test_name": test.test_name},
             {},
             {

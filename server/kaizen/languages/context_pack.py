@@ -69,7 +69,7 @@ def _signature(node: ast.AST) -> str:
             text += "  # " + _signature(init).removesuffix(" ...")
     else:
         return ""
-    doc = ast.get_docstring(node)  # type: ignore[arg-type]
+    doc = ast.get_docstring(node)
     if doc and doc.strip():
         text += f"  # {doc.strip().splitlines()[0]}"
     return text[:MAX_SIGNATURE_CHARS]

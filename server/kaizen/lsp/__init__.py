@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
 
-def create_server():  # type: ignore[no-untyped-def]
+if TYPE_CHECKING:  # the server module imports pygls: only on demand, below
+    from .server import KaizenServer
+
+
+def create_server() -> KaizenServer:
     """A KaizenServer with every feature and command registered."""
     from .features import register
     from .server import KaizenServer

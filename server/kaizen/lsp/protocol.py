@@ -74,7 +74,7 @@ def _first_error(exc: BaseException) -> str:
     try:
         from cattrs import transform_error
 
-        messages = transform_error(exc)  # type: ignore[arg-type]
+        messages = transform_error(exc)
     except Exception:
         return ""
     return messages[0] if messages else ""

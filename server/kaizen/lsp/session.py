@@ -20,9 +20,14 @@ class Session(Protocol):
     first_paint: asyncio.Event
     published: Any  # PublishedFindings
     symbol_updates: Any  # SymbolUpdates: the workspace symbol index's updates
-    workspace: Any  # pygls Workspace
-    work_done_progress: Any
     protocol: Any
+
+    # pygls exposes these as read-only properties, so the protocol asks only to read them.
+    @property
+    def workspace(self) -> Any: ...  # pygls Workspace
+
+    @property
+    def work_done_progress(self) -> Any: ...
 
     @property
     def settings(self) -> Settings: ...

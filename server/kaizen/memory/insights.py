@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy import Connection, Engine, func, literal_column, select, text
@@ -85,31 +85,27 @@ def from_finding(
     """The insights one published finding yields: found, and its proposed change if any."""
     found_kind = "opportunity_found" if f.pipeline == "refactor" else "issue_found"
     what = f.title or f.message
-    base = dict(
+    detail = f"{f.rationale}\nIn {path}:\n{flagged_code(lines, f)}".strip()
+    found = InsightInput(
+        kind=found_kind,
+        category=f.code or f.category,
+        summary=f"[{f.code or f.category}] {what}",
+        detail=_clip(detail, MAX_DETAIL),
         repository=repository,
         language=language,
         fingerprint=f.fingerprint,
         run_id=run_id,
-        category=f.code or f.category,
     )
-    detail = f"{f.rationale}\nIn {path}:\n{flagged_code(lines, f)}".strip()
-    out = [
-        InsightInput(
-            kind=found_kind,
-            summary=f"[{f.code or f.category}] {what}",
-            detail=_clip(detail, MAX_DETAIL),
-            **base,
-        )
-    ]
+    out = [found]
     if f.edits and f.origin == "model":
         change_kind = "improvement_proposed" if f.pipeline == "refactor" else "fix_proposed"
         change = "\n".join(e.new_text for e in f.edits)
         out.append(
-            InsightInput(
+            replace(
+                found,
                 kind=change_kind,
                 summary=f"{f.fix_title or 'Change'} (for: {what})",
                 detail=_clip(change, MAX_DETAIL),
-                **base,
             )
         )
     return out

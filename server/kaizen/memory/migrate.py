@@ -11,7 +11,7 @@ import logging
 from collections.abc import Callable
 
 from sqlalchemy import Connection, Engine, inspect, text
-from sqlalchemy.schema import CreateColumn
+from sqlalchemy.schema import ColumnDefault, CreateColumn
 
 from .meta import get_meta, has_meta_table, set_meta
 from .schema import Base
@@ -32,7 +32,8 @@ def _add_missing_columns(conn: Connection) -> list[str]:
             if column.name in present:
                 continue
             ddl = str(CreateColumn(column).compile(dialect=conn.dialect))
-            default = column.default.arg if column.default is not None else None
+            # A Sequence (also a column default) has no ``arg``: only scalar defaults qualify.
+            default = column.default.arg if isinstance(column.default, ColumnDefault) else None
             if not column.nullable and isinstance(default, (int, float, str)):
                 ddl += (
                     f" DEFAULT {default!r}" if isinstance(default, str) else f" DEFAULT {default}"

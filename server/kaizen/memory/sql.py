@@ -19,12 +19,16 @@ def dialect_insert(bind: Session | Connection, table: Table) -> Any:
     dialect = bind.dialect if isinstance(bind, Connection) else bind.get_bind().dialect
     name = dialect.name
     if name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    elif name == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert
-    else:  # pragma: no cover - Kaizen supports SQLite and PostgreSQL
-        raise RuntimeError(f"unsupported database dialect: {name}")
-    return insert(table)
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return pg_insert(table)
+    if name == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        return sqlite_insert(table)
+    raise RuntimeError(  # pragma: no cover - Kaizen supports SQLite and PostgreSQL
+        f"unsupported database dialect: {name}"
+    )
 
 
 def upsert_increment(

@@ -170,7 +170,7 @@ class Store:
 
     def save_findings(
         self,
-        run_id: int,
+        run_id: int | None,
         repository: str,
         uri: str,
         language: str,

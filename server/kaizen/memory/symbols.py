@@ -77,7 +77,7 @@ def save(
                 }
                 for f in changed[start : start + BATCH]
             ]
-            stmt = dialect_insert(s, SymbolFile.__table__).values(values)  # type: ignore[arg-type]
+            stmt = dialect_insert(s, SymbolFile.__table__).values(values)
             s.execute(
                 stmt.on_conflict_do_update(
                     index_elements=["repository", "path"],

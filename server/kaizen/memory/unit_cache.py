@@ -58,7 +58,7 @@ def store(
             .values(used_at=now)
         )
     for unit_hash, findings in entries.items():
-        stmt = dialect_insert(session, UnitReview.__table__).values(  # type: ignore[arg-type]
+        stmt = dialect_insert(session, UnitReview.__table__).values(
             repository=repository,
             path=path,
             unit_hash=unit_hash,
@@ -92,4 +92,5 @@ def clear(session: Session, repository: str | None = None) -> int:
     query = delete(UnitReview)
     if repository is not None:
         query = query.where(UnitReview.repository == repository)
-    return int(session.execute(query).rowcount or 0)
+    # Session.execute is typed as returning Result; a DELETE's is a CursorResult (rowcount).
+    return int(session.execute(query).rowcount or 0)  # type: ignore[attr-defined]

@@ -225,17 +225,17 @@ class Gateway:
         async with self._building.setdefault(lock_key, asyncio.Lock()):
             if (router := self._routers.get(key)) is not None:
                 return router
-            router = await asyncio.to_thread(self._build, target)
+            built = await asyncio.to_thread(self._build, target)
             try:
-                await router.acompletion(
+                await built.acompletion(
                     model=target.model,
                     messages=[{"role": "user", "content": "warm-up"}],
                     mock_response="{}",
                 )
             except Exception as exc:  # a warm-up is an optimisation, never a failure
                 log.debug("warm-up of %s failed: %s", target.model, exc)
-            self._routers[key] = router
-        return router
+            self._routers[key] = built
+        return built
 
     async def complete(
         self,

@@ -184,12 +184,12 @@ def register(litellm: Any) -> None:
 
         def completion(
             self, model: str, messages: list[Any], *args: Any, **kwargs: Any
-        ) -> ModelResponse:  # type: ignore[override]
+        ) -> ModelResponse:
             return self._answer(messages, kwargs.get("optional_params") or {})
 
         async def acompletion(
             self, model: str, messages: list[Any], *args: Any, **kwargs: Any
-        ) -> ModelResponse:  # type: ignore[override]
+        ) -> ModelResponse:
             return await asyncio.to_thread(
                 self._answer, messages, kwargs.get("optional_params") or {}
             )

@@ -7,6 +7,7 @@ into the user's code.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -95,7 +96,7 @@ def redact(text: str, extra_secrets: Iterable[str | None] = ()) -> Redacted:
     for kind, pattern in PATTERNS:
         if not any(needle in folded for needle in NEEDLES[kind]):
             continue
-        text, n = pattern.subn(lambda m, kind=kind: _replace(m, kind), text)
+        text, n = pattern.subn(functools.partial(_replace, kind=kind), text)
         kinds.extend([kind] * n)
     return Redacted(text, kinds)
 

@@ -29,6 +29,7 @@ import logging
 import math
 from array import array
 from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy import Connection, text
 
@@ -210,7 +211,7 @@ def _file(conn: Connection, items: Sequence[tuple[int, str, str, Sequence[float]
     direction nothing is near them, and the float row marks them as indexed.
     """
     dim = index_dim(conn)
-    rows = []
+    rows: list[dict[str, Any]] = []  # bind parameters of one executemany
     for insight_id, repository, language, vector in items:
         if len(vector) != dim:
             raise ValueError(f"vector has dimension {len(vector)}, the index has {dim}")
