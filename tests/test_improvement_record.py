@@ -11,12 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from kaizen.cli.metrics import add_record_commands
+from kaizen.cli.metrics import add_record_commands, render_report
 from kaizen.core.findings import Finding
 from kaizen.core.runs import RunStatus, RunTotals
 from kaizen.improvement import bugs, heuristics, performance
 from kaizen.improvement.events import record_attempt, record_finding_outcome
-from kaizen.improvement.report import render_text
 from kaizen.memory.store import Store
 from kaizen.models.gateway import CallOutcome, ModelTarget, validate_answer
 from kaizen.pipelines.prompts import IssueReport
@@ -240,7 +239,7 @@ def test_metrics_report_text_and_json(store: Store, tmp_path: Path, capsys):
     text = capsys.readouterr().out
     assert "Models for issue_detector" in text and "4 invalid answers" in text
     assert "Recent bugs:" in text and "run_latency: latest 1.5s" in text
-    assert render_text(report) == text
+    assert render_report(report) == text  # the same report as the JSON, as text
 
 
 def test_cli_writes_regression_tests(store: Store, tmp_path: Path, capsys):

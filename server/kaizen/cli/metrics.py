@@ -60,7 +60,6 @@ def _open(args: argparse.Namespace) -> tuple[Any, Any] | None:
 
 
 def run_metrics(args: argparse.Namespace) -> int:
-    from ..improvement.report import render_text
     from ..tools.operations import analyze_metrics
 
     if (opened := _open(args)) is None:
@@ -75,12 +74,20 @@ def run_metrics(args: argparse.Namespace) -> int:
     if args.format == "json":
         print(json.dumps(report, indent=2, default=str))
     else:
-        sys.stdout.write(render_text(report))
-        if report.get("rules"):
-            from ..rules.metrics import render_text as render_rules
-
-            sys.stdout.write("\n" + render_rules(report["rules"]))
+        sys.stdout.write(render_report(report))
     return 0
+
+
+def render_report(report: dict[str, Any]) -> str:
+    """The text of ``kaizen metrics``: the self-improvement report, then rules by source."""
+    from ..improvement.report import render_text
+
+    text = render_text(report)
+    if report.get("rules"):
+        from ..rules.metrics import render_text as render_rules
+
+        text += "\n" + render_rules(report["rules"])
+    return text
 
 
 def run_regression_tests(args: argparse.Namespace) -> int:
