@@ -400,6 +400,8 @@ class Services:
             await asyncio.to_thread(record_finding_outcome, self.store, finding, outcome)
             if outcome == "accepted" and finding.edits:
                 await asyncio.to_thread(self._keep_fix_example, doc, finding, lines or doc.lines)
+            if outcome == "rejected" and finding.code and doc.root is not None:
+                await asyncio.to_thread(self._demote_promoted, doc, finding.code)
 
     def _keep_fix_example(self, doc: Document, finding: Finding, lines: list[str]) -> None:
         """An applied fix as code before and after: what rules.promotion learns rules from."""
@@ -414,6 +416,15 @@ class Services:
             record(self.store, doc.repository, example)
         except Exception:  # learning material: it never fails the outcome
             log.warning("could not keep the accepted fix as an example", exc_info=True)
+
+    def _demote_promoted(self, doc: Document, code: str) -> None:
+        """A promoted rule the team keeps dismissing goes back to being a proposal."""
+        from ..rules.promoted import demote
+
+        try:
+            demote(self.store, doc.repository, doc.root, code)
+        except Exception:  # the dismissal is recorded either way
+            log.warning("could not review the promoted rule %s", code, exc_info=True)
 
     async def learning_summaries(self, insight_ids: list[int]) -> list[str]:
         """One line per insight, for PR bodies and listings."""

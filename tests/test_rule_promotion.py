@@ -1,0 +1,203 @@
+"""Learned fixes promoted to ast-grep rules through the proposal flow (rules.promoted):
+three accepted fixes of one kind become a proposal with its evidence, ``kaizen rules``
+accepts it into ``.kaizen/rules/<id>.yml`` that the static pre-pass runs, a refused
+candidate is no proposal (and says why), two processes accepting at once write one file,
+and a promoted rule the team keeps dismissing becomes a proposal again. Real database, real
+git repository, real ast-grep."""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+from pathlib import Path
+
+import pytest
+import yaml
+
+from kaizen.cli.main import main
+from kaizen.core.document import Document
+from kaizen.core.findings import Edit, Finding
+from kaizen.memory.fix_examples import Example, example_of, record
+from kaizen.memory.store import Store
+from kaizen.rules import promoted
+from kaizen.rules.astgrep import RuleBook
+from kaizen.rules.astgrep_run import rule_findings
+from kaizen.rules.metrics import for_repository
+from kaizen.rules.promotion import rule_id
+from kaizen.rules.proposals import accept, suggest
+
+REPO = "github.com/acme/widgets"
+KIND = "none-compare"
+SOURCES = ["if a == None:\n    pass", "x = self.b == None", "return items[0] == None"]
+RID = rule_id("python", KIND)
+
+
+def _seed(db: Path, sources: list[str] = SOURCES) -> None:
+    store = Store.open(str(db))
+    try:
+        for text in sources:
+            lines = text.splitlines()
+            col = lines[0].index("==")
+            pair = example_of(lines, [Edit(0, col, 0, col + 2, "is")])
+            assert pair is not None
+            record(store, REPO, Example("python", KIND, "src/m.py", *pair))
+    finally:
+        store.close()
+
+
+@pytest.fixture
+def repo(project: Path, kaizen_home: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The project as the current directory, three accepted `x == None` fixes in memory and
+    a repository of ordinary Python (the share check reads it)."""
+    monkeypatch.chdir(project)
+    db = kaizen_home / "promote.db"
+    monkeypatch.setenv("KAIZEN_DATABASE", str(db))
+    monkeypatch.setenv("KAIZEN_HOME", str(kaizen_home))
+    (project / "src").mkdir()
+    (project / "src/app.py").write_text("a = 1\n" * 400, encoding="utf-8")
+    _seed(db)
+    return project
+
+
+def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    code = main(list(args))
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def _store(home: Path) -> Store:
+    return Store.open(str(home / "promote.db"))
+
+
+def test_three_accepted_fixes_become_a_proposal_accepting_writes_a_rule_the_prepass_runs(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = run(capsys, "rules", "--format", "json", "suggest")
+    (proposal,) = json.loads(out)["proposals"]
+    assert code == 0 and proposal["id"] == RID and proposal["kind"] == "promote"
+    ev = proposal["evidence"]
+    assert ev["accepted"] == 3 and ev["reasons"] == [] and ev["share"] == 0.0
+    assert "pattern: $A == None" in ev["rule"] and "fix: $A is None" in ev["rule"]
+
+    code, out, _ = run(capsys, "rules", "suggest")
+    assert "3 accepted fixes" in out and "fix: $A is None" in out
+
+    code, out, _ = run(capsys, "rules", "accept", RID)
+    path = repo / ".kaizen/rules" / f"{RID}.yml"
+    assert code == 0 and f"Accepted {RID} -> {path}" in out
+    rule = yaml.safe_load(path.read_text(encoding="utf-8"))
+    assert rule["id"] == RID and rule["metadata"]["source"] == "promoted"
+    tests = yaml.safe_load(promoted.test_path(repo, RID).read_text(encoding="utf-8"))
+    assert len(tests["invalid"]) == 3 and all(" is None" in v for v in tests["valid"])
+
+    # the static pre-pass runs it: the finding's code is the rule id, with its quick fix
+    target = repo / "src/new.py"
+    target.write_text("def f(n):\n    return n.left == None\n", encoding="utf-8")
+    doc = Document(target.as_uri(), target, target.read_text(encoding="utf-8"), 1, "python")
+    (finding,) = rule_findings(doc, RuleBook().load(repo).rules)
+    assert finding.code == RID and finding.edits and finding.edits[0].new_text == "n.left is None"
+
+    code, out, _ = run(capsys, "rules", "--format", "json", "suggest")
+    assert json.loads(out)["proposals"] == []  # a rule now: not proposed again
+    code, out, _ = run(capsys, "rules", "list")
+    assert f"promoted  {RID}" in out
+
+
+def test_a_rule_matching_everything_is_refused_and_says_why(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (repo / "src/app.py").write_text("if q == None: pass\n" * 50, encoding="utf-8")
+    code, out, _ = run(capsys, "rules", "--format", "json", "suggest")
+    assert code == 0 and json.loads(out)["proposals"] == []
+    code, out, _ = run(capsys, "rules", "suggest", "--all")
+    assert f"{RID} (refused: 3 fixes of `{KIND}`" in out and "too general" in out
+    code, _, err = run(capsys, "rules", "accept", RID)
+    assert code == 2 and f"no current proposal {RID}" in err
+    assert not (repo / ".kaizen/rules" / f"{RID}.yml").exists()
+
+
+def test_a_rejected_promotion_is_never_proposed_again(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, _ = run(capsys, "rules", "reject", RID, "--reason", "we like ==")
+    assert code == 0
+    code, out, _ = run(capsys, "rules", "--format", "json", "suggest")
+    assert json.loads(out)["proposals"] == []
+
+
+def _accept(root: str, database: str, queue: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
+    store = Store.open(database)
+    try:
+        queue.put(accept(store, root, [RID]))
+    finally:
+        store.close()
+
+
+def test_two_processes_accepting_at_once_write_one_file(repo: Path, kaizen_home: Path) -> None:
+    ctx = multiprocessing.get_context("spawn")
+    queue = ctx.Queue()
+    procs = [
+        ctx.Process(target=_accept, args=(str(repo), str(kaizen_home / "promote.db"), queue))
+        for _ in range(2)
+    ]
+    for p in procs:
+        p.start()
+    results = [queue.get(timeout=120) for _ in procs]
+    for p in procs:
+        p.join(timeout=60)
+        assert p.exitcode == 0
+    assert sorted(len(r["added"]) for r in results) == [0, 1]
+    assert sorted(len(r["alreadyPresent"]) for r in results) == [0, 1]
+    files = sorted(p.name for p in (repo / ".kaizen/rules").glob("*.yml"))
+    assert files == [f"{RID}.yml"]
+    assert yaml.safe_load((repo / ".kaizen/rules" / files[0]).read_text())["id"] == RID
+
+
+def _dismiss(store: Store, n: int) -> None:
+    uri = "file:///x/src/m.py"
+    for i in range(n):
+        run_id = store.start_run("autofix", uri, REPO, "python", None)
+        f = Finding("autofix", RID, "warning", 1, 1, f"found {i}", code=RID)
+        f.fingerprint = f"promoted{i}"
+        store.save_findings(run_id, REPO, uri, "python", [f], shown=False)
+        store.set_outcome(REPO, f.fingerprint, "rejected", None, f"y{i} == None")
+
+
+def test_a_promoted_rule_whose_findings_are_dismissed_becomes_a_proposal_again(
+    repo: Path, kaizen_home: Path
+) -> None:
+    store = _store(kaizen_home)
+    try:
+        accept(store, repo, [RID])
+        path = repo / ".kaizen/rules" / f"{RID}.yml"
+        _dismiss(store, promoted.DEMOTE_AFTER - 1)
+        assert promoted.demote(store, REPO, repo, RID) == [] and path.exists()
+        assert promoted.demote(store, REPO, repo, "some-other-code") == []
+        _dismiss(store, promoted.DEMOTE_AFTER)
+        assert promoted.demote(store, REPO, repo, RID) == [RID]
+        assert not path.exists() and not promoted.test_path(repo, RID).exists()
+        (back,) = suggest(store, repo)
+        assert back.id == RID and back.evidence["demoted"]["dismissed"] == promoted.DEMOTE_AFTER
+        assert "taken out" in back.text
+    finally:
+        store.close()
+
+
+def test_metrics_count_promoted_rules_with_acceptance(repo: Path, kaizen_home: Path) -> None:
+    store = _store(kaizen_home)
+    try:
+        accept(store, repo, [RID])
+        uri = (repo / "src/m.py").as_uri()
+        for i, status in enumerate(("accepted", "accepted", "accepted", "rejected")):
+            run_id = store.start_run("autofix", uri, REPO, "python", None)
+            f = Finding("autofix", RID, "warning", 1, 1, f"m{i}", code=RID)
+            f.fingerprint = f"m{i}"
+            store.save_findings(run_id, REPO, uri, "python", [f], shown=False)
+            store.set_outcome(REPO, f.fingerprint, status)
+        report = for_repository(store, repo)
+    finally:
+        store.close()
+    row = report["bySource"]["promoted"]
+    assert row["rules"] == 1 and row["findings"] == 4 and row["acceptanceRate"] == 0.75
+    (rule,) = [r for r in report["rules"] if r["id"] == RID]
+    assert rule["origin"] == "promoted" and rule["acceptanceRate"] == 0.75
