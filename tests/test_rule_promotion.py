@@ -125,6 +125,12 @@ def test_a_rejected_promotion_is_never_proposed_again(
     assert json.loads(out)["proposals"] == []
 
 
+def test_examples_cut_from_a_body_are_kept_at_the_left_margin() -> None:
+    lines = ["def f(d, k):", "    if k in d.keys():", "        return 1", "# end"]
+    pair = example_of(lines, [Edit(1, 4, 2, 0, "if k in d:\n")])
+    assert pair == ("if k in d.keys():\n    return 1\n", "if k in d:\n    return 1\n")
+
+
 def _accept(root: str, database: str, queue: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
     store = Store.open(database)
     try:
@@ -201,3 +207,91 @@ def test_metrics_count_promoted_rules_with_acceptance(repo: Path, kaizen_home: P
     assert row["rules"] == 1 and row["findings"] == 4 and row["acceptanceRate"] == 0.75
     (rule,) = [r for r in report["rules"] if r["id"] == RID]
     assert rule["origin"] == "promoted" and rule["acceptanceRate"] == 0.75
+
+
+# ---- end to end in the editor: the real server, the scripted model ----
+
+KEYS = [  # (file, text, the fixed line 2): `k in d.keys()` fixed three times
+    ("a.py", "def f(d, k):\n    if k in d.keys():\n        return 1\n    return 0\n", "    if k in d:"),
+    ("b.py", "def g(cache, name):\n    found = name in cache.keys()\n    return found\n",
+     "    found = name in cache"),
+    ("c.py", "def h(xs, seen):\n    return [x for x in xs if x in seen.keys()]\n# end\n",
+     "    return [x for x in xs if x in seen]"),
+]
+
+
+async def test_three_fixes_accepted_in_the_editor_become_an_instant_check(
+    start_client, scripted, project: Path, kaizen_home: Path
+) -> None:
+    from lsprotocol import types
+
+    from tests.conftest import model_options, open_document, wait_for_diagnostics
+
+    scripted.set_default("issue_detector", {"issues": []})
+    options = model_options(
+        scripted, staticPrepass={"enabled": True}, review={"minConfidence": 0, "demoteBelow": 0}
+    )
+    client = await start_client(options)
+    offered: list[str] = []
+
+    @client.feature(types.WINDOW_SHOW_MESSAGE_REQUEST)
+    def answer(params: types.ShowMessageRequestParams) -> None:
+        offered.append(params.message)  # closed unanswered: accepted below by the command
+
+    for name, text, fixed in KEYS:
+        scripted.enqueue(
+            "issue_detector",
+            {"issues": [{"line": 2, "category": "performance", "message": "keys() in a test"}]},
+        )
+        scripted.enqueue(
+            "fix_generator",
+            {"fixes": [{"issue": 1, "start_line": 2, "end_line": 2, "replacement": fixed}]},
+        )
+        uri = open_document(client, project / name, text)
+        [diag] = await wait_for_diagnostics(client, uri, lambda d: len(d) == 1)
+        actions = await client.text_document_code_action_async(
+            types.CodeActionParams(
+                text_document=types.TextDocumentIdentifier(uri=uri),
+                range=diag.range,
+                context=types.CodeActionContext(diagnostics=[diag]),
+            )
+        )
+        fix = next(a for a in actions if a.edit is not None)
+        await client.workspace_execute_command_async(
+            types.ExecuteCommandParams(command=fix.command.command, arguments=fix.command.arguments)
+        )
+        lines = text.splitlines()
+        lines[1] = fixed
+        (project / name).write_text("\n".join(lines) + "\n", encoding="utf-8")  # saved
+
+    rid = rule_id("python", "performance")
+    listed = await client.workspace_execute_command_async(
+        types.ExecuteCommandParams(
+            command="kaizen.rulesSuggest", arguments=[{"includeRefused": True}]
+        )
+    )
+    [proposal] = [p for p in listed["proposals"] if p["kind"] == "promote"]
+    assert proposal["id"] == rid and proposal["evidence"]["accepted"] == 3
+    assert "$A in $B.keys()" in proposal["evidence"]["rule"]
+    done = await client.workspace_execute_command_async(
+        types.ExecuteCommandParams(command="kaizen.rulesAccept", arguments=[{"ids": [rid]}])
+    )
+    assert done["added"] == [rid] and (project / ".kaizen/rules" / f"{rid}.yml").is_file()
+    assert any("instantly" in m for m in offered)  # the editor offered it too
+
+    fixes_before = len(scripted.requests_for("fix_generator"))
+    scripted.set_default("issue_detector", {"issues": []})
+    uri = open_document(client, project / "d.py", "def k(m, key):\n    return key in m.keys()\n")
+    [diag] = await wait_for_diagnostics(client, uri, lambda d: len(d) == 1, final=False)
+    assert diag.code == rid
+    actions = await client.text_document_code_action_async(
+        types.CodeActionParams(
+            text_document=types.TextDocumentIdentifier(uri=uri),
+            range=diag.range,
+            context=types.CodeActionContext(diagnostics=[diag]),
+        )
+    )
+    fix = next(a for a in actions if a.edit is not None)
+    assert [e.new_text for e in fix.edit.changes[uri]] == ["key in m"]
+    await wait_for_diagnostics(client, uri, lambda d: len(d) == 1)  # the model run settled
+    assert len(scripted.requests_for("fix_generator")) == fixes_before  # no model for it

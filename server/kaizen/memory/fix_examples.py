@@ -60,7 +60,26 @@ def example_of(lines: list[str], edits: list[Edit]) -> tuple[str, str] | None:
         after = (
             after[: at(e.start_line, e.start_col)] + e.new_text + after[at(e.end_line, e.end_col) :]
         )
-    return (text, after) if after != text else None
+    return _dedented(text, after) if after != text else None
+
+
+def _dedented(before: str, after: str) -> tuple[str, str]:
+    """Both texts without the first line's indentation (cut from every line that has it):
+    lines cut out of a function body parse on their own only at the left margin
+    (``    if k in d.keys():`` is an error, ``if k in d.keys():`` a statement), and a rule
+    is learned from the trees."""
+    first = next((line for line in before.splitlines() if line.strip()), "")
+    prefix = first[: len(first) - len(first.lstrip(" \t"))]
+    if not prefix:
+        return before, after
+
+    def cut(text: str) -> str:
+        return "".join(
+            line[len(prefix) :] if line.startswith(prefix) else line
+            for line in text.splitlines(keepends=True)
+        )
+
+    return cut(before), cut(after)
 
 
 def _digest(kind: str, before: str, after: str) -> str:

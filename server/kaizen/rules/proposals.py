@@ -12,6 +12,7 @@ again.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -108,7 +109,11 @@ def accept(store: Any, root: Path | str | None, ids: list[str]) -> dict[str, Any
     promoted ones as their own rule files (``promoted.write_rules``). ``paths``: each added
     id's file."""
     ws = Workspace.of(root)
-    chosen = _pick(suggest(store, ws.root), ids)
+    # accepted a moment ago (another editor, another process): already there, not an error
+    there = _written_ids(ws.root)
+    current = suggest(store, ws.root)
+    done = [i for i in ids if i in there and i not in {p.id for p in current}]
+    chosen = _pick(current, [i for i in ids if i not in done])
     rules = [p for p in chosen if p.kind == promoted.KIND]
     learned = [p for p in chosen if p.kind != promoted.KIND]
     paths: dict[str, str] = {}
@@ -127,8 +132,19 @@ def accept(store: Any, root: Path | str | None, ids: list[str]) -> dict[str, Any
         "path": str(path),
         "paths": paths,
         "added": added,
-        "alreadyPresent": [p.id for p in chosen if p.id not in added],
+        "alreadyPresent": done + [p.id for p in chosen if p.id not in added],
     }
+
+
+def _written_ids(root: Path) -> set[str]:
+    """Ids of the rules in the rule files accepting writes (learned.md, the .yml files)."""
+    from .learned_file import _ids
+
+    ids = {r["id"] for r in yaml_rules(root)}
+    path = learned_path(root)
+    with contextlib.suppress(OSError, UnicodeDecodeError):
+        ids |= _ids(path.read_text(encoding="utf-8"), path)
+    return ids
 
 
 def reject(
