@@ -17,7 +17,7 @@ import yaml
 from kaizen.cli.main import main
 from kaizen.core.document import Document
 from kaizen.core.findings import Edit, Finding
-from kaizen.memory.fix_examples import Example, example_of, record
+from kaizen.memory.fix_examples import Example, example_of, hand_edits, record
 from kaizen.memory.store import Store
 from kaizen.rules import promoted
 from kaizen.rules.astgrep import RuleBook
@@ -129,6 +129,18 @@ def test_examples_cut_from_a_body_are_kept_at_the_left_margin() -> None:
     lines = ["def f(d, k):", "    if k in d.keys():", "        return 1", "# end"]
     pair = example_of(lines, [Edit(1, 4, 2, 0, "if k in d:\n")])
     assert pair == ("if k in d.keys():\n    return 1\n", "if k in d:\n    return 1\n")
+
+
+def test_the_users_own_edit_is_an_example_too() -> None:
+    """A finding fixed by hand: the changed lines around it, before and after, become an
+    example like an applied fix (memory.fix_examples.hand_edits)."""
+    before = ["import os", "", "def f(d, k):", "    if k in d.keys():", "        return 1", "x = 1"]
+    after = ["import os", "", "def f(d, k):", "    if k in d:", "        return 1", "x = 2"]
+    edits = hand_edits(before, after, 4, 4)  # the finding's line; x = 2 is another change
+    assert edits == [Edit(3, 0, 3, len(before[3]), "    if k in d:")]
+    assert example_of(before, edits) == ("if k in d.keys():\n", "if k in d:\n")
+    inserted = hand_edits(["a = f(x)", "b = 1"], ["a = f(x)", "# checked", "b = 1"], 1, 2)
+    assert example_of(["a = f(x)", "b = 1"], inserted) == ("b = 1\n", "# checked\nb = 1\n")
 
 
 def _accept(root: str, database: str, queue: multiprocessing.Queue) -> None:  # type: ignore[type-arg]

@@ -82,6 +82,26 @@ def _dedented(before: str, after: str) -> tuple[str, str]:
     return cut(before), cut(after)
 
 
+def hand_edits(before: list[str], after: list[str], start_line: int, end_line: int) -> list[Edit]:
+    """The user's own edit of a finding's lines (1-based ``start_line``..``end_line`` of
+    ``before``) as edits on ``before``: the changed line blocks between the two versions
+    that touch those lines (a finding fixed by hand is learned from like an applied fix)."""
+    import difflib
+
+    first, last = start_line - 1, end_line  # 0-based, end exclusive
+    edits: list[Edit] = []
+    matcher = difflib.SequenceMatcher(None, before, after, autojunk=False)
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        if tag == "equal" or i2 < first or i1 > last or (i1 == i2 and not first <= i1 <= last):
+            continue
+        new = after[j1:j2]
+        if i2 > i1:  # whole lines i1..i2-1 replaced (or deleted)
+            edits.append(Edit(i1, 0, i2 - 1, len(before[i2 - 1]), "\n".join(new)))
+        elif i1 < len(before):  # lines inserted before line i1
+            edits.append(Edit(i1, 0, i1, 0, "".join(f"{line}\n" for line in new)))
+    return edits
+
+
 def _digest(kind: str, before: str, after: str) -> str:
     return hashlib.sha256(f"{kind}\x1f{before}\x1f{after}".encode()).hexdigest()
 
