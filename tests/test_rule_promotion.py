@@ -307,3 +307,44 @@ async def test_three_fixes_accepted_in_the_editor_become_an_instant_check(
     assert [e.new_text for e in fix.edit.changes[uri]] == ["key in m"]
     await wait_for_diagnostics(client, uri, lambda d: len(d) == 1)  # the model run settled
     assert len(scripted.requests_for("fix_generator")) == fixes_before  # no model for it
+
+
+async def test_a_finding_fixed_by_hand_in_the_editor_is_kept_as_an_example(
+    start_client, scripted, project: Path, kaizen_home: Path
+) -> None:
+    import asyncio
+    import sqlite3
+
+    from lsprotocol import types
+
+    from tests.conftest import model_options, open_document, wait_for_diagnostics
+
+    name, text, fixed = KEYS[0]
+    scripted.enqueue(
+        "issue_detector",
+        {"issues": [{"line": 2, "category": "performance", "message": "keys() in a test"}]},
+    )
+    scripted.set_default("issue_detector", {"issues": []})
+    client = await start_client(model_options(scripted))
+    uri = open_document(client, project / name, text)
+    await wait_for_diagnostics(client, uri, lambda d: len(d) == 1)
+    lines = text.splitlines()
+    lines[1] = fixed
+    client.text_document_did_change(
+        types.DidChangeTextDocumentParams(
+            text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=2),
+            content_changes=[types.TextDocumentContentChangeWholeDocument(text="\n".join(lines))],
+        )
+    )
+    client.text_document_did_save(
+        types.DidSaveTextDocumentParams(text_document=types.TextDocumentIdentifier(uri=uri))
+    )
+    await wait_for_diagnostics(client, uri, lambda d: d == [])
+    db = sqlite3.connect(kaizen_home / "kaizen.db")
+    query = "select kind, before, after, how from fix_examples"
+    for _ in range(100):  # recorded in the background after the publish
+        if rows := db.execute(query).fetchall():
+            break
+        await asyncio.sleep(0.1)
+    print(db.execute("select status, code, category, start_line from findings").fetchall())
+    assert rows == [("performance", "if k in d.keys():\n", "if k in d:\n", "fixed_by_hand")]
