@@ -25,8 +25,10 @@ from kaizen.rules.astgrep_run import rule_findings
 from kaizen.rules.metrics import for_repository
 from kaizen.rules.promotion import rule_id
 from kaizen.rules.proposals import accept, suggest
+from tests.fixtures import fake_github as fakes
 
 REPO = "github.com/acme/widgets"
+fake_github = fakes.fake_github  # the fixture
 KIND = "none-compare"
 SOURCES = ["if a == None:\n    pass", "x = self.b == None", "return items[0] == None"]
 RID = rule_id("python", KIND)
@@ -348,3 +350,26 @@ async def test_a_finding_fixed_by_hand_in_the_editor_is_kept_as_an_example(
         await asyncio.sleep(0.1)
     print(db.execute("select status, code, category, start_line from findings").fetchall())
     assert rows == [("performance", "if k in d.keys():\n", "if k in d:\n", "fixed_by_hand")]
+
+
+def test_accept_with_pr_opens_a_pull_request_with_the_rule_file(
+    repo: Path, capsys: pytest.CaptureFixture[str], fake_github, monkeypatch
+) -> None:
+    import subprocess
+
+    from tests.fixtures.fake_github import TEST_TOKEN
+
+    who = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t"}
+    env = {**who, "GIT_COMMITTER_EMAIL": "t@t", "PATH": "/usr/bin:/bin"}
+    subprocess.run(
+        ["git", "-C", str(repo), "commit", "-q", "--allow-empty", "-m", "init"], check=True, env=env
+    )
+    remote = fake_github.add_repo("acme/widgets", {"README.md": "# widgets\n"})
+    (repo / "kaizen.toml").write_text(f'[github]\nbase_url = "{fake_github.base_url}"\n')
+    monkeypatch.setenv("GITHUB_TOKEN", TEST_TOKEN)
+    code, out, err = run(capsys, "rules", "accept", "--pr", RID)
+    assert code == 0, err
+    assert "Opened " in out
+    [pull] = remote.pulls
+    files = remote.files_at(pull["head"]["ref"])
+    assert f"id: {RID}" in files[f".kaizen/rules/{RID}.yml"]
