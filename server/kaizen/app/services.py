@@ -402,7 +402,7 @@ class Services:
                 await asyncio.to_thread(
                     self._keep_fix_example, doc, finding, lines or doc.lines, outcome
                 )
-            if outcome == "rejected" and finding.code and doc.root is not None:
+            if outcome == "rejected" and finding.code:
                 await asyncio.to_thread(self._demote_promoted, doc, finding.code)
 
     def _keep_fix_example(
@@ -430,6 +430,8 @@ class Services:
         """A promoted rule the team keeps dismissing goes back to being a proposal."""
         from ..rules.promoted import demote
 
+        if doc.root is None:
+            return
         try:
             demote(self.store, doc.repository, doc.root, code)
         except Exception:  # the dismissal is recorded either way

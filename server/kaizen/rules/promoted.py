@@ -26,6 +26,7 @@ import logging
 import os
 import time
 from datetime import datetime, timezone
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -127,6 +128,10 @@ def repository_texts(root: Path, language: str) -> list[str]:
     return out
 
 
+def _same(codes: list[str], _language: str, _kind: str) -> list[str]:
+    return codes
+
+
 def _key(root: Path, language: str, kind: str, examples: list[Any], dismissed: int) -> str:
     h = hashlib.sha256(f"{root}\x1f{language}\x1f{kind}\x1f{dismissed}".encode())
     for e in examples:
@@ -149,7 +154,7 @@ def promotions(store: Any, repository: str, root: Path, known: set[str]) -> list
         if cached is None or time.monotonic() - cached[0] > CACHE_TTL_S:
             found = promote(
                 {(language, kind): examples},
-                dismissed_code=lambda _l, _k, codes=codes: codes,
+                dismissed_code=partial(_same, codes),
                 repository_texts=lambda lang: repository_texts(root, lang),
                 known=known,
             )
