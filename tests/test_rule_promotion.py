@@ -310,6 +310,29 @@ async def test_three_fixes_accepted_in_the_editor_become_an_instant_check(
     await wait_for_diagnostics(client, uri, lambda d: len(d) == 1)  # the model run settled
     assert len(scripted.requests_for("fix_generator")) == fixes_before  # no model for it
 
+    # the team dismisses the rule's findings three times: it goes back to being a proposal
+    others = [  # other code: a finding like a dismissed one would be hidden (memory)
+        "class Registry:\n    def has(self, name):\n        return name in self.plugins.keys()\n",
+        "for row in rows:\n    if row.id in index.keys():\n        print(row)\n",
+    ]
+    for i in range(3):
+        if i:
+            uri = open_document(client, project / f"e{i}.py", others[i - 1])
+            shown = await wait_for_diagnostics(client, uri, timeout=10)
+            [diag] = [d for d in shown if d.code == rid]
+        await client.workspace_execute_command_async(
+            types.ExecuteCommandParams(
+                command="kaizen.dismiss",
+                arguments=[{"uri": uri, "fingerprint": diag.data["fingerprint"]}],
+            )
+        )
+    assert not (project / ".kaizen/rules" / f"{rid}.yml").exists()
+    listed = await client.workspace_execute_command_async(
+        types.ExecuteCommandParams(command="kaizen.rulesSuggest", arguments=[{}])
+    )
+    [back] = [p for p in listed["proposals"] if p["kind"] == "promote"]
+    assert back["id"] == rid and back["evidence"]["demoted"]["dismissed"] == 3
+
 
 async def test_a_finding_fixed_by_hand_in_the_editor_is_kept_as_an_example(
     start_client, scripted, project: Path, kaizen_home: Path
