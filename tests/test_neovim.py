@@ -293,3 +293,33 @@ def test_neovim_documented_recipe_reviews_typescript_and_tsx(
         [client] = buffer["clients"]
         assert (client["name"], client["root_dir"]) == ("kaizen", str(project))
     assert on_ts["clients"][0]["id"] == on_tsx["clients"][0]["id"]  # one server per project
+
+
+def test_neovim_applies_a_promoted_rule_and_its_fix_to_the_similar_places(
+    nvim: str, scripted: ScriptedModel, project: Path, kaizen_home: Path, tmp_path: Path,
+):
+    """A rule promoted from three accepted fixes (written as accepting its proposal writes
+    it) in a real editor: its finding, its quick fix and "apply to similar places", no model."""
+    from kaizen.memory.fix_examples import Example
+    from kaizen.rules.promoted import as_proposal, write_rules
+    from kaizen.rules.promotion import promote
+
+    pairs = [
+        ("if k in d.keys():\n    return 1\n", "if k in d:\n    return 1\n"),
+        ("found = name in cache.keys()\n", "found = name in cache\n"),
+        ("return [x for x in xs if x in seen.keys()]\n", "return [x for x in xs if x in seen]\n"),
+    ]
+    examples = [Example("python", "performance", "m.py", b, a) for b, a in pairs]
+    [promotion] = promote({("python", "performance"): examples})
+    assert promotion.ok, promotion.reasons
+    write_rules(project, [as_proposal(promotion, examples, None)])
+    (project / "b.py").write_text("def b(t, k):\n    return k in t.keys()\n")
+    file = project / "a.py"
+    file.write_text("def a(m, key):\n    return key in m.keys()\n")
+    options = model_options(scripted, staticPrepass={"enabled": True, "only": True})
+    result = run_nvim(nvim, tmp_path, file, kaizen_home, options, "minimal")
+    assert result["command"]["result"] == {"ok": True, "similar": 1}
+    assert result["similar"]["result"] == {"accepted": 1}
+    assert file.read_text() == "def a(m, key):\n    return key in m\n"
+    assert (project / "b.py").read_text() == "def b(t, k):\n    return k in t\n"
+    assert scripted.requests == []  # no model call, no token

@@ -110,7 +110,7 @@ end
 local function kaizen_diagnostics(bufnr)
   local list = {}
   for _, d in ipairs(vim.diagnostic.get(bufnr)) do
-    if d.source == 'kaizen' or d.source == 'kaizen (ruff)' then
+    if d.source == 'kaizen' or d.source == 'kaizen (ruff)' or d.source == 'kaizen (ast-grep)' then
       table.insert(list, d)
     end
   end

@@ -411,22 +411,44 @@ class Services:
             from ..improvement.events import record_finding_outcome
 
             await asyncio.to_thread(record_finding_outcome, self.store, finding, outcome)
-            if outcome == "accepted" and finding.edits:
-                await asyncio.to_thread(self._keep_fix_example, doc, finding, lines or doc.lines)
+            if (outcome == "accepted" and finding.edits) or outcome == "fixed_by_hand":
+                await asyncio.to_thread(
+                    self._keep_fix_example, doc, finding, lines or doc.lines, outcome
+                )
+            if outcome == "rejected" and finding.code:
+                await asyncio.to_thread(self._demote_promoted, doc, finding.code)
 
-    def _keep_fix_example(self, doc: Document, finding: Finding, lines: list[str]) -> None:
-        """An applied fix as code before and after: what rules.promotion learns rules from."""
-        from ..memory.fix_examples import Example, example_of, record
+    def _keep_fix_example(
+        self, doc: Document, finding: Finding, lines: list[str], how: str = "accepted"
+    ) -> None:
+        """An applied fix (or the user's own edit that made the finding go away: ``lines``
+        are then the text before it, ``doc`` after) as code before and after: what
+        rules.promotion learns rules from."""
+        from ..memory.fix_examples import Example, example_of, hand_edits, record
 
-        pair = example_of(lines, finding.edits)
+        edits = finding.edits
+        if how == "fixed_by_hand":
+            edits = hand_edits(lines, doc.lines, finding.start_line, finding.end_line)
+        pair = example_of(lines, edits)
         if pair is None or self.store is None:
             return
         kind = finding.code or finding.category
-        example = Example(doc.language, kind, doc.relpath, pair[0], pair[1])
+        example = Example(doc.language, kind, doc.relpath, pair[0], pair[1], how)
         try:
             record(self.store, doc.repository, example)
         except Exception:  # learning material: it never fails the outcome
             log.warning("could not keep the accepted fix as an example", exc_info=True)
+
+    def _demote_promoted(self, doc: Document, code: str) -> None:
+        """A promoted rule the team keeps dismissing goes back to being a proposal."""
+        from ..rules.promoted import demote
+
+        if doc.root is None:
+            return
+        try:
+            demote(self.store, doc.repository, doc.root, code)
+        except Exception:  # the dismissal is recorded either way
+            log.warning("could not review the promoted rule %s", code, exc_info=True)
 
     async def learning_summaries(self, insight_ids: list[int]) -> list[str]:
         """One line per insight, for PR bodies and listings."""

@@ -1,7 +1,9 @@
 """``kaizen rules``: the rules Kaizen proposes from outcomes, and the ones the team has.
 
-``suggest`` lists proposals with their evidence, ``accept ID...`` writes them into
-``.kaizen/rules/learned.md`` (``--pr``: and opens a pull request with that file),
+``suggest`` lists proposals with their evidence (``--all``: and the rules synthesised from
+accepted fixes that validation refused, with why), ``accept ID...`` writes them into
+``.kaizen/rules/learned.md``, a promoted rule into ``.kaizen/rules/<id>.yml`` (``--pr``: and
+opens a pull request with that file),
 ``reject ID...`` makes sure they are never proposed again, ``list`` shows every rule with
 its origin, ``export --agents`` writes the learned rules as a section of AGENTS.md. The
 same operations as the ``rules_*`` tools (``tools.rules_ops``) and the editor's commands.
@@ -22,7 +24,10 @@ def add_rules_command(sub: Any) -> None:
     parser.add_argument("--format", choices=("text", "json"), default="text")
     parser.add_argument("--root", type=Path, help="the repository (default: the current one)")
     actions = parser.add_subparsers(dest="action", required=True)
-    actions.add_parser("suggest", help="proposals from outcomes, with their evidence")
+    suggest = actions.add_parser("suggest", help="proposals from outcomes, with their evidence")
+    suggest.add_argument(
+        "--all", action="store_true", help="also the synthesised rules validation refused"
+    )
     listing = actions.add_parser("list", help="every rule with its origin, and the proposals")
     listing.add_argument("--no-proposals", action="store_true")
     accept = actions.add_parser("accept", help="write proposals into .kaizen/rules/learned.md")
@@ -42,6 +47,14 @@ def _print_proposals(proposals: list[dict[str, Any]]) -> None:
         print("No proposals: the outcome record supports no new rule yet.")
     for p in proposals:
         ev = p["evidence"]
+        if p["kind"] == "promote":
+            print(f"{p['id']}\n    {p['text']}")
+            print(
+                f"    evidence: {ev['accepted']} accepted fixes; matches {ev['share']:.2%} "
+                "of the repository's lines; the rule:"
+            )
+            print("\n".join(f"      {line}" for line in ev["rule"].splitlines()))
+            continue
         post = ev["posterior"]
         print(f"{p['id']}\n    {p['text']}")
         print(
@@ -50,6 +63,13 @@ def _print_proposals(proposals: list[dict[str, Any]]) -> None:
         )
         for example in ev["examples"]:
             print(f"    e.g. {example['path']}:{example['line']} {example['message'][:80]}")
+
+
+def _print_refused(refused: list[dict[str, Any]]) -> None:
+    for r in refused:
+        print(f"{r['id']} (refused: {r['examples']} fixes of `{r['code']}`, {r['language']})")
+        for reason in r["reasons"]:
+            print(f"    {reason}")
 
 
 def _export(root: Path | None) -> int:
@@ -65,31 +85,36 @@ def _export(root: Path | None) -> int:
     return 0
 
 
-def _pull_request(settings: Any, root: Path | None, added: list[str]) -> int:
+def _pull_request(settings: Any, root: Path | None, paths: dict[str, str]) -> int:
+    """One pull request per file written (learned.md, or a promoted rule's .yml)."""
     from ..app.pull_requests import open_rules_pull_request
     from ..github import PullRequestError
-    from ..rules.learned_file import learned_path
     from ..rules.proposals import Workspace
 
     ws = Workspace.of(root)
-    path = learned_path(ws.root)
     why = (
         "Kaizen proposed these review rules from this repository's outcomes (findings the "
-        "team accepted and dismissed) and they were accepted with `kaizen rules accept`."
+        "team accepted and dismissed, fixes it accepted again and again) and they were "
+        "accepted with `kaizen rules accept`."
     )
-    try:
-        outcome = open_rules_pull_request(
-            settings,
-            ws.root,
-            path.relative_to(ws.root).as_posix(),
-            path.read_text(encoding="utf-8"),
-            added,
-            why,
-        )
-    except PullRequestError as exc:
-        print(f"kaizen: could not open a pull request: {exc}", file=sys.stderr)
-        return 2
-    print(f"Opened {outcome.url}")
+    by_file: dict[str, list[str]] = {}
+    for rule_id, file in paths.items():
+        by_file.setdefault(file, []).append(rule_id)
+    for file, ids in by_file.items():
+        path = Path(file)
+        try:
+            outcome = open_rules_pull_request(
+                settings,
+                ws.root,
+                path.resolve().relative_to(ws.root.resolve()).as_posix(),
+                path.read_text(encoding="utf-8"),
+                ids,
+                why,
+            )
+        except PullRequestError as exc:
+            print(f"kaizen: could not open a pull request: {exc}", file=sys.stderr)
+            return 2
+        print(f"Opened {outcome.url}")
     return 0
 
 
@@ -105,11 +130,12 @@ def run_rules(args: argparse.Namespace) -> int:
     ctx = Context(store, settings, args.root)
     try:
         if args.action == "suggest":
-            out = rules_ops.rules_suggest(ctx, {"limit": 500})
+            out = rules_ops.rules_suggest(ctx, {"limit": 500, "includeRefused": args.all})
             if args.format == "json":
                 print(json.dumps(out, indent=2))
             else:
                 _print_proposals(out["proposals"])
+                _print_refused(out.get("refused", []))
             return 0
         if args.action == "list":
             out = rules_ops.rules_list(ctx, {"includeProposals": not args.no_proposals})
@@ -137,11 +163,11 @@ def run_rules(args: argparse.Namespace) -> int:
                 print(json.dumps(out, indent=2))
             else:
                 for rule_id in out["added"]:
-                    print(f"Accepted {rule_id} -> {out['path']}")
+                    print(f"Accepted {rule_id} -> {out['paths'].get(rule_id, out['path'])}")
                 for rule_id in out["alreadyPresent"]:
                     print(f"Already in {out['path']}: {rule_id}")
             if args.pr and out["added"]:
-                return _pull_request(settings, args.root, out["added"])
+                return _pull_request(settings, args.root, out["paths"])
             return 0
         out = rules_ops.rules_reject(ctx, {"ids": args.ids, "reason": args.reason})
         print(

@@ -34,6 +34,9 @@ class PublishedFindings:
     def __init__(self, server: Session) -> None:
         self.server = server
         self.by_uri: dict[str, Published] = {}
+        # (uri, pipeline) -> the state its findings were last shown in, until that
+        # pipeline publishes a full result for a newer version (record_fixed_by_hand)
+        self.unjudged: dict[tuple[str, str], Published] = {}
 
     def get(self, uri: str) -> Published | None:
         return self.by_uri.get(uri)
@@ -45,6 +48,8 @@ class PublishedFindings:
     def forget(self, uri: str) -> None:
         """The document closed: nothing of it stays on screen."""
         self.by_uri.pop(uri, None)
+        for key in [k for k in self.unjudged if k[0] == uri]:
+            del self.unjudged[key]
         self.server.services.forget(uri)
         self.server.text_document_publish_diagnostics(
             types.PublishDiagnosticsParams(uri=uri, diagnostics=[])
@@ -57,8 +62,15 @@ class PublishedFindings:
         they were computed on is the same) and send the diagnostics. ``partial``: the
         instant publish before the model answered (nothing is judged fixed by hand on it)."""
         state = self.by_uri.get(doc.uri)
+        if state is not None and state.version != doc.version:
+            # a new version: what each pipeline showed on the old one is judged (fixed by
+            # hand?) when that pipeline's result for the new one comes, even if an instant
+            # publish replaces the state first
+            for p in {f.pipeline for f in state.findings.values()}:
+                self.unjudged.setdefault((doc.uri, p), state)
         if state is not None and not partial:
-            self.server.spawn(self.record_fixed_by_hand(doc, state, pipeline, findings))
+            before = self.unjudged.pop((doc.uri, pipeline), None) or state
+            self.server.spawn(self.record_fixed_by_hand(doc, before, pipeline, findings))
         if state is None or state.version != doc.version:
             keep = (
                 {}
@@ -114,9 +126,14 @@ class PublishedFindings:
         services = self.server.services
         state = self.by_uri.get(uri)
         finding = state.findings.pop(fingerprint, None) if state else None
+        lines = state.lines if state else None
+        for (at, _pipeline), old in self.unjudged.items():  # shown on an older version
+            earlier = old.findings.pop(fingerprint, None) if at == uri else None
+            if finding is None and earlier is not None:
+                finding, lines = earlier, old.lines
         doc = self.server.snapshot(uri)
-        if finding is not None and doc is not None and state is not None:
-            await services.record_outcome(doc, finding, outcome, reason, state.lines)
+        if finding is not None and doc is not None and lines is not None:
+            await services.record_outcome(doc, finding, outcome, reason, lines)
         elif services.store is not None and doc is not None:
             status = "accepted" if outcome == "accepted" else "rejected"
             await asyncio.to_thread(

@@ -24,6 +24,14 @@ ACCEPT, REJECT, EVIDENCE = "Accept", "Reject", "Show evidence"
 
 
 def evidence_text(p: dict[str, Any]) -> str:
+    if p["kind"] == "promote":  # a rule synthesised from accepted fixes
+        ev = p["evidence"]
+        back = ev.get("demoted")
+        again = f"; taken out after {back['dismissed']} dismissals" if back else ""
+        return (
+            f"{p['id']}: from {ev['accepted']} accepted fixes of {p['code']}; matches "
+            f"{ev['share']:.2%} of the repository's lines{again}. The rule:\n{ev['rule']}"
+        )
     ev, post = p["evidence"], p["evidence"]["posterior"]
     examples = "; ".join(f"{e['path']}:{e['line']} {e['message'][:60]}" for e in ev["examples"])
     return (

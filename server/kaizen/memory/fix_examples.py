@@ -60,7 +60,46 @@ def example_of(lines: list[str], edits: list[Edit]) -> tuple[str, str] | None:
         after = (
             after[: at(e.start_line, e.start_col)] + e.new_text + after[at(e.end_line, e.end_col) :]
         )
-    return (text, after) if after != text else None
+    return _dedented(text, after) if after != text else None
+
+
+def _dedented(before: str, after: str) -> tuple[str, str]:
+    """Both texts without the first line's indentation (cut from every line that has it):
+    lines cut out of a function body parse on their own only at the left margin
+    (``    if k in d.keys():`` is an error, ``if k in d.keys():`` a statement), and a rule
+    is learned from the trees."""
+    first = next((line for line in before.splitlines() if line.strip()), "")
+    prefix = first[: len(first) - len(first.lstrip(" \t"))]
+    if not prefix:
+        return before, after
+
+    def cut(text: str) -> str:
+        return "".join(
+            line[len(prefix) :] if line.startswith(prefix) else line
+            for line in text.splitlines(keepends=True)
+        )
+
+    return cut(before), cut(after)
+
+
+def hand_edits(before: list[str], after: list[str], start_line: int, end_line: int) -> list[Edit]:
+    """The user's own edit of a finding's lines (1-based ``start_line``..``end_line`` of
+    ``before``) as edits on ``before``: the changed line blocks between the two versions
+    that touch those lines (a finding fixed by hand is learned from like an applied fix)."""
+    import difflib
+
+    first, last = start_line - 1, end_line  # 0-based, end exclusive
+    edits: list[Edit] = []
+    matcher = difflib.SequenceMatcher(None, before, after, autojunk=False)
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        if tag == "equal" or i2 < first or i1 > last or (i1 == i2 and not first <= i1 <= last):
+            continue
+        new = after[j1:j2]
+        if i2 > i1:  # whole lines i1..i2-1 replaced (or deleted)
+            edits.append(Edit(i1, 0, i2 - 1, len(before[i2 - 1]), "\n".join(new)))
+        elif i1 < len(before):  # lines inserted before line i1
+            edits.append(Edit(i1, 0, i1, 0, "".join(f"{line}\n" for line in new)))
+    return edits
 
 
 def _digest(kind: str, before: str, after: str) -> str:

@@ -4,19 +4,22 @@ commands and its Accept / Reject / Show evidence message.
 
 The repository is the workspace folder ``root``: its outcomes are read from the store under
 its repository id (the origin remote, so clones share them), its rules from its files.
-Accepting writes ``.kaizen/rules/learned.md`` (``learned_file``); rejecting is remembered in
-the store (``record``), so a rejected proposal is not proposed again.
+Accepting writes ``.kaizen/rules/learned.md`` (``learned_file``), or for a ``promote``
+proposal (a rule synthesised from accepted fixes, ``promoted``) ``.kaizen/rules/<id>.yml``;
+rejecting is remembered in the store (``record``), so a rejected proposal is not proposed
+again.
 """
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ..core.errors import KaizenError
 from ..core.workspace import project_root, repository_id
-from . import record
+from . import promoted, record
 from .book import RuleBook
 from .files import candidates, yaml_rules
 from .learn import DEFAULT, Proposal, Thresholds, covered, probe, propose
@@ -68,17 +71,28 @@ def suggest(
     store: Any, root: Path | str | None, thresholds: Thresholds = DEFAULT
 ) -> list[Proposal]:
     """The proposals the outcome record supports for the repository at ``root``."""
+    return suggest_all(store, root, thresholds)[0]
+
+
+def suggest_all(
+    store: Any, root: Path | str | None, thresholds: Thresholds = DEFAULT
+) -> tuple[list[Proposal], list[dict[str, Any]]]:
+    """(proposals, refused promotions with their reasons)."""
     ws = Workspace.of(root)
     outcomes = record.outcomes(store, ws.repository, ws.root)
-    found = propose(outcomes, thresholds, (), record.rejected(store, ws.repository))
+    rejected = record.rejected(store, ws.repository)
+    found = propose(outcomes, thresholds, (), rejected)
     # an existing rule that already says it: only the folders down to each glob are read
     # (the editor asks after every dismissal; a monorepo is not walked for that)
     book = RuleBook()
-    return [
+    out = [
         p
         for p in found
         if not covered(book.rules_for(ws.root, probe(p.glob))[0], p.kind, p.code, p.glob)
     ]
+    known = set(rejected) | {r["id"] for r in yaml_rules(ws.root)}
+    more, refused = promoted.candidates(store, ws.repository, ws.root, known)
+    return out + more, refused
 
 
 def _pick(proposals: list[Proposal], ids: list[str]) -> list[Proposal]:
@@ -91,15 +105,46 @@ def _pick(proposals: list[Proposal], ids: list[str]) -> list[Proposal]:
 
 
 def accept(store: Any, root: Path | str | None, ids: list[str]) -> dict[str, Any]:
-    """Write the proposals ``ids`` into learned.md (see ``learned_file.add_rules``)."""
+    """Write the proposals ``ids``: learned ones into learned.md (``learned_file.add_rules``),
+    promoted ones as their own rule files (``promoted.write_rules``). ``paths``: each added
+    id's file."""
     ws = Workspace.of(root)
-    chosen = _pick(suggest(store, ws.root), ids)
-    path, added = add_rules(ws.root, [(p.as_rule_meta(), p.text) for p in chosen])
+    # accepted a moment ago (another editor, another process): already there, not an error
+    there = _written_ids(ws.root)
+    current = suggest(store, ws.root)
+    done = [i for i in ids if i in there and i not in {p.id for p in current}]
+    chosen = _pick(current, [i for i in ids if i not in done])
+    rules = [p for p in chosen if p.kind == promoted.KIND]
+    learned = [p for p in chosen if p.kind != promoted.KIND]
+    paths: dict[str, str] = {}
+    path = learned_path(ws.root)
+    added: list[str] = []
+    if learned:
+        path, added = add_rules(ws.root, [(p.as_rule_meta(), p.text) for p in learned])
+        paths.update({i: str(path) for i in added})
+    if rules:
+        written, _present = promoted.write_rules(ws.root, rules)
+        paths.update(written)
+        added += list(written)
+        if not learned and written:
+            path = Path(next(iter(written.values())))
     return {
         "path": str(path),
+        "paths": paths,
         "added": added,
-        "alreadyPresent": [p.id for p in chosen if p.id not in added],
+        "alreadyPresent": done + [p.id for p in chosen if p.id not in added],
     }
+
+
+def _written_ids(root: Path) -> set[str]:
+    """Ids of the rules in the rule files accepting writes (learned.md, the .yml files)."""
+    from .learned_file import _ids
+
+    ids = {r["id"] for r in yaml_rules(root)}
+    path = learned_path(root)
+    with contextlib.suppress(OSError, UnicodeDecodeError):
+        ids |= _ids(path.read_text(encoding="utf-8"), path)
+    return ids
 
 
 def reject(
@@ -151,6 +196,8 @@ def listing(store: Any, root: Path | str | None, with_proposals: bool = True) ->
         "problems": problems,
     }
     if with_proposals and store is not None:
-        out["proposals"] = [p.as_json() for p in suggest(store, ws.root)]
+        proposals, refused = suggest_all(store, ws.root)
+        out["proposals"] = [p.as_json() for p in proposals]
+        out["refused"] = refused
         out["rejected"] = list(record.rejected(store, ws.repository).values())
     return out

@@ -20,6 +20,7 @@ ProposalId = Annotated[str, Field(min_length=1, max_length=200)]
 
 class RulesSuggestInput(Input):
     limit: int = Field(default=20, ge=0, le=500)
+    include_refused: bool = False
 
 
 class RulesListInput(Input):
@@ -51,12 +52,16 @@ def _checked(run: Any) -> Any:
 
 
 def rules_suggest(ctx: Any, args: Any = None) -> dict[str, Any]:
-    """The current proposals, strongest evidence first, each with its evidence."""
-    from ..rules.proposals import suggest
+    """The current proposals, strongest evidence first, each with its evidence; with
+    ``includeRefused`` also the promoted-rule candidates validation refused, and why."""
+    from ..rules.proposals import suggest_all
 
     a: RulesSuggestInput = parse(RulesSuggestInput, args)
-    proposals = _checked(lambda: suggest(ctx.store, _root(ctx)))
-    return {"proposals": [p.as_json() for p in proposals[: a.limit]]}
+    proposals, refused = _checked(lambda: suggest_all(ctx.store, _root(ctx)))
+    out: dict[str, Any] = {"proposals": [p.as_json() for p in proposals[: a.limit]]}
+    if a.include_refused:
+        out["refused"] = refused
+    return out
 
 
 def rules_list(ctx: Any, args: Any = None) -> dict[str, Any]:

@@ -421,12 +421,16 @@ _TOOLS += [
         rules_ops.RulesSuggestInput,
         "Rules Kaizen proposes from this repository's outcomes (a kind of finding dismissed "
         "again and again under one path glob: do not report it there; one accepted "
-        "consistently: always check it), each with its evidence: counts, examples and the "
-        "Beta posterior it was decided on. Rejected proposals are not proposed again.",
+        "consistently: always check it; a fix accepted 3+ times: an ast-grep rule that "
+        "checks it instantly, kind promote), each with its evidence: counts, examples and "
+        "the Beta posterior or the validated rule. Rejected proposals are not proposed again.",
         rules_ops.rules_suggest,
         command="rulesSuggest",
         read_only=True,
-        params={"limit": "at most this many proposals"},
+        params={
+            "limit": "at most this many proposals",
+            "includeRefused": "also the synthesised rules validation refused, with why",
+        },
     ),
     Tool(
         "rules_list",
@@ -443,7 +447,8 @@ _TOOLS += [
         "rules_accept",
         rules_ops.RulesAcceptInput,
         "Accept proposals: each is written into .kaizen/rules/learned.md in the repository "
-        "(front matter and text), once, so the team reviews it like any change.",
+        "(front matter and text), a promote proposal into .kaizen/rules/<id>.yml (ast-grep), "
+        "once, so the team reviews it like any change.",
         rules_ops.rules_accept,
         command="rulesAccept",
         params={"ids": "the proposal ids (from rules_suggest)"},
