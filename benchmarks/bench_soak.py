@@ -156,6 +156,7 @@ async def soak(saves: int, files: int, home: str) -> dict:
                 )
             )
         latencies: list[float] = []
+        rss_curve: list[int] = []  # every 200 saves after warm-up
         dismissed = 0
         warm = files * 2  # every file reviewed whole once, then a save each
         before: dict[str, int] = {}
@@ -188,6 +189,8 @@ async def soak(saves: int, files: int, home: str) -> dict:
                     raise SystemExit(f"save {i} of {d['uri']}: no '{marker}' in {shown}") from None
             if i >= warm:
                 latencies.append((time.perf_counter() - started) * 1000)
+                if (i - warm) % 200 == 0:  # the curve: caches filling to their bounds level off
+                    rss_curve.append(proc(pid)["rss_kb"])
             if i >= warm and i % 10 == 0:  # dismiss a finding (not the one just shown)
                 old = [x for x in client.diagnostics.get(d["uri"], []) if marker not in x.message]
                 target = next((x for x in old if isinstance(x.data, dict)), None)
@@ -227,6 +230,10 @@ async def soak(saves: int, files: int, home: str) -> dict:
         "dismissals": dismissed,
         "rss_kb": {"after_warmup": before["rss_kb"], "end": after["rss_kb"]},
         "rss_growth": round(after["rss_kb"] / before["rss_kb"] - 1, 3),
+        "rss_kb_every_200_saves": rss_curve,
+        "rss_growth_second_half": round(after["rss_kb"] / rss_curve[len(rss_curve) // 2] - 1, 3)
+        if rss_curve
+        else None,
         "save_ms_p95": {"first": round(p95_first, 1), "last": round(p95_last, 1)},
         "save_ms_p50": round(percentile(latencies, 50), 1),
         "p95_drift": round(p95_last / p95_first - 1, 3),
@@ -252,6 +259,10 @@ async def main() -> None:
     print(
         f"RSS {result['rss_kb']['after_warmup']} -> {result['rss_kb']['end']} kB "
         f"(growth {result['rss_growth']:.1%}, target < 15%)"
+    )
+    print(
+        f"RSS every 200 saves (kB): {result['rss_kb_every_200_saves']}; growth over the second "
+        f"half {result['rss_growth_second_half']:.1%}"
     )
     print(
         f"save p95 first {result['save_ms_p95']['first']} ms, last {result['save_ms_p95']['last']}"
