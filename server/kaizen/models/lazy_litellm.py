@@ -14,6 +14,8 @@ from functools import cache
 from types import ModuleType
 
 _lock = threading.Lock()
+_start_lock = threading.Lock()  # not ``_lock``: that one is held for the whole import
+_started = threading.Event()  # the background import was started (once per process)
 
 
 @cache
@@ -38,7 +40,12 @@ def litellm() -> ModuleType:
 
 
 def warm_up_in_background() -> None:
-    """Start importing litellm on a thread so the first run does not pay for it."""
+    """Start importing litellm on a thread so the first run does not pay for it. Idempotent
+    and cheap after the first call: callers may ask on every routed task."""
+    with _start_lock:
+        if _started.is_set():
+            return
+        _started.set()
     threading.Thread(target=_import_and_freeze, name="kaizen-litellm-import", daemon=True).start()
 
 
