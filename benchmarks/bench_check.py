@@ -112,19 +112,24 @@ def overhead(base: Path, scripted: ScriptedModel, args: argparse.Namespace) -> d
     Each repetition checks the whole corpus and then every other file of it (the same fixed
     cost: process start, imports, the database, litellm's import overlapping the planning),
     each in a fresh process with a fresh database. Per-file overhead = (whole - half) /
-    (files - half files): the cost each further file adds once start-up is paid. With ``--baseline-server DIR`` (e.g. main's ``server``)
-    the same runs are made with that tree, interleaved, so before/after is a same-run ratio.
+    (files - half files): the cost each further file adds once start-up is paid. Each whole
+    run is followed by a re-run of the unchanged code on its database. With
+    ``--baseline-server DIR`` (e.g. main's ``server``) the same runs are made with that
+    tree, interleaved, so before/after is a same-run ratio.
     """
     repo, files, lines = corpus(base / "overhead", args.corpus)
     half = tuple(str(p.relative_to(repo)) for p in sorted(repo.rglob("*.py"))[::2])
     trees = {"this": ROOT / "server"}
     if args.baseline_server:
         trees["baseline"] = Path(args.baseline_server).resolve()
-    runs: dict[str, dict[str, list[dict[str, Any]]]] = {t: {"all": [], "half": []} for t in trees}
+    runs: dict[str, dict[str, list[dict[str, Any]]]] = {
+        t: {"all": [], "half": [], "rerun": []} for t in trees
+    }
     for rep in range(args.repeat):
         for name, tree in trees.items():
             home = base / f"o-{name}-{rep}"
             runs[name]["all"].append(run_check(repo, home / "a", scripted, server=tree))
+            runs[name]["rerun"].append(run_check(repo, home / "a", scripted, server=tree))
             runs[name]["half"].append(
                 run_check(repo, home / "h", scripted, server=tree, paths=half)
             )
@@ -141,12 +146,17 @@ def overhead(base: Path, scripted: ScriptedModel, args: argparse.Namespace) -> d
             "per_file_overhead_ms": round(per_file_ms, 1),
             "files_per_s_past_start": round(1000 / per_file_ms, 1) if per_file_ms else None,
             "peak_rss_mb": max(r["peak_rss_mb"] for r in by["all"]),
+            "rerun_s": round(statistics.median(r["wall_s"] for r in by["rerun"]), 2),
+            "rerun_model_calls": max(r["model_calls"] for r in by["rerun"]),
             "model_calls": by["all"][0]["model_calls"],
             "runs": by,
         }
     if "baseline" in out:
         out["per_file_vs_baseline_pct"] = round(
             100 * out["this"]["per_file_overhead_ms"] / out["baseline"]["per_file_overhead_ms"], 1
+        )
+        out["rerun_vs_baseline_pct"] = round(
+            100 * out["this"]["rerun_s"] / out["baseline"]["rerun_s"], 1
         )
         out["whole_vs_baseline_pct"] = round(
             100 * out["this"]["whole_s"] / out["baseline"]["whole_s"], 1
@@ -166,12 +176,13 @@ def overhead_lines(o: dict[str, Any]) -> str:
                 f"  {name}: {r['files_per_s']} files/s in all ({r['whole_s']} s; half the files "
                 f"{r['half_s']} s), {r['per_file_overhead_ms']} ms per further file "
                 f"(= {r['files_per_s_past_start']} files/s past start-up, target >= 30), "
-                f"peak RSS {r['peak_rss_mb']} MB"
+                f"peak RSS {r['peak_rss_mb']} MB; re-run of unchanged code {r['rerun_s']} s "
+                f"({r['rerun_model_calls']} calls)"
             )
     if "per_file_vs_baseline_pct" in o:
         rows.append(
             f"  this tree against the baseline: per-file overhead {o['per_file_vs_baseline_pct']}%,"
-            f" whole run {o['whole_vs_baseline_pct']}%"
+            f" whole run {o['whole_vs_baseline_pct']}%, re-run {o['rerun_vs_baseline_pct']}%"
         )
     return "\n".join(rows)
 

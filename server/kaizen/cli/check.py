@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import sys
 from collections.abc import Iterator, Sequence
@@ -401,6 +402,9 @@ def run_check(args: argparse.Namespace) -> int:
     services = Services(settings)
     pipelines = ["autofix", "refactor"] if args.pipeline == "all" else [args.pipeline]
     services.open_store()
+    # what is loaded by now lives as long as the process: out of the cyclic collector's
+    # view, so its full collections during the run walk only what the run makes
+    gc.freeze()
     if services.store_error:
         print(f"kaizen: {services.store_error}", file=sys.stderr)
     if litellm_needed_ahead(services, pipelines, files):
