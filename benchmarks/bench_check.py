@@ -102,6 +102,7 @@ def run_check(
         "wall_s": round(wall, 2),
         "model_calls": len(scripted.requests_for("issue_detector")) - before,
         "peak_rss_mb": round(usage.ru_maxrss / 1024, 1),
+        "cpu_s": round(usage.ru_utime + usage.ru_stime, 2),
         "max_in_flight": scripted.max_in_flight,
     }
 
@@ -139,12 +140,18 @@ def overhead(base: Path, scripted: ScriptedModel, args: argparse.Namespace) -> d
         whole = statistics.median(r["wall_s"] for r in by["all"])
         part = statistics.median(r["wall_s"] for r in by["half"])
         per_file_ms = 1000 * max(0.0, whole - part) / (files - len(half))
+        cpu_whole = statistics.median(r["cpu_s"] for r in by["all"])
+        cpu_part = statistics.median(r["cpu_s"] for r in by["half"])
+        cpu_per_file_ms = 1000 * max(0.0, cpu_whole - cpu_part) / (files - len(half))
         out[name] = {
             "whole_s": round(whole, 2),
             "half_s": round(part, 2),
             "files_per_s": round(files / whole, 2),
             "per_file_overhead_ms": round(per_file_ms, 1),
             "files_per_s_past_start": round(1000 / per_file_ms, 1) if per_file_ms else None,
+            "cpu_whole_s": round(cpu_whole, 2),
+            "cpu_per_file_ms": round(cpu_per_file_ms, 1),
+            "cpu_start_s": round(cpu_whole - files * cpu_per_file_ms / 1000, 2),
             "peak_rss_mb": max(r["peak_rss_mb"] for r in by["all"]),
             "rerun_s": round(statistics.median(r["wall_s"] for r in by["rerun"]), 2),
             "rerun_model_calls": max(r["model_calls"] for r in by["rerun"]),
@@ -154,6 +161,9 @@ def overhead(base: Path, scripted: ScriptedModel, args: argparse.Namespace) -> d
     if "baseline" in out:
         out["per_file_vs_baseline_pct"] = round(
             100 * out["this"]["per_file_overhead_ms"] / out["baseline"]["per_file_overhead_ms"], 1
+        )
+        out["cpu_per_file_vs_baseline_pct"] = round(
+            100 * out["this"]["cpu_per_file_ms"] / out["baseline"]["cpu_per_file_ms"], 1
         )
         out["rerun_vs_baseline_pct"] = round(
             100 * out["this"]["rerun_s"] / out["baseline"]["rerun_s"], 1
@@ -176,12 +186,15 @@ def overhead_lines(o: dict[str, Any]) -> str:
                 f"  {name}: {r['files_per_s']} files/s in all ({r['whole_s']} s; half the files "
                 f"{r['half_s']} s), {r['per_file_overhead_ms']} ms per further file "
                 f"(= {r['files_per_s_past_start']} files/s past start-up, target >= 30), "
+                f"CPU {r['cpu_whole_s']} s = {r['cpu_start_s']} s start-up + "
+                f"{r['cpu_per_file_ms']} ms a file; "
                 f"peak RSS {r['peak_rss_mb']} MB; re-run of unchanged code {r['rerun_s']} s "
                 f"({r['rerun_model_calls']} calls)"
             )
     if "per_file_vs_baseline_pct" in o:
         rows.append(
-            f"  this tree against the baseline: per-file overhead {o['per_file_vs_baseline_pct']}%,"
+            f"  this tree against the baseline: per-file overhead {o['per_file_vs_baseline_pct']}%"
+            f" (CPU {o['cpu_per_file_vs_baseline_pct']}%),"
             f" whole run {o['whole_vs_baseline_pct']}%, re-run {o['rerun_vs_baseline_pct']}%"
         )
     return "\n".join(rows)

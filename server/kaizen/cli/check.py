@@ -410,7 +410,7 @@ def run_check(args: argparse.Namespace) -> int:
     if litellm_needed_ahead(services, pipelines, files):
         from ..models.lazy_litellm import warm_up_in_background
 
-        warm_up_in_background()
+        warm_up_in_background(freeze=False)
     progress = Progress()
     done: list[tuple[Document, RunResult]] = []
     interrupted = False
