@@ -70,27 +70,21 @@ def features(text: str) -> dict[str, float]:
     """
     counts: dict[str, int] = {}
     for match in _WORD.finditer(unicodedata.normalize("NFKC", text)):
-        for feature in _word_features(match.group()):
-            counts[feature] = counts.get(feature, 0) + 1
+        raw = match.group().strip("_")
+        word = raw.lower()
+        if not word or word in STOPWORDS:
+            continue
+        counts["w:" + word] = counts.get("w:" + word, 0) + 1
+        parts = [p.lower() for chunk in raw.split("_") for p in _CAMEL.findall(chunk)]
+        if len(parts) > 1:
+            for part in parts:
+                if part not in STOPWORDS:
+                    counts["s:" + part] = counts.get("s:" + part, 0) + 1
+        padded = f"<{word}>"
+        for i in range(len(padded) - _NGRAM + 1):
+            gram = "c:" + padded[i : i + _NGRAM]
+            counts[gram] = counts.get(gram, 0) + 1
     return {f: _WEIGHTS[f[0]] * (1.0 + math.log(n)) for f, n in counts.items()}
-
-
-@lru_cache(maxsize=1 << 16)
-def _word_features(token: str) -> tuple[str, ...]:
-    """One word's features, with repeats. Cached: code and review prose repeat their
-    identifiers, and this was most of an embedding's cost (a router choice and a learnings
-    search embed every batch of code sent to a model)."""
-    raw = token.strip("_")
-    word = raw.lower()
-    if not word or word in STOPWORDS:
-        return ()
-    out = ["w:" + word]
-    parts = [p.lower() for chunk in raw.split("_") for p in _CAMEL.findall(chunk)]
-    if len(parts) > 1:
-        out.extend("s:" + part for part in parts if part not in STOPWORDS)
-    padded = f"<{word}>"
-    out.extend("c:" + padded[i : i + _NGRAM] for i in range(len(padded) - _NGRAM + 1))
-    return tuple(out)
 
 
 @lru_cache(maxsize=1 << 18)
