@@ -11,14 +11,21 @@ Measured, each in a fresh process and (unless said) a fresh database:
 - ``--diff`` after a one-function change: model calls (target: that unit only);
 - peak RSS of the check process and files/s with an instantly answering model.
 
-    python benchmarks/bench_check.py [--delay 1.0]
+- Kaizen's own overhead per file on a larger library (``--corpus``, default rich: 100 files),
+  an instant model: files/s in all, the cost of each further file beyond half the files' run
+  (start-up is paid once), peak RSS; ``--baseline-server`` runs another tree beside it.
+
+    python benchmarks/bench_check.py [--delay 1.0] [--corpus rich] [--repeat 3]
+    python benchmarks/bench_check.py --overhead-only --baseline-server ../main/server
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -34,12 +41,12 @@ from tests.fixtures.scripted_model import ScriptedModel
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def corpus(into: Path) -> tuple[Path, int, int]:
-    """A git repository holding click's sources; (path, files, lines)."""
-    import click
+def corpus(into: Path, package: str = "click") -> tuple[Path, int, int]:
+    """A git repository holding an installed library's sources; (path, files, lines)."""
+    module = importlib.import_module(package)
 
-    source = Path(click.__file__).parent
-    target = into / "click-src" / "click"
+    source = Path(str(module.__file__)).parent
+    target = into / f"{package}-src" / package
     shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__"))
     repo = target.parent
     files = sorted(target.rglob("*.py"))
@@ -58,11 +65,18 @@ def git(repo: Path, *args: str) -> None:
     )
 
 
-def run_check(repo: Path, home: Path, scripted: ScriptedModel, *args: str) -> dict[str, Any]:
+def run_check(
+    repo: Path,
+    home: Path,
+    scripted: ScriptedModel,
+    *args: str,
+    server: Path = ROOT / "server",
+    paths: tuple[str, ...] = (".",),
+) -> dict[str, Any]:
     env = {k: v for k, v in os.environ.items() if not k.endswith("_API_KEY")}
     env.update(
         KAIZEN_HOME=str(home),
-        PYTHONPATH=str(ROOT / "server"),
+        PYTHONPATH=str(server),
         KAIZEN_PROVIDER="openai",
         KAIZEN_MODEL="bench",
         KAIZEN_API_BASE=scripted.url,
@@ -71,7 +85,7 @@ def run_check(repo: Path, home: Path, scripted: ScriptedModel, *args: str) -> di
     before = len(scripted.requests_for("issue_detector"))
     started = time.perf_counter()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "kaizen", "check", "--no-static", "--quiet", *args, "."],
+        [sys.executable, "-m", "kaizen", "check", "--no-static", "--quiet", *args, *paths],
         cwd=repo,
         env=env,
         stdout=subprocess.DEVNULL,
@@ -88,14 +102,124 @@ def run_check(repo: Path, home: Path, scripted: ScriptedModel, *args: str) -> di
         "wall_s": round(wall, 2),
         "model_calls": len(scripted.requests_for("issue_detector")) - before,
         "peak_rss_mb": round(usage.ru_maxrss / 1024, 1),
+        "cpu_s": round(usage.ru_utime + usage.ru_stime, 2),
         "max_in_flight": scripted.max_in_flight,
     }
+
+
+def overhead(base: Path, scripted: ScriptedModel, args: argparse.Namespace) -> dict[str, Any]:
+    """Kaizen's own cost per file with an instantly answering model, on a larger library.
+
+    Each repetition checks the whole corpus and then every other file of it (the same fixed
+    cost: process start, imports, the database, litellm's import overlapping the planning),
+    each in a fresh process with a fresh database. Per-file overhead = (whole - half) /
+    (files - half files): the cost each further file adds once start-up is paid, in CPU
+    time (user + sys; the wall-time difference is reported too, but it swings by 2x between
+    repetitions on a loaded machine). Each whole run is followed by a re-run of the
+    unchanged code on its database. With ``--baseline-server DIR`` (e.g. main's ``server``)
+    the same runs are made with that tree, interleaved, so before/after is a same-run ratio.
+    """
+    repo, files, lines = corpus(base / "overhead", args.corpus)
+    half = tuple(str(p.relative_to(repo)) for p in sorted(repo.rglob("*.py"))[::2])
+    trees = {"this": ROOT / "server"}
+    if args.baseline_server:
+        trees["baseline"] = Path(args.baseline_server).resolve()
+    runs: dict[str, dict[str, list[dict[str, Any]]]] = {
+        t: {"all": [], "half": [], "rerun": []} for t in trees
+    }
+    for rep in range(args.repeat):
+        for name, tree in trees.items():
+            home = base / f"o-{name}-{rep}"
+            runs[name]["all"].append(run_check(repo, home / "a", scripted, server=tree))
+            runs[name]["rerun"].append(run_check(repo, home / "a", scripted, server=tree))
+            runs[name]["half"].append(
+                run_check(repo, home / "h", scripted, server=tree, paths=half)
+            )
+    out: dict[str, Any] = {"corpus": f"{args.corpus} {metadata.version(args.corpus)}"}
+    out.update(files=files, lines=lines, repeat=args.repeat)
+    for name, by in runs.items():
+        whole = statistics.median(r["wall_s"] for r in by["all"])
+        part = statistics.median(r["wall_s"] for r in by["half"])
+        per_file_ms = 1000 * max(0.0, whole - part) / (files - len(half))
+        cpu_whole = statistics.median(r["cpu_s"] for r in by["all"])
+        cpu_part = statistics.median(r["cpu_s"] for r in by["half"])
+        cpu_per_file_ms = 1000 * max(0.0, cpu_whole - cpu_part) / (files - len(half))
+        out[name] = {
+            "whole_s": round(whole, 2),
+            "half_s": round(part, 2),
+            "files_per_s": round(files / whole, 2),
+            "per_file_overhead_ms": round(per_file_ms, 1),
+            # CPU (user + sys) is the overhead's measure: the wall-time difference swings
+            # by 2x between repetitions on a loaded machine, CPU by a few percent
+            "files_per_s_past_start": (
+                round(1000 / cpu_per_file_ms, 1) if cpu_per_file_ms else None
+            ),
+            "cpu_whole_s": round(cpu_whole, 2),
+            "cpu_per_file_ms": round(cpu_per_file_ms, 1),
+            "cpu_start_s": round(cpu_whole - files * cpu_per_file_ms / 1000, 2),
+            "peak_rss_mb": max(r["peak_rss_mb"] for r in by["all"]),
+            "rerun_s": round(statistics.median(r["wall_s"] for r in by["rerun"]), 2),
+            "rerun_model_calls": max(r["model_calls"] for r in by["rerun"]),
+            "model_calls": by["all"][0]["model_calls"],
+            "runs": by,
+        }
+    if "baseline" in out:
+        out["per_file_vs_baseline_pct"] = round(
+            100 * out["this"]["per_file_overhead_ms"] / out["baseline"]["per_file_overhead_ms"], 1
+        )
+        out["cpu_per_file_vs_baseline_pct"] = round(
+            100 * out["this"]["cpu_per_file_ms"] / out["baseline"]["cpu_per_file_ms"], 1
+        )
+        out["rerun_vs_baseline_pct"] = round(
+            100 * out["this"]["rerun_s"] / out["baseline"]["rerun_s"], 1
+        )
+        out["whole_vs_baseline_pct"] = round(
+            100 * out["this"]["whole_s"] / out["baseline"]["whole_s"], 1
+        )
+    return out
+
+
+def overhead_lines(o: dict[str, Any]) -> str:
+    rows = [
+        f"instant model on {o['corpus']} ({o['files']} files, {o['lines']} lines), "
+        f"median of {o['repeat']}:"
+    ]
+    for name in ("this", "baseline"):
+        if name in o:
+            r = o[name]
+            rows.append(
+                f"  {name}: {r['files_per_s']} files/s in all ({r['whole_s']} s; half the files "
+                f"{r['half_s']} s); CPU {r['cpu_whole_s']} s = {r['cpu_start_s']} s start-up + "
+                f"{r['cpu_per_file_ms']} ms a further file (= {r['files_per_s_past_start']} "
+                f"files/s past start-up, target >= 30; wall {r['per_file_overhead_ms']} ms, "
+                "noisy); "
+                f"peak RSS {r['peak_rss_mb']} MB; re-run of unchanged code {r['rerun_s']} s "
+                f"({r['rerun_model_calls']} calls)"
+            )
+    if "per_file_vs_baseline_pct" in o:
+        rows.append(
+            f"  this tree against the baseline: CPU per file {o['cpu_per_file_vs_baseline_pct']}%"
+            f" (wall {o['per_file_vs_baseline_pct']}%),"
+            f" whole run {o['whole_vs_baseline_pct']}%, re-run {o['rerun_vs_baseline_pct']}%"
+        )
+    return "\n".join(rows)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--delay", type=float, default=1.0)
+    parser.add_argument("--corpus", default="rich", help="installed library for the overhead")
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--baseline-server", help="another server/ tree to compare, same run")
+    parser.add_argument("--overhead-only", action="store_true")
     args = parser.parse_args()
+    if args.overhead_only:
+        with tempfile.TemporaryDirectory() as tmp, ScriptedModel() as scripted:
+            scripted.set_default("issue_detector", {"issues": []})
+            result = overhead(Path(tmp), scripted, args)
+        print(overhead_lines(result))
+        save("check_overhead", result)
+        return
     out: dict[str, Any] = {"corpus": f"click {metadata.version('click')}"}
     with tempfile.TemporaryDirectory() as tmp, ScriptedModel() as scripted:
         base = Path(tmp)
@@ -125,6 +249,7 @@ def main() -> None:
         instant = run_check(repo, base / "h0", scripted)
         instant["files_per_s"] = round(files / instant["wall_s"], 2)
         out["instant_model"] = instant
+        out["overhead"] = overhead(base, scripted, args)
     print(
         f"{out['corpus']}: {files} files, {lines} lines; model answers after {args.delay} s\n"
         f"--jobs 1: {serial['wall_s']} s, {serial['model_calls']} calls; default --jobs: "
@@ -133,7 +258,8 @@ def main() -> None:
         f"second run: {again['model_calls']} calls, {again['wall_s']} s "
         f"({out['second_vs_first_pct']}% of the first, target < 10%)\n"
         f"--diff after a one-function change: {out['diff']['model_calls']} model call(s)\n"
-        f"instant model: {instant['files_per_s']} files/s, peak RSS {instant['peak_rss_mb']} MB"
+        f"instant model: {instant['files_per_s']} files/s, peak RSS {instant['peak_rss_mb']} MB\n"
+        + overhead_lines(out["overhead"])
     )
     save("check", out)
 

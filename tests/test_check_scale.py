@@ -172,3 +172,39 @@ def test_parse_hunks() -> None:
         "diff --git a/old.py b/old.py\n--- a/old.py\n+++ /dev/null\n@@ -1 +0,0 @@\n-x\n"
     )
     assert parse_hunks(diff) == {"a.py": {3, 4, 11}}
+
+
+def test_litellm_is_imported_ahead_only_when_the_run_will_call_a_model(
+    scripted, kaizen_home, project, monkeypatch
+):
+    """``kaizen check`` starts litellm's import at once only when a model is configured and
+    the review cache cannot answer: never for a static + learnings run, nor a cached re-run."""
+    from kaizen.app.services import Services
+    from kaizen.cli.check import litellm_needed_ahead
+    from kaizen.config import Settings
+
+    monkeypatch.setenv("KAIZEN_HOME", str(kaizen_home))
+    files = [project / name for name in write_files(project, 2)]
+    model = {"autofix": {"provider": "openai", "model": "scripted"}}
+
+    def needed(options: dict, pipelines: list[str] = ["autofix"]) -> bool:  # noqa: B006
+        services = Services(Settings.model_validate(options))
+        services.open_store()
+        try:
+            return litellm_needed_ahead(services, pipelines, files)
+        finally:
+            assert services.store is not None
+            services.store.close()
+
+    assert not needed({})  # nothing configured: static + learnings, no litellm
+    assert not needed({"layers": {"balanced": []}})
+    assert not needed(model, [])  # nothing to run
+    assert needed(model)  # a model and an empty cache: the first file will call it
+    assert needed({"layers": {"balanced": ["openai/scripted"]}})
+    assert needed({"autofix": {"provider": "local"}})
+
+    scripted.set_default("issue_detector", {"issues": []})
+    proc = kaizen(["check", "--no-static", "."], scripted, kaizen_home, project)
+    assert proc.returncode == 0, proc.stderr
+    assert not needed(model)  # the cache answers a re-run: no import ahead
+    assert needed({**model, "review": {"cache": False}})  # --no-cache: every unit is sent

@@ -139,6 +139,12 @@ def test_upsert_tells_inserted_from_merged(pg_url: str):
         store.close()
 
 
+def test_unit_review_cache_on_postgres(pg_url: str):
+    from tests.test_storage import check_unit_review_cache
+
+    check_unit_review_cache(Store.open(pg_url))
+
+
 def test_a_schema_per_team_keeps_teams_apart(pg_server, pg_url: str):
     """Several teams on one database: each URL names its schema (search_path)."""
     import psycopg

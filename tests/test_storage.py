@@ -8,6 +8,7 @@ import sys
 import textwrap
 from pathlib import Path
 
+from kaizen.core.runs import RunStatus, RunTotals
 from kaizen.memory.migrate import SCHEMA_VERSION
 from kaizen.memory.store import Store
 
@@ -88,6 +89,35 @@ WRITER = textwrap.dedent("""
 """)
 
 
+def test_a_current_database_opens_without_migrating_and_a_changed_schema_still_migrates(
+    tmp_path: Path,
+):
+    """The schema fingerprint lets a database at this version open with one read; one
+    whose fingerprint differs (a column this version added by hand, say) is migrated."""
+    from kaizen.memory.migrate import is_current, schema_fingerprint
+
+    path = tmp_path / "k.db"
+    Store.open(path).close()
+    store = Store.open(path)
+    assert is_current(store.engine)
+    store.close()
+
+    db = sqlite3.connect(path)
+    assert db.execute("select value from meta where key='schema_fingerprint'").fetchone() == (
+        schema_fingerprint(),)
+    db.execute("drop table unit_reviews")
+    db.execute("update meta set value = 'stale' where key = 'schema_fingerprint'")
+    db.commit()
+    db.close()
+
+    store = Store.open(path)
+    assert is_current(store.engine)
+    store.close()
+    db = sqlite3.connect(path)
+    tables = {r[0] for r in db.execute("select name from sqlite_master where type = 'table'")}
+    assert "unit_reviews" in tables
+
+
 def test_two_processes_writing_lose_nothing(tmp_path: Path):
     db = tmp_path / "shared.db"
     Store.open(db).close()
@@ -103,3 +133,30 @@ def test_two_processes_writing_lose_nothing(tmp_path: Path):
     assert all(rows[f"{who} lesson {i}"] == 1 for who in ("alice", "bob") for i in range(n))
     # every insight is searchable: FTS and vector rows kept in step
     assert conn.execute("select count(*) from insights_fts").fetchone() == (3 * n,)
+
+
+def test_unit_review_cache_writes_overwrites_and_stamps_in_one_statement(tmp_path: Path):
+    check_unit_review_cache(Store.open(tmp_path / "k.db"))
+
+
+def check_unit_review_cache(store: Store) -> None:
+    """A run's new entries go in as one executemany; a repeat overwrites the findings.
+    (tests/test_postgres.py runs it on PostgreSQL.)"""
+    first = {"h1": [{"line": 1, "message": "a"}], "h2": []}
+    store.complete_run(
+        store.start_run("autofix", "file:///a.py", "repo", "python", 1),
+        RunStatus.SUCCEEDED,
+        RunTotals(),
+        cache=("repo", "a.py", "autofix", first, []),
+    )
+    assert store.cached_units("repo", "a.py", ["h1", "h2", "h3"]) == first
+    again = {"h1": [{"line": 2, "message": "b"}]}
+    store.complete_run(
+        store.start_run("autofix", "file:///a.py", "repo", "python", 2),
+        RunStatus.SUCCEEDED,
+        RunTotals(),
+        cache=("repo", "a.py", "autofix", again, ["h2"]),
+    )
+    assert store.cached_units("repo", "a.py", ["h1", "h2"]) == {**first, **again}
+    assert store.has_cached_units()
+    store.close()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import sys
 from collections.abc import Iterator, Sequence
@@ -448,6 +449,17 @@ def parse_shard(text: str) -> tuple[int, int]:
     return int(index), int(total)
 
 
+def litellm_needed_ahead(services: Services, pipelines: list[str], files: list[Path]) -> bool:
+    """Whether to start litellm's import (seconds of CPU) on a thread now, so it overlaps
+    reading and planning the files: only when the run will call a model, i.e. one is
+    configured and the unit review cache cannot answer (off, or empty). A re-run the cache
+    answers never imports it; a partly cached run imports it on its first model call."""
+    if not files or not services.router.may_call(pipelines):
+        return False
+    store = services.store
+    return not (services.settings.review.cache and store is not None and store.has_cached_units())
+
+
 def run_check(args: argparse.Namespace) -> int:
     settings = cli_settings(editor_overrides(args))
     # --jobs bounds requests in flight too (a large file's batches run side by side), never
@@ -459,10 +471,17 @@ def run_check(args: argparse.Namespace) -> int:
         print(f"kaizen: {exc}", file=sys.stderr)
         return 2
     services = Services(settings)
+    pipelines = ["autofix", "refactor"] if args.pipeline == "all" else [args.pipeline]
     services.open_store()
+    # what is loaded by now lives as long as the process: out of the cyclic collector's
+    # view, so its full collections during the run walk only what the run makes
+    gc.freeze()
     if services.store_error:
         print(f"kaizen: {services.store_error}", file=sys.stderr)
-    pipelines = ["autofix", "refactor"] if args.pipeline == "all" else [args.pipeline]
+    if litellm_needed_ahead(services, pipelines, files):
+        from ..models.lazy_litellm import warm_up_in_background
+
+        warm_up_in_background(freeze=False)
     progress = Progress()
     done: list[tuple[Document, RunResult]] = []
     interrupted = False

@@ -6,6 +6,7 @@ record-keeping subcommands. Subcommands import what they need when they run, so
 from __future__ import annotations
 
 import argparse
+import gc
 import logging
 import sys
 from collections.abc import Sequence
@@ -158,6 +159,10 @@ def run(args: argparse.Namespace) -> int:
         code = int(args.func(args) or 0)
         if not sys.stdout.closed:  # (``serve`` closes it on exit)
             sys.stdout.flush()  # a closed pipe shows here, not in the interpreter's last flush
+        # The interpreter's exit collects garbage over every object still alive (SQLAlchemy,
+        # pydantic, a run's plans): 0.5-0.9 s of a 2-3 s cached ``kaizen check``. Frozen
+        # objects are skipped; the process is ending, so nothing is kept that matters.
+        gc.freeze()
         return code
     except KeyboardInterrupt:
         return 130

@@ -25,7 +25,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from .units import Unit
+from .units import Unit, parse_python
 
 log = logging.getLogger(__name__)
 
@@ -79,10 +79,9 @@ def module_facts(source: str, tree: ast.Module | None = None) -> ModuleFacts:
     """Imports and top-level definitions (with the methods of each class, as ``C.m``);
     ``tree``: the module already parsed."""
     if tree is None:
-        try:
-            tree = ast.parse(source)
-        except (SyntaxError, ValueError):
-            return ModuleFacts()
+        tree = parse_python(source)
+    if tree is None:
+        return ModuleFacts()
     return merge_facts(node_facts(node) for node in tree.body)
 
 

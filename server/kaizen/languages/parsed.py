@@ -119,9 +119,8 @@ def reparse(old_text: str, old: Parsed, text: str) -> Parsed | None:
     first = kept_before[-1].end + 1 if kept_before else 1
     last = kept_after[0].start + delta - 1 if kept_after else n_new
     region = "\n".join(lines[first - 1 : last])
-    try:
-        tree = ast.parse(region)
-    except (SyntaxError, ValueError):
+    tree = parse_python(region)
+    if tree is None:
         return None
     fresh = []
     for node in tree.body:

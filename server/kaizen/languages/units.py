@@ -37,6 +37,7 @@ from __future__ import annotations
 import ast
 import hashlib
 import re
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
@@ -125,9 +126,18 @@ def split_units(lines: list[str], language: str, tree: ast.Module | None = None)
     return split_blocks(lines)
 
 
+# CPython 3.11-3.12 keep the AST builder's recursion depth in per-interpreter state: two
+# threads parsing at once (``kaizen check`` plans files on worker threads) can fail with
+# "SystemError: AST constructor recursion depth mismatch" (python/cpython#106905). Parsing
+# holds the GIL throughout anyway, so one at a time costs nothing.
+_AST_LOCK = threading.Lock()
+
+
 def parse_python(text: str) -> ast.Module | None:
+    """``text``'s module tree, None when it does not parse. Every parse goes through here."""
     try:
-        return ast.parse(text)
+        with _AST_LOCK:
+            return ast.parse(text)
     except (SyntaxError, ValueError):
         return None
 

@@ -7,6 +7,7 @@ The version lives in the ``meta`` table so the same code works on SQLite and Pos
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Callable
 
@@ -74,10 +75,33 @@ def current_version(conn: Connection) -> int:
     return int(value) if value else 0
 
 
+def schema_fingerprint() -> str:
+    """A digest of every table and column this version declares: stored after a migration,
+    so a database already at it is opened without inspecting each table in a write
+    transaction (~0.15 s of every ``kaizen check`` start)."""
+    shape = sorted(
+        (table.name, sorted(column.name for column in table.columns))
+        for table in Base.metadata.sorted_tables
+    )
+    return hashlib.sha1(repr((SCHEMA_VERSION, shape)).encode()).hexdigest()[:16]
+
+
+def is_current(engine: Engine) -> bool:
+    """The database is at this version's schema (a read, no lock)."""
+    with engine.connect() as conn:
+        return (
+            has_meta_table(conn)
+            and current_version(conn) == SCHEMA_VERSION
+            and get_meta(conn, "schema_fingerprint") == schema_fingerprint()
+        )
+
+
 def migrate(engine: Engine) -> int:
     """Upgrade ``engine``'s database to SCHEMA_VERSION; returns the version it started at."""
     from .db import write_lock, writer
 
+    if is_current(engine):
+        return SCHEMA_VERSION
     with writer(engine).begin() as conn:
         write_lock(conn, "kaizen:migrate")  # PostgreSQL: servers starting together queue
         start = current_version(conn)
@@ -90,4 +114,5 @@ def migrate(engine: Engine) -> int:
                 step(conn)
         if start < SCHEMA_VERSION:
             set_meta(conn, "schema_version", str(SCHEMA_VERSION))
+        set_meta(conn, "schema_fingerprint", schema_fingerprint())
     return start

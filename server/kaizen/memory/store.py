@@ -233,6 +233,15 @@ class Store:
         with self.readers() as s:
             return unit_cache.lookup(s, repository, path, hashes)
 
+    def has_cached_units(self) -> bool:
+        """Whether the unit review cache holds anything: with none, a run will call the
+        model, so ``kaizen check`` starts importing litellm at once instead of on the first
+        cache miss."""
+        from .schema import UnitReview
+
+        with self.readers() as s:
+            return s.scalar(select(UnitReview.unit_hash).limit(1)) is not None
+
     def set_outcome(
         self,
         repository: str,

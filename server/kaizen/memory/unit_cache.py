@@ -57,21 +57,26 @@ def store(
             )
             .values(used_at=now)
         )
-    for unit_hash, findings in entries.items():
-        stmt = dialect_insert(session, UnitReview.__table__).values(
-            repository=repository,
-            path=path,
-            unit_hash=unit_hash,
-            pipeline=pipeline,
-            findings=findings,
-            created_at=now,
-            used_at=now,
+    if entries:  # one statement for all of them, compiled once (executemany)
+        stmt = dialect_insert(session, UnitReview.__table__)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["repository", "path", "unit_hash"],
+            set_={"findings": stmt.excluded.findings, "used_at": stmt.excluded.used_at},
         )
         session.execute(
-            stmt.on_conflict_do_update(
-                index_elements=["repository", "path", "unit_hash"],
-                set_={"findings": stmt.excluded.findings, "used_at": now},
-            )
+            stmt,
+            [
+                {
+                    "repository": repository,
+                    "path": path,
+                    "unit_hash": unit_hash,
+                    "pipeline": pipeline,
+                    "findings": findings,
+                    "created_at": now,
+                    "used_at": now,
+                }
+                for unit_hash, findings in entries.items()
+            ],
         )
     if entries:
         _evict(session, max_rows)

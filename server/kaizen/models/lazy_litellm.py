@@ -14,6 +14,8 @@ from functools import cache
 from types import ModuleType
 
 _lock = threading.Lock()
+_start_lock = threading.Lock()  # not ``_lock``: that one is held for the whole import
+_started = threading.Event()  # the background import was started (once per process)
 
 
 @cache
@@ -37,9 +39,17 @@ def litellm() -> ModuleType:
         return _litellm
 
 
-def warm_up_in_background() -> None:
-    """Start importing litellm on a thread so the first run does not pay for it."""
-    threading.Thread(target=_import_and_freeze, name="kaizen-litellm-import", daemon=True).start()
+def warm_up_in_background(freeze: bool = True) -> None:
+    """Start importing litellm on a thread so the first run does not pay for it. Idempotent:
+    only the first call starts it. ``freeze``: a long-lived server's start-up (below); a
+    ``kaizen check`` freezes its own start-up before its files are planned, and must not
+    freeze the plans alive when the import ends mid-run."""
+    with _start_lock:
+        if _started.is_set():
+            return
+        _started.set()
+    target = _import_and_freeze if freeze else litellm
+    threading.Thread(target=target, name="kaizen-litellm-import", daemon=True).start()
 
 
 def _import_and_freeze() -> None:

@@ -264,6 +264,17 @@ class ModelRouter(ContextualRouting):
 
     # choosing ----------------------------------------------------------------------------
 
+    def may_call(self, pipelines: Sequence[str]) -> bool:
+        """Whether runs of ``pipelines`` may call a model at all (a model, provider 'local',
+        a layer or the bundled model configured), from the settings alone: ``kaizen check``
+        imports litellm ahead only then, never when the run is static + learnings."""
+        if self.settings.local_model or any(self.settings.layers.values()):
+            return True
+        return any(
+            (c := self.settings.choice(p)).litellm_model or c.provider == "local"
+            for p in pipelines
+        )
+
     def choose(self, task: str, path: str = "", context: TaskContext | None = None) -> Choice:
         """The targets for one task; ``context`` (its content) enables the contextual policy."""
         routed = self.route_context(context)
