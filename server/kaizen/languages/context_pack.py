@@ -25,6 +25,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from .pack_text import render_sections
 from .units import Unit, parse_python
 
 log = logging.getLogger(__name__)
@@ -247,15 +248,4 @@ def build_pack(
         ("Defined in other modules of this project", workspace),
         ("From libraries (not shown)", [", ".join(library)] if library else []),
     ]
-    out: list[str] = []
-    used = 0
-    for title, items in sections:
-        kept: list[str] = []
-        for item in dict.fromkeys(items):
-            if used + len(item) + 1 > budget:
-                break
-            kept.append(item)
-            used += len(item) + 1
-        if kept:
-            out.append(f"{title}:\n" + "\n".join(kept))
-    return Pack("\n".join(out), resolved)
+    return Pack(render_sections(sections, budget), resolved)

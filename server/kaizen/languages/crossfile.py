@@ -32,6 +32,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from .pack_text import render_sections
 from .resolution import ContextEntry, Resolution, outline_text
 from .symbols import Imported, Symbol, SymbolIndex, symbols_of
 from .units import Unit
@@ -143,16 +144,5 @@ def foreign_pack(
         ),
         ("From libraries (not shown)", [", ".join(library)] if library else []),
     ]
-    out: list[str] = []
-    used = 0
-    for title, items in sections:
-        kept: list[str] = []
-        for item in dict.fromkeys(items):
-            if used + len(item) + 1 > budget:
-                break
-            kept.append(item)
-            used += len(item) + 1
-        if kept:
-            out.append(f"{title}:\n" + "\n".join(kept))
     resolved = [e.name for e in entries if e.section != "library"]
-    return "\n".join(out), resolved
+    return render_sections(sections, budget), resolved

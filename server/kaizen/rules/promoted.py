@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 
 from ..core.language_table import ENTRIES
 from ..memory.fix_examples import by_kind
@@ -69,19 +69,10 @@ def _demoted_prefix(repository: str) -> str:
 
 def demoted(store: Any, repository: str) -> dict[str, dict[str, Any]]:
     """Rule id -> the demotion (dismissals, when) of rules taken out for ``repository``."""
-    out: dict[str, dict[str, Any]] = {}
+    from ..memory.meta import meta_items
+
     with store.readers() as s:
-        rows = s.execute(
-            text("SELECT value FROM meta WHERE key LIKE :p"),
-            {"p": _demoted_prefix(repository) + "%"},
-        )
-        for (value,) in rows:
-            try:
-                item = json.loads(value)
-                out[str(item["id"])] = item
-            except (ValueError, KeyError, TypeError):
-                continue
-    return out
+        return meta_items(s.connection(), _demoted_prefix(repository))
 
 
 def _dismissed_code(store: Any, repository: str) -> Any:

@@ -14,7 +14,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import select
 
 from ..memory.meta import set_meta
 from ..memory.schema import FindingRow
@@ -55,18 +55,10 @@ def outcomes(store: Any, repository: str, root: Path) -> list[Outcome]:
 
 def rejected(store: Any, repository: str) -> dict[str, dict[str, Any]]:
     """Proposal id -> when (and why) it was rejected, for ``repository``."""
-    out: dict[str, dict[str, Any]] = {}
+    from ..memory.meta import meta_items
+
     with store.readers() as s:
-        rows = s.execute(
-            text("SELECT value FROM meta WHERE key LIKE :p"), {"p": _prefix(repository) + "%"}
-        )
-        for (value,) in rows:
-            try:
-                item = json.loads(value)
-                out[str(item["id"])] = item
-            except (ValueError, KeyError, TypeError):
-                continue
-    return out
+        return meta_items(s.connection(), _prefix(repository))
 
 
 def reject(store: Any, repository: str, proposal_id: str, reason: str | None = None) -> None:
