@@ -69,7 +69,7 @@ class Scheduler:
         if doc is None:
             return None
         # callees' signatures as the editor has them (the instant view's plan is the run's)
-        await server.symbol_updates.flush()
+        await server.symbol_updates.flush(reviewing=uri)
         await self.publish_instant(doc, pipeline)
         await asyncio.wait_for(server.store_ready.wait(), timeout=STORE_WAIT_S)
         progress = await self.begin_progress(pipeline)

@@ -33,7 +33,7 @@ class SymbolUpdates:
     def __init__(self, server: Any) -> None:
         self.server = server
         self._pending: dict[str, asyncio.Task[None]] = {}  # waiting out the pause
-        self._updating: set[asyncio.Future[Any]] = set()  # re-indexing on a thread
+        self._updating: set[asyncio.Task[Any]] = set()  # re-indexing on a thread
         self.ready = asyncio.Event()  # the first build finished (tests, benchmarks)
 
     @property
@@ -105,23 +105,33 @@ class SymbolUpdates:
         doc = self.server.workspace.text_documents.get(uri)
         if doc is None or self.symbols is None:
             return
-        task = asyncio.ensure_future(self.symbols.update(Path(to_fs_path(uri) or uri), doc.source))
+        task = asyncio.create_task(self.symbols.update(Path(to_fs_path(uri) or uri), doc.source))
+        task.set_name(uri)  # ``flush`` need not wait for the document it reviews
         self._updating.add(task)
         try:
             await asyncio.shield(task)  # a cancelled waiter leaves the update to finish
         finally:
             task.add_done_callback(self._updating.discard)
 
-    async def flush(self) -> None:
+    async def flush(self, reviewing: str | None = None) -> None:
         """Bring the index up to the editor's buffers now (a run is about to plan): the
-        pauses still waiting are cut short, the updates under way awaited."""
+        pauses still waiting are cut short, the updates under way awaited.
+
+        ``reviewing``: the document about to be reviewed. Its own entry matters only to the
+        other files' packs (its units read their own text), so it is re-indexed in the
+        background instead of on the save's way to its publish (a 2,000-line file's outline
+        is ~15 ms)."""
         waiting = list(self._pending)
         for uri in waiting:
             self._pending.pop(uri).cancel()
         for uri in waiting:
-            await self._update(uri)
-        if self._updating:
-            await asyncio.wait(list(self._updating))
+            if uri == reviewing:
+                self.server.spawn(self._update(uri))
+            else:
+                await self._update(uri)
+        others = [t for t in self._updating if t.get_name() != reviewing]
+        if others:
+            await asyncio.wait(others)
 
     def closed(self, uri: str) -> None:
         """A document closed: its entry goes back to the file on disk (an edit closed
