@@ -109,9 +109,11 @@ def accept(store: Any, root: Path | str | None, ids: list[str]) -> dict[str, Any
     promoted ones as their own rule files (``promoted.write_rules``). ``paths``: each added
     id's file."""
     ws = Workspace.of(root)
-    # accepted a moment ago (another editor, another process): already there, not an error
-    there = _written_ids(ws.root)
     current = suggest(store, ws.root)
+    # accepted a moment ago (another editor, another process): already there, not an error.
+    # Read after the suggestions: a rule written between the two reads is then either still
+    # proposed (and found present under the lock) or already in its file, never neither.
+    there = _written_ids(ws.root)
     done = [i for i in ids if i in there and i not in {p.id for p in current}]
     chosen = _pick(current, [i for i in ids if i not in done])
     rules = [p for p in chosen if p.kind == promoted.KIND]
