@@ -39,7 +39,7 @@ from .review import (
     in_parallel,
     start_review,
 )
-from .verify import Proposed, Rejected, verify
+from .verify import Lint, Proposed, Rejected, pre_pass, verify
 
 log = logging.getLogger(__name__)
 PIPELINE = "autofix"
@@ -106,7 +106,7 @@ async def attach_fixes(
     findings: list[Finding],
     doc: Document,
     units: list[Unit] | None = None,
-    lint: bool = True,
+    lint: Lint = True,
 ) -> list[tuple[Finding, Rejected]]:
     """Turn the proposed fixes into verified edits on their findings (``verify``); returns
     the fixes that were refused, with why, for the caller to count against the model.
@@ -276,7 +276,7 @@ async def _fix_group(doc: Document, scope: RunScope, group: list[tuple[Finding, 
     if fixes is None:
         return False  # shown, not cached: the next run asks for their fixes again
     refused = await attach_fixes(
-        fixes, new, doc, units, lint=scope.ctx.settings.static_prepass.enabled
+        fixes, new, doc, units, lint=pre_pass(scope.ctx.settings.static_prepass)
     )
     await scope.dropped("fix_generator", refused)  # the findings stay, without a fix
     return True

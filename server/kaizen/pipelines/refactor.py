@@ -36,7 +36,7 @@ from .review import (
     batch_lines,
     start_review,
 )
-from .verify import Proposed, Rejected, verify
+from .verify import Lint, Proposed, Rejected, pre_pass, verify
 
 log = logging.getLogger(__name__)
 PIPELINE = "refactor"
@@ -92,7 +92,7 @@ async def attach_improvement(
     finding: Finding,
     doc: Document,
     unit: Unit | None = None,
-    lint: bool = True,
+    lint: Lint = True,
 ) -> Rejected | None:
     """The improvement as a verified edit on its opportunity (``verify``; ``unit``: the
     opportunity's unit, the only lines it may touch); why not, when it was refused."""
@@ -188,7 +188,7 @@ async def _improve_shown(scope: RunScope, shown: list[Finding]) -> None:
             end_line=f.end_line,
         )
         if answer is not None:
-            lint = scope.ctx.settings.static_prepass.enabled
+            lint = pre_pass(scope.ctx.settings.static_prepass)
             why = await attach_improvement(answer, f, doc, owner.unit, lint)
             if why is not None:  # the opportunity stays, without an edit
                 await scope.dropped("improvement_generator", [(f, why)])

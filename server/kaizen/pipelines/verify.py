@@ -48,10 +48,23 @@ Linter = Callable[[Document], Awaitable[list[Finding]]]
 _COMPLAINTS = Complaints()
 
 
-def linters_of(language: str) -> tuple[Linter, ...]:
+Lint = bool | StaticPrepass
+"""Whether fix verification runs the pre-pass linters: the run's pre-pass settings (the
+linters run as the pre-pass does, with its configured binaries), True for the defaults,
+False for none."""
+
+
+def pre_pass(settings: StaticPrepass) -> Lint:
+    """What a run's fixes are linted with: its own pre-pass settings, or nothing when the
+    pre-pass is off."""
+    return settings if settings.enabled else False
+
+
+def linters_of(language: str, settings: StaticPrepass | None = None) -> tuple[Linter, ...]:
     """The pre-pass linters a fix must not upset: the language's entry in the static
-    pre-pass's linter table (ruff, oxlint, shellcheck), run with their default paths."""
-    settings = StaticPrepass()
+    pre-pass's linter table (ruff, oxlint, shellcheck), with ``settings``' binary paths
+    (the defaults when None)."""
+    settings = settings if settings is not None else StaticPrepass()
     return tuple(
         partial(run_linter, name, settings=settings, complaints=_COMPLAINTS)
         for name in linters_for(language)
@@ -254,7 +267,7 @@ async def _lint(doc: Document, linters: Sequence[Linter]) -> list[Finding]:
 
 
 async def verify(
-    doc: Document, proposals: list[Proposed], lint: bool = True
+    doc: Document, proposals: list[Proposed], lint: Lint = True
 ) -> list[Rejected | None]:
     """Each proposal's verdict (None: offer it), in order. The syntax checks run on a worker
     thread; the linters (subprocesses) a few at a time, and only for fixes that passed the
@@ -264,7 +277,8 @@ async def verify(
             check_edits(doc, p.edits, delete=p.delete, unit_lines=p.unit_lines) for p in proposals
         ]
     )
-    linters = linters_of(doc.language) if lint else ()
+    settings = lint if isinstance(lint, StaticPrepass) else None
+    linters = linters_of(doc.language, settings) if lint else ()
     passed = [i for i, v in enumerate(verdicts) if v is None]
     if not linters or not passed:
         return verdicts
