@@ -15,8 +15,10 @@ from lsprotocol import types
 
 from kaizen.config import Settings
 from kaizen.core.document import Document
-from kaizen.core.findings import Edit, Finding
+from kaizen.core.findings import Edit, Finding, assign_fingerprints, split_lines
+from kaizen.languages.parsed import scope_namer
 from kaizen.languages.units import split_blocks, split_units
+from kaizen.memory.loop import suppress_dismissed
 from kaizen.pipelines.context import RunContext
 from kaizen.pipelines.fix_trigger import Remembered, reuse
 from kaizen.pipelines.review import plan_review
@@ -265,3 +267,35 @@ async def test_fixes_are_asked_once_and_never_for_dismissed_findings(
         )
     )
     assert any(a.edit is not None for a in actions)  # the remembered fix, on the new text
+
+
+def _fingerprints(text: str) -> dict[int, str]:
+    lines = split_lines(text)
+    found = [
+        Finding("autofix", "bug", "warning", n, n, "returns None")
+        for n, line in enumerate(lines, 1)
+        if line.strip() == "return None"
+    ]
+    assign_fingerprints(found, lines, scope_namer(text, "python"))
+    return {f.start_line: f.fingerprint for f in found}
+
+
+def test_a_finding_keeps_its_fingerprint_when_a_twin_elsewhere_goes() -> None:
+    """The same flagged text in another function is no reason to rename a finding:
+    deleting that function must not change this one's identity (a cached finding would
+    look new, and a dismissal would stop matching it)."""
+    twin = "def first(x):\n    if x:\n        return None\n    return x\n\n\n"
+    kept = "def second(y):\n    if y:\n        return None\n    return y\n"
+    both, alone = _fingerprints(twin + kept), _fingerprints(kept)
+    assert len(set(both.values())) == 2
+    assert both[9] == alone[3]
+
+
+def test_a_dismissal_recorded_before_scoped_fingerprints_still_hides_the_finding() -> None:
+    text = "def only(x):\n    return None\n"
+    lines = split_lines(text)
+    f = Finding("autofix", "bug", "warning", 2, 2, "returns None")
+    assign_fingerprints([f], lines, scope_namer(text, "python"))
+    assert f.unscoped and f.fingerprint != f.unscoped
+    assert suppress_dismissed([f], {f.unscoped: "not a bug"}) == []
+    assert (f.suppressed, f.suppressed_by) == ("not a bug", f.unscoped)
