@@ -372,3 +372,15 @@ def test_a_typescript_constant_change_resends_its_group_not_every_module_line() 
     assert sorted(n for h, n in after.items() if h not in before) == ["<module const LIMIT = 10;>"]
     routes = next(u for u in parse(text, "typescript").units if "routes" in u.name)
     assert len(routes.lines) == 4  # the blank line inside the literal does not cut it
+
+
+def test_a_learnings_block_is_cut_to_the_code_it_goes_with() -> None:
+    from kaizen.core.document import Learnings
+
+    lines = [f"- Found before: [bug] lesson number {i} about this code" for i in range(8)]
+    block = Learnings("Historical learnings:\n" + "\n".join(lines) + "\n", list(range(10, 18)))
+    assert block.within(10_000) is block
+    cut = block.within(40)  # 160 characters: the header and the first two lines
+    assert cut.block.splitlines() == ["Historical learnings:", *lines[:2]]
+    assert cut.insight_ids == [10, 11]  # only what the prompt carries is credited
+    assert block.within(5) == Learnings()  # not even one line: no header alone
