@@ -183,7 +183,21 @@ class Saved:
         return self.save_tokens / max(self.full_tokens, 1)
 
 
-def _views(text: str, language: str, path: Path, root: Path) -> dict[str, tuple[str, str]]:
+def workspace_index(root: Path) -> Any:
+    """The root's symbol index, as the server builds it: the other languages' packs read
+    signatures of other files from it (Python's read the files)."""
+    from kaizen.app.symbols import indexed_language
+    from kaizen.languages import outline
+    from kaizen.languages.symbols import SymbolIndex
+
+    index = SymbolIndex(root, outline, indexed_language)
+    index.build()
+    return index
+
+
+def _views(
+    text: str, language: str, path: Path, root: Path, index: Any = None
+) -> dict[str, tuple[str, str]]:
     """unit -> (its normalised text, its context pack), as the review sees them."""
     from kaizen.languages.context_pack import build_pack
     from kaizen.languages.parsed import parse
@@ -191,7 +205,9 @@ def _views(text: str, language: str, path: Path, root: Path) -> dict[str, tuple[
     done = parse(text, language)
     out = {}
     for unit in done.units:
-        pack = build_pack(unit, done.facts, path, root, 800).text
+        pack = build_pack(
+            unit, done.facts, path, root, 800, language=language, index=index, text=text
+        ).text
         out[f"{unit.kind} {unit.name}"] = (unit.normalised(), pack)
     return out
 
@@ -262,6 +278,7 @@ async def replay(
                     continue
                 root = base / f"c{i:03d}"
                 materialise(git_dir, f"{commit}^", root, suffixes)
+                index = workspace_index(root) if suffixes != (".py",) else None
                 for rel in files:
                     old, new = show(git_dir, f"{commit}^", rel), show(git_dir, commit, rel)
                     if old is None or new is None or old == new:
@@ -281,8 +298,10 @@ async def replay(
                     await settled(client, uri)
                     full = prompt_tokens(scripted.requests[mark:])
                     before = _findings(client.diagnostics.get(uri, []), old, language)
-                    views_before = _views(old, language, path, root)
+                    views_before = _views(old, language, path, root, index)
                     path.write_text(new, encoding="utf-8")
+                    if index is not None:
+                        index.update(path, new)
                     mark = len(scripted.requests)
                     edit_and_save(client, uri, 2, new)
                     await asyncio.sleep(0)
@@ -302,7 +321,7 @@ async def replay(
                         )
                     after = _findings(client.diagnostics.get(uri, []), new, language)
                     full_new = await full_review(client, scripted, path, language_id, new)
-                    views_after = _views(new, language, path, root)
+                    views_after = _views(new, language, path, root, index)
                     client.text_document_did_close(
                         types.DidCloseTextDocumentParams(
                             text_document=types.TextDocumentIdentifier(uri=uri)
