@@ -209,8 +209,9 @@ def inner_statements(node: ast.stmt) -> list[ast.stmt]:
     if isinstance(node, ast.If):
         return [*node.body, *node.orelse]
     if isinstance(node, _TRIES):
-        handlers = [s for h in node.handlers for s in h.body]
-        return [*node.body, *handlers, *node.orelse, *node.finalbody]
+        tried: ast.Try = node  # type: ignore[assignment]  # or a TryStar: the same fields
+        handlers = [s for h in tried.handlers for s in h.body]
+        return [*tried.body, *handlers, *tried.orelse, *tried.finalbody]
     if isinstance(node, (ast.With, ast.AsyncWith)):
         return list(node.body)
     return []
