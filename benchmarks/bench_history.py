@@ -287,16 +287,7 @@ async def replay(
                     language_id = LANGUAGE_IDS[path.suffix]
                     language = language_of(path, language_id)
                     uri = path.as_uri()
-                    mark = len(scripted.requests)
-                    client.text_document_did_open(
-                        types.DidOpenTextDocumentParams(
-                            text_document=types.TextDocumentItem(
-                                uri=uri, language_id=language_id, version=1, text=old
-                            )
-                        )
-                    )
-                    await settled(client, uri)
-                    full = prompt_tokens(scripted.requests[mark:])
+                    full = await opened(client, scripted, uri, language_id, old)
                     before = _findings(client.diagnostics.get(uri, []), old, language)
                     views_before = _views(old, language, path, root, index)
                     path.write_text(new, encoding="utf-8")
@@ -364,14 +355,12 @@ async def replay(
     return saved
 
 
-async def full_review(
-    client: Any, scripted: ScriptedModel, path: Path, language_id: str, text: str
+async def opened(
+    client: Any, scripted: ScriptedModel, uri: str, language_id: str, text: str
 ) -> int:
-    """The prompt tokens of a full review of ``text``: opened beside ``path`` under a name
-    of its own (the review cache is per file, so it starts cold), then closed."""
+    """Open ``text`` as ``uri`` and wait for its review: the prompt tokens it cost."""
     from lsprotocol import types
 
-    uri = path.with_name(f"full-review-{path.name}").as_uri()
     mark = len(scripted.requests)
     client.text_document_did_open(
         types.DidOpenTextDocumentParams(
@@ -381,10 +370,22 @@ async def full_review(
         )
     )
     await settled(client, uri)
+    return prompt_tokens(scripted.requests[mark:])
+
+
+async def full_review(
+    client: Any, scripted: ScriptedModel, path: Path, language_id: str, text: str
+) -> int:
+    """The prompt tokens of a full review of ``text``: opened beside ``path`` under a name
+    of its own (the review cache is per file, so it starts cold), then closed."""
+    from lsprotocol import types
+
+    uri = path.with_name(f"full-review-{path.name}").as_uri()
+    tokens = await opened(client, scripted, uri, language_id, text)
     client.text_document_did_close(
         types.DidCloseTextDocumentParams(text_document=types.TextDocumentIdentifier(uri=uri))
     )
-    return prompt_tokens(scripted.requests[mark:])
+    return tokens
 
 
 def report(rows: list[Saved]) -> dict[str, Any]:
