@@ -48,7 +48,7 @@ def register(server: KaizenServer) -> None:
 
     @server.feature(types.TEXT_DOCUMENT_DID_SAVE)
     def did_save(ls: KaizenServer, params: types.DidSaveTextDocumentParams) -> None:
-        ls.symbol_updates.changed(params.text_document.uri, 0)
+        ls.symbol_updates.changed(params.text_document.uri)  # after a pause: see ``flush``
         if ls.settings.trigger.on_save:
             ls.scheduler.schedule(params.text_document.uri)
 

@@ -68,11 +68,18 @@ class Scheduler:
         doc = server.snapshot(uri)
         if doc is None:
             return None
-        # callees' signatures as the editor has them (the instant view's plan is the run's)
-        await server.symbol_updates.flush(reviewing=uri)
-        await self.publish_instant(doc, pipeline)
-        await asyncio.wait_for(server.store_ready.wait(), timeout=STORE_WAIT_S)
-        progress = await self.begin_progress(pipeline)
+        # the progress token's round trip to the client overlaps the instant view
+        beginning = asyncio.ensure_future(self.begin_progress(pipeline))
+        try:
+            # callees' signatures as the editor has them (the instant view's plan is the run's)
+            await server.symbol_updates.flush(reviewing=uri)
+            await self.publish_instant(doc, pipeline)
+            await asyncio.wait_for(server.store_ready.wait(), timeout=STORE_WAIT_S)
+            progress = await asyncio.shield(beginning)
+        except BaseException:  # cancelled by a newer edit (or no store): no progress left open
+            beginning.add_done_callback(self._end_unused)
+            beginning.cancel()
+            raise
         key = (uri, pipeline)
 
         def on_status(status: RunStatus, model: str | None) -> None:
@@ -158,6 +165,13 @@ class Scheduler:
         return current is not None and current.version == doc.version
 
     # progress ---------------------------------------------------------------------------
+
+    def _end_unused(self, beginning: asyncio.Future[str | None]) -> None:
+        """A progress begun for a run that never started is ended at once."""
+        if beginning.cancelled() or beginning.exception() is not None:
+            return
+        if (token := beginning.result()) is not None:
+            self.server.work_done_progress.end(token, types.WorkDoneProgressEnd())
 
     async def begin_progress(self, pipeline: str) -> str | None:
         server = self.server
