@@ -3,7 +3,11 @@ same run) and Kaizen's own overhead from a one-function edit + didSave to the pu
 model's finding on that edit, on a 2,000-line file with the scripted model answering
 instantly (total minus the time the run spent in model calls).
 
-    python benchmarks/bench_lsp.py [--runs 20] [--saves 40]
+    python benchmarks/bench_lsp.py [--runs 20] [--saves 40] [--baseline-server ../main/server]
+
+``--baseline-server DIR`` measures another tree (e.g. main's ``server``) in the same run:
+its start-up interleaved with this tree's and the bare server's, its saves right after
+this tree's, so a change is reported beside its baseline under the same machine load.
 """
 
 from __future__ import annotations
@@ -28,16 +32,18 @@ from tests.fixtures.scripted_model import ScriptedModel
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def env(home: str) -> dict[str, str]:
+def env(home: str, server: Path = ROOT / "server") -> dict[str, str]:
     out = {k: v for k, v in os.environ.items() if not k.endswith("_API_KEY")}
-    out.update(KAIZEN_HOME=home, PYTHONPATH=str(ROOT / "server"))
+    out.update(KAIZEN_HOME=home, PYTHONPATH=str(server))
     return out
 
 
-async def time_initialize(command: list[str], home: str, options: dict) -> float:
+async def time_initialize(
+    command: list[str], home: str, options: dict, server: Path = ROOT / "server"
+) -> float:
     client = make_test_lsp_client()
     started = time.perf_counter()
-    await client.start_io(*command, env=env(home))
+    await client.start_io(*command, env=env(home, server))
     await client.initialize_session(
         types.InitializeParams(
             capabilities=client_capabilities("neovim"), initialization_options=options
@@ -49,15 +55,21 @@ async def time_initialize(command: list[str], home: str, options: dict) -> float
     return elapsed
 
 
-async def bench_initialize(runs: int, home: str) -> dict:
+async def bench_initialize(runs: int, home: str, baseline: Path | None = None) -> dict:
     kaizen = [sys.executable, "-m", "kaizen", "serve"]
     bare = [sys.executable, str(ROOT / "benchmarks" / "bare_server.py")]
     times: dict[str, list[float]] = {"kaizen": [], "bare_pygls": []}
-    for _ in range(runs):  # interleaved so both see the same machine noise
+    if baseline is not None:
+        times["baseline"] = []
+    for _ in range(runs):  # interleaved so all see the same machine noise
         times["kaizen"].append(await time_initialize(kaizen, home, {}))
         times["bare_pygls"].append(await time_initialize(bare, home, {}))
-    out = {name: summary(values) for name, values in times.items()}
+        if baseline is not None:
+            times["baseline"].append(await time_initialize(kaizen, home, {}, baseline))
+    out: dict = {name: summary(values) for name, values in times.items()}
     out["ratio_p50"] = round(out["kaizen"]["p50"] / out["bare_pygls"]["p50"], 2)
+    if baseline is not None:
+        out["baseline_ratio_p50"] = round(out["baseline"]["p50"] / out["bare_pygls"]["p50"], 2)
     return out
 
 
@@ -98,7 +110,9 @@ def flag_the_edit(body: dict) -> dict:
     return {"issues": []}
 
 
-async def bench_save(saves: int, home: str, static: bool) -> dict:
+async def bench_save(
+    saves: int, home: str, static: bool, server: Path = ROOT / "server"
+) -> dict:
     """didChange + didSave of one function per save (the realistic edit: the other units
     are in the review cache), until the model's finding on the edited line is published."""
     with ScriptedModel() as scripted, tempfile.TemporaryDirectory() as tmp:
@@ -121,7 +135,7 @@ async def bench_save(saves: int, home: str, static: bool) -> dict:
             "localModel": False,
         }
         client = make_test_lsp_client()
-        await client.start_io(sys.executable, "-m", "kaizen", "serve", env=env(home))
+        await client.start_io(sys.executable, "-m", "kaizen", "serve", env=env(home, server))
         await client.initialize_session(
             types.InitializeParams(
                 capabilities=client_capabilities("neovim"),
@@ -175,27 +189,37 @@ async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=15)
     parser.add_argument("--saves", type=int, default=30)
+    parser.add_argument(
+        "--baseline-server", type=Path, help="another tree's server/ to measure beside this one"
+    )
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as home:
-        init = await bench_initialize(args.runs, home)
-        save_no_static = await bench_save(args.saves, home, static=False)
-        save_static = await bench_save(args.saves, home, static=True)
-    result = {
-        "initialize_ms": init,
-        "did_save_2000_lines": save_no_static,
-        "did_save_2000_lines_with_ruff": save_static,
-    }
+    baseline = args.baseline_server.resolve() if args.baseline_server else None
+    result: dict = {}
+    # each tree keeps its own database: neither reads the other's insights
+    with tempfile.TemporaryDirectory() as home, tempfile.TemporaryDirectory() as other:
+        result["initialize_ms"] = init = await bench_initialize(args.runs, home, baseline)
+        for key, static in (("", False), ("_with_ruff", True)):
+            result[f"did_save_2000_lines{key}"] = await bench_save(args.saves, home, static)
+            if baseline is not None:
+                result[f"baseline_did_save_2000_lines{key}"] = await bench_save(
+                    args.saves, other, static, baseline
+                )
+    if baseline is not None:
+        result["baseline_server"] = str(baseline)
     print(
         f"initialize  kaizen p50 {init['kaizen']['p50']} ms  p95 {init['kaizen']['p95']} ms | "
         f"bare pygls p50 {init['bare_pygls']['p50']} ms  p95 {init['bare_pygls']['p95']} ms | "
         f"ratio {init['ratio_p50']}"
+        + (f" (baseline {init['baseline_ratio_p50']})" if baseline is not None else "")
     )
-    for label, data in (("no pre-pass", save_no_static), ("ruff pre-pass", save_static)):
-        print(
-            f"didSave->publish ({label}): total p50 {data['total_ms']['p50']} p95 "
-            f"{data['total_ms']['p95']} ms; overhead p50 {data['overhead_ms']['p50']} p95 "
-            f"{data['overhead_ms']['p95']} ms"
-        )
+    for prefix in ("", "baseline_") if baseline is not None else ("",):
+        for label, key in (("no pre-pass", ""), ("ruff pre-pass", "_with_ruff")):
+            data = result[f"{prefix}did_save_2000_lines{key}"]
+            print(
+                f"{prefix}didSave->publish ({label}): total p50 {data['total_ms']['p50']} p95 "
+                f"{data['total_ms']['p95']} ms; overhead p50 {data['overhead_ms']['p50']} p95 "
+                f"{data['overhead_ms']['p95']} ms"
+            )
     print("saved", save("lsp", result))
 
 
