@@ -308,8 +308,7 @@ class Services:
 
         settings = self.settings
         found: list[Finding] = []
-        if pipeline == "autofix" and settings.static_prepass.enabled:
-            found.extend(await self.static(doc))
+        linting = pipeline == "autofix" and settings.static_prepass.enabled
         review_cached = (
             self.store is not None
             and not settings.static_prepass.only
@@ -321,8 +320,16 @@ class Services:
             task = detector_of(pipeline) or "issue_detector"
             choice = self.router.choose(task, doc.relpath)
             model = choice.targets[0].model if choice.targets else None
-            plan = await plan_review(doc, ctx, pipeline, model)
+            # the linters (their own processes) run while the plan is computed
+            planning = plan_review(doc, ctx, pipeline, model)
+            if linting:
+                static, plan = await asyncio.gather(self.static(doc), planning)
+                found.extend(static)
+            else:
+                plan = await planning
             found.extend(cached_findings(plan, doc.lines))
+        elif linting:
+            found.extend(await self.static(doc))
         assign_fingerprints(found, doc.lines, scope_namer(doc.text, doc.language))
         # not counted here: the run that follows suppresses (and counts) the same findings
         found = await self.policy(doc, found)
