@@ -6,8 +6,9 @@ instantly (total minus the time the run spent in model calls).
     python benchmarks/bench_lsp.py [--runs 20] [--saves 40] [--baseline-server ../main/server]
 
 ``--baseline-server DIR`` measures another tree (e.g. main's ``server``) in the same run:
-its start-up interleaved with this tree's and the bare server's, its saves right after
-this tree's, so a change is reported beside its baseline under the same machine load.
+its start-up interleaved with this tree's and the bare server's, its saves in sessions
+alternating with this tree's (``--rounds``), so a change is reported beside its baseline
+under the same machine load.
 """
 
 from __future__ import annotations
@@ -115,6 +116,23 @@ async def bench_save(
 ) -> dict:
     """didChange + didSave of one function per save (the realistic edit: the other units
     are in the review cache), until the model's finding on the edited line is published."""
+    totals, model_ms = await save_samples(saves, home, static, server)
+    return save_summary(totals, model_ms)
+
+
+def save_summary(totals: list[float], model_ms: list[float]) -> dict:
+    overhead = [t - m for t, m in zip(totals, model_ms, strict=False)]
+    return {
+        "total_ms": summary(totals),
+        "model_call_ms": summary(model_ms),
+        "overhead_ms": summary(overhead),
+    }
+
+
+async def save_samples(
+    saves: int, home: str, static: bool, server: Path = ROOT / "server"
+) -> tuple[list[float], list[float]]:
+    """One server session of ``bench_save``: each save's total and model time (ms)."""
     with ScriptedModel() as scripted, tempfile.TemporaryDirectory() as tmp:
         scripted.set_default("issue_detector", flag_the_edit)
         path = Path(tmp) / "big.py"
@@ -175,14 +193,27 @@ async def bench_save(
         r[0] for r in db.execute("select latency_ms from runs order by id desc limit ?", (saves,))
     ]
     model_ms.reverse()
-    overhead = [t - m for t, m in zip(totals, model_ms, strict=False)]
     db.execute("delete from runs")
     db.commit()
-    return {
-        "total_ms": summary(totals),
-        "model_call_ms": summary(model_ms),
-        "overhead_ms": summary(overhead),
-    }
+    return totals, model_ms
+
+
+async def bench_save_beside(
+    saves: int, rounds: int, homes: tuple[str, str], static: bool, baseline: Path
+) -> tuple[dict, dict]:
+    """``bench_save`` of this tree and of ``baseline`` in alternating sessions of
+    ``saves / rounds`` saves each, so both see the same drift of the machine's load."""
+    samples: list[tuple[list[float], list[float]]] = [([], []), ([], [])]
+    per_round = max(1, saves // rounds)
+    for _ in range(rounds):
+        for (totals, model_ms), home, server in zip(
+            samples, homes, (ROOT / "server", baseline), strict=True
+        ):
+            t, m = await save_samples(per_round, home, static, server)
+            totals.extend(t)
+            model_ms.extend(m)
+    this, other = (save_summary(t, m) for t, m in samples)
+    return this, other
 
 
 async def main() -> None:
@@ -192,6 +223,9 @@ async def main() -> None:
     parser.add_argument(
         "--baseline-server", type=Path, help="another tree's server/ to measure beside this one"
     )
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="alternating save sessions per tree (baseline)"
+    )
     args = parser.parse_args()
     baseline = args.baseline_server.resolve() if args.baseline_server else None
     result: dict = {}
@@ -199,11 +233,14 @@ async def main() -> None:
     with tempfile.TemporaryDirectory() as home, tempfile.TemporaryDirectory() as other:
         result["initialize_ms"] = init = await bench_initialize(args.runs, home, baseline)
         for key, static in (("", False), ("_with_ruff", True)):
-            result[f"did_save_2000_lines{key}"] = await bench_save(args.saves, home, static)
-            if baseline is not None:
-                result[f"baseline_did_save_2000_lines{key}"] = await bench_save(
-                    args.saves, other, static, baseline
-                )
+            if baseline is None:
+                result[f"did_save_2000_lines{key}"] = await bench_save(args.saves, home, static)
+                continue
+            this, base = await bench_save_beside(
+                args.saves, args.rounds, (home, other), static, baseline
+            )
+            result[f"did_save_2000_lines{key}"] = this
+            result[f"baseline_did_save_2000_lines{key}"] = base
     if baseline is not None:
         result["baseline_server"] = str(baseline)
     print(
