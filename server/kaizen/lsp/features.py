@@ -34,8 +34,6 @@ def register(server: KaizenServer) -> None:
     @server.feature(types.INITIALIZED)
     def initialized(ls: KaizenServer, _params: types.InitializedParams) -> None:
         ls.wire()
-        if ls.settings.static_prepass.enabled:
-            ls.services.warm_static(ls.root)
         ls.spawn(ls.start_background())
 
     @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)

@@ -167,8 +167,11 @@ class Scheduler:
     # progress ---------------------------------------------------------------------------
 
     def _end_unused(self, beginning: asyncio.Future[str | None]) -> None:
-        """A progress begun for a run that never started is ended at once."""
+        """A progress begun for a run that never started is ended at once (unless the
+        server is going: nobody listens, and a write to a closed pipe only adds noise)."""
         if beginning.cancelled() or beginning.exception() is not None:
+            return
+        if getattr(self.server.protocol, "_shutdown", False):
             return
         if (token := beginning.result()) is not None:
             self.server.work_done_progress.end(token, types.WorkDoneProgressEnd())

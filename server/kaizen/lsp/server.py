@@ -63,6 +63,8 @@ class KaizenServer(LanguageServer):
         if self._parts is None:
             self._parts = _Parts(self)
             self.apply_settings(None)
+            if self.settings.static_prepass.enabled:  # linters and rule files, on a thread
+                self.services.warm_static(self.root)
 
     @property
     def wired(self) -> bool:
