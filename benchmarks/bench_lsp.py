@@ -199,17 +199,18 @@ async def save_samples(
 
 
 async def bench_save_beside(
-    saves: int, rounds: int, homes: tuple[str, str], static: bool, baseline: Path
+    saves: int, rounds: int, static: bool, baseline: Path
 ) -> tuple[dict, dict]:
     """``bench_save`` of this tree and of ``baseline`` in alternating sessions of
-    ``saves / rounds`` saves each, so both see the same drift of the machine's load."""
+    ``saves / rounds`` saves each, so both see the same drift of the machine's load. Each
+    session has a database of its own: the same edits in a second session would otherwise
+    come from the first one's review cache, without a model call."""
     samples: list[tuple[list[float], list[float]]] = [([], []), ([], [])]
     per_round = max(1, saves // rounds)
     for _ in range(rounds):
-        for (totals, model_ms), home, server in zip(
-            samples, homes, (ROOT / "server", baseline), strict=True
-        ):
-            t, m = await save_samples(per_round, home, static, server)
+        for (totals, model_ms), server in zip(samples, (ROOT / "server", baseline), strict=True):
+            with tempfile.TemporaryDirectory() as home:
+                t, m = await save_samples(per_round, home, static, server)
             totals.extend(t)
             model_ms.extend(m)
     this, other = (save_summary(t, m) for t, m in samples)
@@ -229,16 +230,13 @@ async def main() -> None:
     args = parser.parse_args()
     baseline = args.baseline_server.resolve() if args.baseline_server else None
     result: dict = {}
-    # each tree keeps its own database: neither reads the other's insights
-    with tempfile.TemporaryDirectory() as home, tempfile.TemporaryDirectory() as other:
+    with tempfile.TemporaryDirectory() as home:
         result["initialize_ms"] = init = await bench_initialize(args.runs, home, baseline)
         for key, static in (("", False), ("_with_ruff", True)):
             if baseline is None:
                 result[f"did_save_2000_lines{key}"] = await bench_save(args.saves, home, static)
                 continue
-            this, base = await bench_save_beside(
-                args.saves, args.rounds, (home, other), static, baseline
-            )
+            this, base = await bench_save_beside(args.saves, args.rounds, static, baseline)
             result[f"did_save_2000_lines{key}"] = this
             result[f"baseline_did_save_2000_lines{key}"] = base
     if baseline is not None:

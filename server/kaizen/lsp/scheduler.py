@@ -88,7 +88,7 @@ class Scheduler:
             self.report(progress, uri, pipeline, phase, model)
 
         def on_progress(message: str) -> None:
-            if progress is not None:
+            if progress is not None and not self.closing:
                 server.work_done_progress.report(
                     progress, types.WorkDoneProgressReport(message=message)
                 )
@@ -166,12 +166,18 @@ class Scheduler:
 
     # progress ---------------------------------------------------------------------------
 
+    @property
+    def closing(self) -> bool:
+        """The client asked the server to shut down: runs cancelled now tell nobody (a
+        write to the closed pipe at exit makes pygls report errors about reporting)."""
+        return bool(getattr(self.server.protocol, "_shutdown", False))
+
     def _end_unused(self, beginning: asyncio.Future[str | None]) -> None:
         """A progress begun for a run that never started is ended at once (unless the
         server is going: nobody listens, and a write to a closed pipe only adds noise)."""
         if beginning.cancelled() or beginning.exception() is not None:
             return
-        if getattr(self.server.protocol, "_shutdown", False):
+        if self.closing:
             return
         if (token := beginning.result()) is not None:
             self.server.work_done_progress.end(token, types.WorkDoneProgressEnd())
@@ -193,6 +199,8 @@ class Scheduler:
     def report(
         self, token: str | None, uri: str, pipeline: str, phase: str, model: str | None
     ) -> None:
+        if self.closing:
+            return
         if token is not None and phase != "done":
             suffix = f" ({model})" if model else ""
             self.server.work_done_progress.report(
@@ -203,6 +211,8 @@ class Scheduler:
     def end_progress(
         self, token: str | None, uri: str, pipeline: str, result: RunResult | None = None
     ) -> None:
+        if self.closing:
+            return
         if token is not None:
             self.server.work_done_progress.end(token, types.WorkDoneProgressEnd())
         cost = None
