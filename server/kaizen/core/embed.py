@@ -87,7 +87,6 @@ def features(text: str) -> dict[str, float]:
     return {f: _WEIGHTS[f[0]] * (1.0 + math.log(n)) for f, n in counts.items()}
 
 
-@lru_cache(maxsize=4096)
 def _word_features(token: str) -> tuple[tuple[str, int], ...]:
     """The features one occurrence of ``token`` (a ``\\w+`` match) adds, in the order they
     are first counted, with how many times each is added."""
