@@ -525,13 +525,9 @@ class Services:
         observe_attempt(outcome)  # the latency histogram of this process (no database)
         if self.store is None:
             return None
-        from ..improvement.events import record_attempt
+        from ..improvement.events import record_call_and_attempt
 
-        try:  # the call's row first: the degradation monitor reads its window from them
-            self.store.record_call(run_id, outcome)
-        except Exception:
-            log.exception("could not record a call of %s", outcome.target.model)
-        record_attempt(self.store, outcome)
+        record_call_and_attempt(self.store, run_id, outcome)
         event = self._watch(outcome)
         if not outcome.ok or event is not None:
             self.router.refresh()
