@@ -21,6 +21,7 @@ from pathlib import Path
 from ..core.document import Document
 from ..core.findings import Edit, Finding, apply_edits, assign_fingerprints
 from ..core.workspace import LANGUAGES
+from ..languages.parsed import scope_namer
 from .static import ruff_findings
 from .verify import check_edits, new_lint_findings
 
@@ -67,7 +68,8 @@ async def similar_places(
     async def one(doc: Document) -> list[tuple[Document, Finding]]:
         async with limit:
             found = await analyze(doc)
-        assign_fingerprints(found, doc.lines)
+        # the run's own fingerprints (scoped by unit): the accepted place is known by one
+        assign_fingerprints(found, doc.lines, scope_namer(doc.text, doc.language))
         candidates = [f for f in found if f.code == code and f.edits]
         kept = await verified_places(doc, candidates, found) if candidates else []
         return [(doc, f) for f in kept]
