@@ -265,6 +265,10 @@ async def soak(saves: int, files: int, home: str, trace: Path | None = None) -> 
         "counts_every_200_saves": counts_curve,
         "save_ms_p95": {"first": round(p95_first, 1), "last": round(p95_last, 1)},
         "save_ms_p50": round(percentile(latencies, 50), 1),
+        "save_ms_p50_first_last": [round(percentile(first, 50), 1), round(percentile(last, 50), 1)],
+        "save_ms_p95_every_200_saves": [
+            round(percentile(latencies[k : k + 200], 95), 1) for k in range(0, len(latencies), 200)
+        ],
         "p95_drift": round(p95_last / p95_first - 1, 3),
         "unit_cache_rows": cached_units,
         "unit_cache_max": CACHE_MAX_UNITS,

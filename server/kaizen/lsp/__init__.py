@@ -11,10 +11,10 @@ if TYPE_CHECKING:  # the server module imports pygls: only on demand, below
 def create_server() -> KaizenServer:
     """A KaizenServer with every feature and command registered."""
     from .features import register
-    from .process import start_tracing
+    from .process import long_running
     from .server import KaizenServer
 
-    start_tracing()
+    long_running()
 
     server = KaizenServer()
     register(server)
