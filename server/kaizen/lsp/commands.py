@@ -95,7 +95,7 @@ async def get_status(ls: KaizenServer, args: dict[str, Any]) -> Any:
     from (insights are recorded after diagnostics are published, off the critical path)."""
     if args.get("waitForLearning"):
         await ls.scheduler.wait_for_learning()
-    process = counts(bool(args.get("objects")), args.get("traceSnapshot"))
+    process = counts(ls.protocol, bool(args.get("objects")), args.get("traceSnapshot"))
     return {**status(ls), "learning": len(ls.scheduler.learning), "process": process}
 
 

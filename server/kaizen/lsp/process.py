@@ -49,13 +49,16 @@ def long_running() -> None:
         tracemalloc.start(max(1, int(frames) if frames.isdigit() else 1))
 
 
-def counts(objects: bool = False, snapshot: str | None = None) -> dict[str, Any]:
-    """Tasks, threads and fds (totals and by kind); live objects by type when asked; a
+def counts(protocol: Any, objects: bool = False, snapshot: str | None = None) -> dict[str, Any]:
+    """Tasks, threads and fds (totals and by kind), the handler futures and progress tokens
+    pygls holds (``protocol``: the server's); live objects by type when asked; a
     tracemalloc snapshot written to ``snapshot`` when tracing is on."""
     threads = [t.name for t in threading.enumerate()]
     fds = _fds()
     out: dict[str, Any] = {
         "tasks": len(asyncio.all_tasks()),
+        "handlerFutures": len(protocol._request_futures),  # this request's own among them
+        "progressTokens": len(protocol.progress.tokens),
         "threads": len(threads),
         "fds": sum(fds.values()),
         "pythonBlocks": sys.getallocatedblocks(),  # Python's own allocator, objects alive
