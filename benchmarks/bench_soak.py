@@ -2,15 +2,22 @@
 
 One ``kaizen serve`` process, 20 files in three languages (Python, TypeScript, Go), an
 instantly answering model server, and N saves (default 2,000) spread over the files, each
-editing one function and waiting for the model's finding on the edited line. Every tenth
-save dismisses a finding (200 by default). Reported, beside the issue's targets:
+editing one function and waiting for the model's finding on the edited line (the model
+flags every marked line; the files start with every function marked, so what a document
+shows stays level). Every tenth save dismisses a finding (200 by default). Reported, beside
+the issue's targets:
 
 - resident memory (VmRSS) after warm-up and at the end: growth < 15%;
 - save latency p95 of the first and the last 200 measured saves: drift < 10%;
 - the unit review cache within ``review.cacheMaxUnits`` and the database file's size;
 - asyncio tasks, threads and file descriptors after warm-up and at the end (no leak).
 
-    python benchmarks/bench_soak.py [--saves 2000] [--files 20]
+    python benchmarks/bench_soak.py [--saves 2000] [--files 20] [--server ../main/server]
+
+``--server`` measures another tree's server (main's, as a baseline in the same session),
+``--trace DIR`` has the server trace its allocations and prints what grew most between
+warm-up and the end (slow: its timings are no result). ``kaizen.getStatus`` returns the
+counts (lsp/process.py): threads by name, fds by file, the C heap, live objects by type.
 """
 
 from __future__ import annotations
@@ -39,6 +46,7 @@ CACHE_MAX_UNITS = 2_000
 TRACE_ENV = "KAIZEN_TRACEMALLOC"  # lsp/process.py: the server traces its allocations
 TRACE_FRAMES = 12
 FUNCTIONS = 30
+FIRST_MARK = 100_000  # the marks the files start with (saves mark ``edit <save number>``)
 MARK = re.compile(r"(?:#|//) edit (\d+)")
 
 TEMPLATES = {
@@ -74,8 +82,16 @@ TEMPLATES = {
 
 
 def source(language: str) -> str:
+    """A file of ``FUNCTIONS`` functions, each already marked as edited (``edit 10000n``):
+    the first review flags every one, so a document shows about as many findings at the
+    first measured save as at the last. (Starting unmarked, the findings shown grew from
+    one to thirty a file over the first 600 saves: the last saves published three times
+    the diagnostics of the first, a drift of the workload, not of the server.)"""
     head = "package shop\n\n" if language == "go" else ""
-    return head + "".join(TEMPLATES[language][1].format(n=n) for n in range(FUNCTIONS))
+    functions = (TEMPLATES[language][1].format(n=n) for n in range(FUNCTIONS))
+    return head + "".join(
+        f.replace(" v0\n", f" edit {FIRST_MARK + n}\n", 1) for n, f in enumerate(functions)
+    )
 
 
 def flag_the_edit(body: dict) -> dict:
@@ -100,7 +116,8 @@ def flag_the_edit(body: dict) -> dict:
 def proc(pid: int) -> dict[str, int]:
     status = Path(f"/proc/{pid}/status").read_text()
     rss = int(re.search(r"VmRSS:\s+(\d+)", status).group(1))  # type: ignore[union-attr]
-    return {"rss_kb": rss, "rss_kb_by_mapping": mappings(pid)}
+    fds = len(list(Path(f"/proc/{pid}/fd").iterdir()))  # the server's own count may be absent
+    return {"rss_kb": rss, "fds": fds, "rss_kb_by_mapping": mappings(pid)}
 
 
 def mappings(pid: int) -> dict[str, int]:
@@ -127,7 +144,9 @@ async def counters(client: Any, pid: int, trace: str | None = None) -> dict[str,
     return {**proc(pid), **status["process"]}
 
 
-async def soak(saves: int, files: int, home: str, trace: Path | None = None) -> dict:
+async def soak(
+    saves: int, files: int, home: str, trace: Path | None = None, server: Path | None = None
+) -> dict:
     with ScriptedModel() as scripted, tempfile.TemporaryDirectory() as tmp:
         scripted.set_default("issue_detector", flag_the_edit)
         scripted.set_default("fix_generator", {"fixes": []})
@@ -158,6 +177,8 @@ async def soak(saves: int, files: int, home: str, trace: Path | None = None) -> 
         }
         client = make_test_lsp_client()
         server_env = env(home)
+        if server is not None:  # another tree's server (main's, for a baseline)
+            server_env["PYTHONPATH"] = str(server)
         if trace is not None:
             server_env[TRACE_ENV] = str(TRACE_FRAMES)
         await client.start_io(sys.executable, "-m", "kaizen", "serve", env=server_env)
@@ -218,7 +239,8 @@ async def soak(saves: int, files: int, home: str, trace: Path | None = None) -> 
                     now = await client.workspace_execute_command_async(
                         types.ExecuteCommandParams(command="kaizen.getStatus", arguments=[{}])
                     )
-                    counts_curve.append({k: now["process"][k] for k in ("tasks", "threads", "fds")})
+                    process = {"fds": proc(pid)["fds"], **now["process"]}
+                    counts_curve.append({k: process.get(k) for k in ("tasks", "threads", "fds")})
             if i >= warm and i % 10 == 0:  # dismiss a finding (not the one just shown)
                 old = [x for x in client.diagnostics.get(d["uri"], []) if marker not in x.message]
                 target = next((x for x in old if isinstance(x.data, dict)), None)
@@ -300,11 +322,17 @@ async def main() -> None:
         type=Path,
         help="a folder: the server traces its allocations (slower), the growth is printed",
     )
+    parser.add_argument(
+        "--server",
+        type=Path,
+        help="the server/ folder of another tree (main's), measured instead of this one's",
+    )
+    parser.add_argument("--out", default="soak", help="the result's name in benchmarks/results")
     args = parser.parse_args()
     if args.trace is not None:
         args.trace.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as home:
-        result = await soak(args.saves, args.files, home, args.trace)
+        result = await soak(args.saves, args.files, home, args.trace, args.server)
     print(
         f"{result['saves']} saves over {result['files']} files ({', '.join(result['languages'])}),"
         f" {result['dismissals']} dismissals"
@@ -329,7 +357,7 @@ async def main() -> None:
     if args.trace is not None:
         print("\n".join(growth(args.trace)))
         return  # a traced run is slower: its timings are no result
-    print("saved", save("soak", result))
+    print("saved", save(args.out, result))
 
 
 if __name__ == "__main__":
