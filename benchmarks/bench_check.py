@@ -11,12 +11,14 @@ Measured, each in a fresh process and (unless said) a fresh database:
 - ``--diff`` after a one-function change: model calls (target: that unit only);
 - peak RSS of the check process and files/s with an instantly answering model.
 
-- Kaizen's own overhead per file on a larger library (``--corpus``, default rich: 100 files),
+- Kaizen's own overhead per file on a larger library (``--corpus``, default rich: 100 files;
+  or a repository on this machine, e.g. a bare mirror of httpx: nothing is downloaded),
   an instant model: files/s in all, the cost of each further file beyond half the files' run
   (start-up is paid once), peak RSS; ``--baseline-server`` runs another tree beside it.
 
     python benchmarks/bench_check.py [--delay 1.0] [--corpus rich] [--repeat 3]
     python benchmarks/bench_check.py --overhead-only --baseline-server ../main/server
+    python benchmarks/bench_check.py --overhead-only --corpus /work/.mirror/encode+httpx/repo
 """
 
 from __future__ import annotations
@@ -35,26 +37,64 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "server"))
 from benchmarks.common import save
 from tests.fixtures.scripted_model import ScriptedModel
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def corpus(into: Path, package: str = "click") -> tuple[Path, int, int]:
-    """A git repository holding an installed library's sources; (path, files, lines)."""
-    module = importlib.import_module(package)
+def corpus(into: Path, source: str = "click") -> tuple[Path, int, int]:
+    """A git repository holding a real library; (path, files, lines).
 
-    source = Path(str(module.__file__)).parent
-    target = into / f"{package}-src" / package
-    shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__"))
-    repo = target.parent
-    files = sorted(target.rglob("*.py"))
-    lines = sum(len(f.read_text(encoding="utf-8").splitlines()) for f in files)
+    ``source`` is an installed package's import name (its sources are copied), or the path
+    of a repository: a bare git mirror (e.g. ``/work/.mirror/encode+httpx/repo``: its HEAD
+    is archived, nothing is downloaded) or a directory (copied). The files counted are those
+    ``kaizen check .`` reviews: ``corpus_files``."""
+    path = Path(source)
+    if path.is_dir() and (path / "HEAD").is_file() and (path / "objects").is_dir():
+        repo = into / f"{path.parent.name if path.name in ('repo', '.git') else path.name}-src"
+        repo.mkdir(parents=True)
+        archive = subprocess.run(
+            ["git", "--git-dir", str(path), "archive", "HEAD"], check=True, capture_output=True
+        )
+        subprocess.run(["tar", "-x", "-C", str(repo)], input=archive.stdout, check=True)
+    elif path.is_dir():
+        repo = into / f"{path.name}-src"
+        shutil.copytree(path, repo, ignore=shutil.ignore_patterns("__pycache__", ".git"))
+    else:
+        module = importlib.import_module(source)
+        target = into / f"{source}-src" / source
+        shutil.copytree(
+            Path(str(module.__file__)).parent, target, ignore=shutil.ignore_patterns("__pycache__")
+        )
+        repo = target.parent
+    files = corpus_files(repo)
+    lines = sum(len(f.read_text(encoding="utf-8", errors="replace").splitlines()) for f in files)
     git(repo, "init", "-q", "-b", "main")
     git(repo, "add", ".")
-    git(repo, "commit", "-qm", "click")
+    git(repo, "commit", "-qm", "corpus")
     return repo, len(files), lines
+
+
+def corpus_files(repo: Path) -> list[Path]:
+    """The files ``kaizen check .`` reviews in ``repo`` (its suffixes and skipped folders)."""
+    from kaizen.cli.check import iter_files
+
+    return sorted(p.resolve() for p in iter_files([str(repo)]))
+
+
+def corpus_name(source: str) -> str:
+    """The corpus as the results name it: a package with its version, a repository with its
+    commit."""
+    path = Path(source)
+    if path.is_dir():
+        git_dir = path if (path / "HEAD").is_file() else path / ".git"
+        head = subprocess.run(
+            ["git", "--git-dir", str(git_dir), "rev-parse", "HEAD"], capture_output=True, text=True
+        ).stdout.strip()
+        return f"{path} {head[:12] or '(not a git repository)'}"
+    return f"{source} {metadata.version(source)}"
 
 
 def git(repo: Path, *args: str) -> None:
@@ -120,7 +160,7 @@ def overhead(base: Path, scripted: ScriptedModel, args: argparse.Namespace) -> d
     the same runs are made with that tree, interleaved, so before/after is a same-run ratio.
     """
     repo, files, lines = corpus(base / "overhead", args.corpus)
-    half = tuple(str(p.relative_to(repo)) for p in sorted(repo.rglob("*.py"))[::2])
+    half = tuple(str(p.relative_to(repo.resolve())) for p in corpus_files(repo)[::2])
     trees = {"this": ROOT / "server"}
     if args.baseline_server:
         trees["baseline"] = Path(args.baseline_server).resolve()
@@ -135,7 +175,7 @@ def overhead(base: Path, scripted: ScriptedModel, args: argparse.Namespace) -> d
             runs[name]["half"].append(
                 run_check(repo, home / "h", scripted, server=tree, paths=half)
             )
-    out: dict[str, Any] = {"corpus": f"{args.corpus} {metadata.version(args.corpus)}"}
+    out: dict[str, Any] = {"corpus": corpus_name(args.corpus)}
     out.update(files=files, lines=lines, repeat=args.repeat)
     for name, by in runs.items():
         whole = statistics.median(r["wall_s"] for r in by["all"])
@@ -208,7 +248,12 @@ def overhead_lines(o: dict[str, Any]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--delay", type=float, default=1.0)
-    parser.add_argument("--corpus", default="rich", help="installed library for the overhead")
+    parser.add_argument(
+        "--corpus",
+        default="rich",
+        help="the overhead's library: an installed package, or a repository's path (a bare "
+        "git mirror such as /work/.mirror/encode+httpx/repo, or a directory)",
+    )
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--baseline-server", help="another server/ tree to compare, same run")
     parser.add_argument("--overhead-only", action="store_true")

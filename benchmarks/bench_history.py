@@ -7,8 +7,11 @@ is opened in one Kaizen language server and reviewed fully, then the commit's te
 The model is the scripted, instantly answering server; every request it receives is counted.
 
 Per saved file:
-- the prompt tokens of the save (every task: detection and fixes) against the full review
-  of the parent text (targets: median <= 10%, 90th percentile <= 30%);
+- the prompt tokens of the save (every task: detection and fixes) against a full review of
+  the saved text, what the save would cost without the review cache (targets: median
+  <= 10%, 90th percentile <= 30%); beside it, against the full review of the parent text
+  (the first measure of this benchmark: a commit that doubles a file costs over 100% there,
+  though the save sent only the new half);
 - the share of the file's definitions the commit touched (the floor a save could cost);
 - finding stability on untouched definitions: a definition whose text and context pack are
   the same before and after keeps exactly its findings (fingerprint, message, place in the
@@ -161,8 +164,9 @@ class Saved:
     repo: str
     commit: str
     path: str
-    full_tokens: int
+    full_tokens: int  # the full review of the parent text
     save_tokens: int
+    full_new_tokens: int  # a full review of the saved text (cold cache)
     definitions: int
     touched: int
     changed_units: float  # share of the new text in units new or changed (the floor)
@@ -172,10 +176,28 @@ class Saved:
 
     @property
     def ratio(self) -> float:
+        return self.save_tokens / max(self.full_new_tokens, 1)
+
+    @property
+    def ratio_parent(self) -> float:
         return self.save_tokens / max(self.full_tokens, 1)
 
 
-def _views(text: str, language: str, path: Path, root: Path) -> dict[str, tuple[str, str]]:
+def workspace_index(root: Path) -> Any:
+    """The root's symbol index, as the server builds it: the other languages' packs read
+    signatures of other files from it (Python's read the files)."""
+    from kaizen.app.symbols import indexed_language
+    from kaizen.languages import outline
+    from kaizen.languages.symbols import SymbolIndex
+
+    index = SymbolIndex(root, outline, indexed_language)
+    index.build()
+    return index
+
+
+def _views(
+    text: str, language: str, path: Path, root: Path, index: Any = None
+) -> dict[str, tuple[str, str]]:
     """unit -> (its normalised text, its context pack), as the review sees them."""
     from kaizen.languages.context_pack import build_pack
     from kaizen.languages.parsed import parse
@@ -183,7 +205,9 @@ def _views(text: str, language: str, path: Path, root: Path) -> dict[str, tuple[
     done = parse(text, language)
     out = {}
     for unit in done.units:
-        pack = build_pack(unit, done.facts, path, root, 800).text
+        pack = build_pack(
+            unit, done.facts, path, root, 800, language=language, index=index, text=text
+        ).text
         out[f"{unit.kind} {unit.name}"] = (unit.normalised(), pack)
     return out
 
@@ -254,6 +278,7 @@ async def replay(
                     continue
                 root = base / f"c{i:03d}"
                 materialise(git_dir, f"{commit}^", root, suffixes)
+                index = workspace_index(root) if suffixes != (".py",) else None
                 for rel in files:
                     old, new = show(git_dir, f"{commit}^", rel), show(git_dir, commit, rel)
                     if old is None or new is None or old == new:
@@ -262,19 +287,12 @@ async def replay(
                     language_id = LANGUAGE_IDS[path.suffix]
                     language = language_of(path, language_id)
                     uri = path.as_uri()
-                    mark = len(scripted.requests)
-                    client.text_document_did_open(
-                        types.DidOpenTextDocumentParams(
-                            text_document=types.TextDocumentItem(
-                                uri=uri, language_id=language_id, version=1, text=old
-                            )
-                        )
-                    )
-                    await settled(client, uri)
-                    full = prompt_tokens(scripted.requests[mark:])
+                    full = await opened(client, scripted, uri, language_id, old)
                     before = _findings(client.diagnostics.get(uri, []), old, language)
-                    views_before = _views(old, language, path, root)
+                    views_before = _views(old, language, path, root, index)
                     path.write_text(new, encoding="utf-8")
+                    if index is not None:
+                        index.update(path, new)
                     mark = len(scripted.requests)
                     edit_and_save(client, uri, 2, new)
                     await asyncio.sleep(0)
@@ -293,7 +311,8 @@ async def replay(
                             )
                         )
                     after = _findings(client.diagnostics.get(uri, []), new, language)
-                    views_after = _views(new, language, path, root)
+                    full_new = await full_review(client, scripted, path, language_id, new)
+                    views_after = _views(new, language, path, root, index)
                     client.text_document_did_close(
                         types.DidCloseTextDocumentParams(
                             text_document=types.TextDocumentIdentifier(uri=uri)
@@ -304,7 +323,15 @@ async def replay(
                     views_after = _definitions(views_after)
                     touched = sum(views_after.get(k) != v for k, v in views_before.items())
                     row = Saved(
-                        name, commit[:10], rel, full, cost, len(views_before), touched, floor
+                        name,
+                        commit[:10],
+                        rel,
+                        full,
+                        cost,
+                        full_new,
+                        len(views_before),
+                        touched,
+                        floor,
                     )
                     for key, view in views_before.items():
                         if views_after.get(key) != view or key not in before | after:
@@ -316,8 +343,9 @@ async def replay(
                             row.unstable.append(key)
                     saved.append(row)
                     print(
-                        f"  {name} {commit[:10]} {rel}: save {cost} / full {full} tokens "
-                        f"({100 * row.ratio:.1f}%; changed units {100 * floor:.1f}%), touched "
+                        f"  {name} {commit[:10]} {rel}: save {cost} / full {full_new} tokens "
+                        f"({100 * row.ratio:.1f}%; of the parent's {full}: "
+                        f"{100 * row.ratio_parent:.1f}%; changed units {100 * floor:.1f}%), touched "
                         f"{touched}/{len(views_before)} "
                         f"definitions, stable {row.stable}/{row.checks}",
                         flush=True,
@@ -327,10 +355,44 @@ async def replay(
     return saved
 
 
+async def opened(
+    client: Any, scripted: ScriptedModel, uri: str, language_id: str, text: str
+) -> int:
+    """Open ``text`` as ``uri`` and wait for its review: the prompt tokens it cost."""
+    from lsprotocol import types
+
+    mark = len(scripted.requests)
+    client.text_document_did_open(
+        types.DidOpenTextDocumentParams(
+            text_document=types.TextDocumentItem(
+                uri=uri, language_id=language_id, version=1, text=text
+            )
+        )
+    )
+    await settled(client, uri)
+    return prompt_tokens(scripted.requests[mark:])
+
+
+async def full_review(
+    client: Any, scripted: ScriptedModel, path: Path, language_id: str, text: str
+) -> int:
+    """The prompt tokens of a full review of ``text``: opened beside ``path`` under a name
+    of its own (the review cache is per file, so it starts cold), then closed."""
+    from lsprotocol import types
+
+    uri = path.with_name(f"full-review-{path.name}").as_uri()
+    tokens = await opened(client, scripted, uri, language_id, text)
+    client.text_document_did_close(
+        types.DidCloseTextDocumentParams(text_document=types.TextDocumentIdentifier(uri=uri))
+    )
+    return tokens
+
+
 def report(rows: list[Saved]) -> dict[str, Any]:
     if not rows:
         return {"files": 0}
     ratios = [100 * r.ratio for r in rows]
+    parents = [100 * r.ratio_parent for r in rows]
     shares = [100 * r.touched / max(r.definitions, 1) for r in rows]
     checks = sum(r.checks for r in rows)
     stable = sum(r.stable for r in rows)
@@ -342,6 +404,15 @@ def report(rows: list[Saved]) -> dict[str, Any]:
             "p90": round(percentile(ratios, 90), 2),
             "max": round(max(ratios), 2),
         },
+        "save_tokens_pct_of_parent_full": {
+            "p50": round(statistics.median(parents), 2),
+            "p90": round(percentile(parents, 90), 2),
+        },
+        # every save's tokens over every full review's: what a session of these saves costs
+        "save_tokens_pct_of_full_weighted": round(
+            100 * sum(r.save_tokens for r in rows) / max(sum(r.full_new_tokens for r in rows), 1),
+            2,
+        ),
         "changed_units_pct": {
             "p50": round(statistics.median(100 * r.changed_units for r in rows), 2),
             "p90": round(percentile([100 * r.changed_units for r in rows], 90), 2),
@@ -393,7 +464,9 @@ async def main() -> int:
             print(
                 f"{name} (HEAD {head[:10]}): {r['files']} saved files in {r['commits']} commits; "
                 f"save tokens p50 {r['save_tokens_pct_of_full']['p50']}% p90 "
-                f"{r['save_tokens_pct_of_full']['p90']}% of a full review (targets 10 / 30); "
+                f"{r['save_tokens_pct_of_full']['p90']}% of a full review (targets 10 / 30; "
+                f"weighted {r['save_tokens_pct_of_full_weighted']}%; of the parent's p50 "
+                f"{r['save_tokens_pct_of_parent_full']['p50']}%); "
                 f"changed units p50 {r['changed_units_pct']['p50']}% p90 "
                 f"{r['changed_units_pct']['p90']}%; "
                 f"definitions touched p50 {r['touched_definitions_pct']['p50']}%; untouched "
@@ -407,6 +480,7 @@ async def main() -> int:
             "commit": r.commit,
             "path": r.path,
             "full": r.full_tokens,
+            "full_new": r.full_new_tokens,
             "save": r.save_tokens,
             "definitions": r.definitions,
             "touched": r.touched,

@@ -3,7 +3,12 @@ same run) and Kaizen's own overhead from a one-function edit + didSave to the pu
 model's finding on that edit, on a 2,000-line file with the scripted model answering
 instantly (total minus the time the run spent in model calls).
 
-    python benchmarks/bench_lsp.py [--runs 20] [--saves 40]
+    python benchmarks/bench_lsp.py [--runs 20] [--saves 40] [--baseline-server ../main/server]
+
+``--baseline-server DIR`` measures another tree (e.g. main's ``server``) in the same run:
+its start-up interleaved with this tree's and the bare server's, its saves in sessions
+alternating with this tree's (``--rounds``), so a change is reported beside its baseline
+under the same machine load.
 """
 
 from __future__ import annotations
@@ -28,16 +33,18 @@ from tests.fixtures.scripted_model import ScriptedModel
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def env(home: str) -> dict[str, str]:
+def env(home: str, server: Path = ROOT / "server") -> dict[str, str]:
     out = {k: v for k, v in os.environ.items() if not k.endswith("_API_KEY")}
-    out.update(KAIZEN_HOME=home, PYTHONPATH=str(ROOT / "server"))
+    out.update(KAIZEN_HOME=home, PYTHONPATH=str(server))
     return out
 
 
-async def time_initialize(command: list[str], home: str, options: dict) -> float:
+async def time_initialize(
+    command: list[str], home: str, options: dict, server: Path = ROOT / "server"
+) -> float:
     client = make_test_lsp_client()
     started = time.perf_counter()
-    await client.start_io(*command, env=env(home))
+    await client.start_io(*command, env=env(home, server))
     await client.initialize_session(
         types.InitializeParams(
             capabilities=client_capabilities("neovim"), initialization_options=options
@@ -49,15 +56,21 @@ async def time_initialize(command: list[str], home: str, options: dict) -> float
     return elapsed
 
 
-async def bench_initialize(runs: int, home: str) -> dict:
+async def bench_initialize(runs: int, home: str, baseline: Path | None = None) -> dict:
     kaizen = [sys.executable, "-m", "kaizen", "serve"]
     bare = [sys.executable, str(ROOT / "benchmarks" / "bare_server.py")]
     times: dict[str, list[float]] = {"kaizen": [], "bare_pygls": []}
-    for _ in range(runs):  # interleaved so both see the same machine noise
+    if baseline is not None:
+        times["baseline"] = []
+    for _ in range(runs):  # interleaved so all see the same machine noise
         times["kaizen"].append(await time_initialize(kaizen, home, {}))
         times["bare_pygls"].append(await time_initialize(bare, home, {}))
-    out = {name: summary(values) for name, values in times.items()}
+        if baseline is not None:
+            times["baseline"].append(await time_initialize(kaizen, home, {}, baseline))
+    out: dict = {name: summary(values) for name, values in times.items()}
     out["ratio_p50"] = round(out["kaizen"]["p50"] / out["bare_pygls"]["p50"], 2)
+    if baseline is not None:
+        out["baseline_ratio_p50"] = round(out["baseline"]["p50"] / out["bare_pygls"]["p50"], 2)
     return out
 
 
@@ -98,9 +111,28 @@ def flag_the_edit(body: dict) -> dict:
     return {"issues": []}
 
 
-async def bench_save(saves: int, home: str, static: bool) -> dict:
+async def bench_save(
+    saves: int, home: str, static: bool, server: Path = ROOT / "server"
+) -> dict:
     """didChange + didSave of one function per save (the realistic edit: the other units
     are in the review cache), until the model's finding on the edited line is published."""
+    totals, model_ms = await save_samples(saves, home, static, server)
+    return save_summary(totals, model_ms)
+
+
+def save_summary(totals: list[float], model_ms: list[float]) -> dict:
+    overhead = [t - m for t, m in zip(totals, model_ms, strict=False)]
+    return {
+        "total_ms": summary(totals),
+        "model_call_ms": summary(model_ms),
+        "overhead_ms": summary(overhead),
+    }
+
+
+async def save_samples(
+    saves: int, home: str, static: bool, server: Path = ROOT / "server"
+) -> tuple[list[float], list[float]]:
+    """One server session of ``bench_save``: each save's total and model time (ms)."""
     with ScriptedModel() as scripted, tempfile.TemporaryDirectory() as tmp:
         scripted.set_default("issue_detector", flag_the_edit)
         path = Path(tmp) / "big.py"
@@ -121,7 +153,7 @@ async def bench_save(saves: int, home: str, static: bool) -> dict:
             "localModel": False,
         }
         client = make_test_lsp_client()
-        await client.start_io(sys.executable, "-m", "kaizen", "serve", env=env(home))
+        await client.start_io(sys.executable, "-m", "kaizen", "serve", env=env(home, server))
         await client.initialize_session(
             types.InitializeParams(
                 capabilities=client_capabilities("neovim"),
@@ -161,41 +193,68 @@ async def bench_save(saves: int, home: str, static: bool) -> dict:
         r[0] for r in db.execute("select latency_ms from runs order by id desc limit ?", (saves,))
     ]
     model_ms.reverse()
-    overhead = [t - m for t, m in zip(totals, model_ms, strict=False)]
     db.execute("delete from runs")
     db.commit()
-    return {
-        "total_ms": summary(totals),
-        "model_call_ms": summary(model_ms),
-        "overhead_ms": summary(overhead),
-    }
+    return totals, model_ms
+
+
+async def bench_save_beside(
+    saves: int, rounds: int, static: bool, baseline: Path
+) -> tuple[dict, dict]:
+    """``bench_save`` of this tree and of ``baseline`` in alternating sessions of
+    ``saves / rounds`` saves each, so both see the same drift of the machine's load. Each
+    session has a database of its own: the same edits in a second session would otherwise
+    come from the first one's review cache, without a model call."""
+    samples: list[tuple[list[float], list[float]]] = [([], []), ([], [])]
+    per_round = max(1, saves // rounds)
+    for _ in range(rounds):
+        for (totals, model_ms), server in zip(samples, (ROOT / "server", baseline), strict=True):
+            with tempfile.TemporaryDirectory() as home:
+                t, m = await save_samples(per_round, home, static, server)
+            totals.extend(t)
+            model_ms.extend(m)
+    this, other = (save_summary(t, m) for t, m in samples)
+    return this, other
 
 
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=15)
     parser.add_argument("--saves", type=int, default=30)
+    parser.add_argument(
+        "--baseline-server", type=Path, help="another tree's server/ to measure beside this one"
+    )
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="alternating save sessions per tree (baseline)"
+    )
     args = parser.parse_args()
+    baseline = args.baseline_server.resolve() if args.baseline_server else None
+    result: dict = {}
     with tempfile.TemporaryDirectory() as home:
-        init = await bench_initialize(args.runs, home)
-        save_no_static = await bench_save(args.saves, home, static=False)
-        save_static = await bench_save(args.saves, home, static=True)
-    result = {
-        "initialize_ms": init,
-        "did_save_2000_lines": save_no_static,
-        "did_save_2000_lines_with_ruff": save_static,
-    }
+        result["initialize_ms"] = init = await bench_initialize(args.runs, home, baseline)
+        for key, static in (("", False), ("_with_ruff", True)):
+            if baseline is None:
+                result[f"did_save_2000_lines{key}"] = await bench_save(args.saves, home, static)
+                continue
+            this, base = await bench_save_beside(args.saves, args.rounds, static, baseline)
+            result[f"did_save_2000_lines{key}"] = this
+            result[f"baseline_did_save_2000_lines{key}"] = base
+    if baseline is not None:
+        result["baseline_server"] = str(baseline)
     print(
         f"initialize  kaizen p50 {init['kaizen']['p50']} ms  p95 {init['kaizen']['p95']} ms | "
         f"bare pygls p50 {init['bare_pygls']['p50']} ms  p95 {init['bare_pygls']['p95']} ms | "
         f"ratio {init['ratio_p50']}"
+        + (f" (baseline {init['baseline_ratio_p50']})" if baseline is not None else "")
     )
-    for label, data in (("no pre-pass", save_no_static), ("ruff pre-pass", save_static)):
-        print(
-            f"didSave->publish ({label}): total p50 {data['total_ms']['p50']} p95 "
-            f"{data['total_ms']['p95']} ms; overhead p50 {data['overhead_ms']['p50']} p95 "
-            f"{data['overhead_ms']['p95']} ms"
-        )
+    for prefix in ("", "baseline_") if baseline is not None else ("",):
+        for label, key in (("no pre-pass", ""), ("ruff pre-pass", "_with_ruff")):
+            data = result[f"{prefix}did_save_2000_lines{key}"]
+            print(
+                f"{prefix}didSave->publish ({label}): total p50 {data['total_ms']['p50']} p95 "
+                f"{data['total_ms']['p95']} ms; overhead p50 {data['overhead_ms']['p50']} p95 "
+                f"{data['overhead_ms']['p95']} ms"
+            )
     print("saved", save("lsp", result))
 
 

@@ -15,8 +15,10 @@ from lsprotocol import types
 
 from kaizen.config import Settings
 from kaizen.core.document import Document
-from kaizen.core.findings import Edit, Finding
+from kaizen.core.findings import Edit, Finding, assign_fingerprints, split_lines
+from kaizen.languages.parsed import scope_namer
 from kaizen.languages.units import split_blocks, split_units
+from kaizen.memory.loop import suppress_dismissed
 from kaizen.pipelines.context import RunContext
 from kaizen.pipelines.fix_trigger import Remembered, reuse
 from kaizen.pipelines.review import plan_review
@@ -265,3 +267,120 @@ async def test_fixes_are_asked_once_and_never_for_dismissed_findings(
         )
     )
     assert any(a.edit is not None for a in actions)  # the remembered fix, on the new text
+
+
+def _fingerprints(text: str) -> dict[int, str]:
+    lines = split_lines(text)
+    found = [
+        Finding("autofix", "bug", "warning", n, n, "returns None")
+        for n, line in enumerate(lines, 1)
+        if line.strip() == "return None"
+    ]
+    assign_fingerprints(found, lines, scope_namer(text, "python"))
+    return {f.start_line: f.fingerprint for f in found}
+
+
+def test_a_finding_keeps_its_fingerprint_when_a_twin_elsewhere_goes() -> None:
+    """The same flagged text in another function is no reason to rename a finding:
+    deleting that function must not change this one's identity (a cached finding would
+    look new, and a dismissal would stop matching it)."""
+    twin = "def first(x):\n    if x:\n        return None\n    return x\n\n\n"
+    kept = "def second(y):\n    if y:\n        return None\n    return y\n"
+    both, alone = _fingerprints(twin + kept), _fingerprints(kept)
+    assert len(set(both.values())) == 2
+    assert both[9] == alone[3]
+
+
+def test_a_dismissal_recorded_before_scoped_fingerprints_still_hides_the_finding() -> None:
+    text = "def only(x):\n    return None\n"
+    lines = split_lines(text)
+    f = Finding("autofix", "bug", "warning", 2, 2, "returns None")
+    assign_fingerprints([f], lines, scope_namer(text, "python"))
+    assert f.unscoped and f.fingerprint != f.unscoped
+    assert suppress_dismissed([f], {f.unscoped: "not a bug"}) == []
+    assert (f.suppressed, f.suppressed_by) == ("not a bug", f.unscoped)
+
+
+TYPING = '''from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from decimal import Decimal
+
+    from shop.money import to_cents
+
+    Price = Decimal
+    Quantity = int
+
+    class Line:
+        price: Price
+        quantity: Quantity
+
+    Basket = list[Line]
+
+
+def total(lines: Basket) -> Price:
+    return sum(to_cents(line.price) for line in lines)
+'''
+
+
+def test_a_large_compound_statement_is_split_like_a_module() -> None:
+    units = [(u.kind, u.name, u.header) for u in split_units(TYPING.splitlines(), "python")]
+    assert units == [
+        ("imports", "<imports>", ""),
+        ("imports", "<imports in if TYPE_CHECKING>", "if TYPE_CHECKING:"),
+        ("module", "<module Price in if TYPE_CHECKING>", "if TYPE_CHECKING:"),
+        ("class", "Line", "if TYPE_CHECKING:\nclass Line:"),
+        ("module", "<module Basket in if TYPE_CHECKING>", "if TYPE_CHECKING:"),
+        ("function", "total", ""),
+    ]
+
+
+def test_an_alias_changed_inside_if_type_checking_resends_its_group_only(
+    tmp_path: Path,
+) -> None:
+    new = TYPING.replace("Quantity = int", "Quantity = float")
+    assert resent(tmp_path, TYPING, new) == ["<module Price in if TYPE_CHECKING>"]
+    new = TYPING.replace("return sum(", "return Decimal(0) + sum(")
+    assert resent(tmp_path, TYPING, new) == ["total"]
+
+
+def test_imports_under_if_type_checking_are_context_of_their_users(tmp_path: Path) -> None:
+    from kaizen.languages.context_pack import build_pack
+    from kaizen.languages.parsed import parse
+
+    done = parse(TYPING, "python")
+    total = next(u for u in done.units if u.name == "total")
+    pack = build_pack(total, done.facts, tmp_path / "t.py", tmp_path, 800).text
+    assert "from shop.money import to_cents" in pack
+    assert "Basket = " not in pack  # a group's text is not a signature
+
+
+def test_a_typescript_constant_change_resends_its_group_not_every_module_line() -> None:
+    from kaizen.languages.parsed import parse
+    from kaizen.languages.units import unit_hash
+
+    text = (
+        'import { a } from "./a";\n\nconst LIMIT = 10;\nconst TAX = 0.2;\n\n'
+        "export const routes = {\n  home: '/',\n\n  about: '/about',\n};\n\n"
+        "export function f(): number {\n  return LIMIT;\n}\n"
+    )
+    new = text.replace("TAX = 0.2", "TAX = 0.3")
+    before = {unit_hash(u): u.name for u in parse(text, "typescript").units}
+    after = {unit_hash(u): u.name for u in parse(new, "typescript").units}
+    assert sorted(n for h, n in after.items() if h not in before) == ["<module const LIMIT = 10;>"]
+    routes = next(u for u in parse(text, "typescript").units if "routes" in u.name)
+    assert len(routes.lines) == 4  # the blank line inside the literal does not cut it
+
+
+def test_a_learnings_block_is_cut_to_the_code_it_goes_with() -> None:
+    from kaizen.core.document import Learnings
+
+    lines = [f"- Found before: [bug] lesson number {i} about this code" for i in range(8)]
+    block = Learnings("Historical learnings:\n" + "\n".join(lines) + "\n", list(range(10, 18)))
+    assert block.within(10_000) is block
+    cut = block.within(40)  # 160 characters: the header and the first two lines
+    assert cut.block.splitlines() == ["Historical learnings:", *lines[:2]]
+    assert cut.insight_ids == [10, 11]  # only what the prompt carries is credited
+    assert block.within(5) == Learnings()  # not even one line: no header alone

@@ -63,6 +63,19 @@ async def index_workspace(services: Services, docs: list[Document]) -> None:
         log.exception("could not index %s", root)
 
 
+def prime_ignores(docs: list[Document]) -> None:
+    """Whether git ignores each document (such a file is never sent to a model), asked in
+    one ``git check-ignore`` per repository instead of one process per file."""
+    from ..security.ignore import prime_git_ignored
+
+    by_root: dict[Path, list[Path]] = {}
+    for d in docs:
+        if d.root is not None:
+            by_root.setdefault(d.root, []).append(d.path)
+    for root, paths in by_root.items():
+        prime_git_ignored(root, paths)
+
+
 async def review_documents(
     services: Services,
     docs: list[Document],
@@ -78,6 +91,7 @@ async def review_documents(
     what completed."""
     state = progress or Progress()
     state.files = len(docs)
+    await asyncio.to_thread(prime_ignores, docs)
     await index_workspace(services, docs)
     gate = asyncio.Semaphore(max(1, jobs))
     slots: list[list[tuple[Document, RunResult]]] = [[] for _ in docs]

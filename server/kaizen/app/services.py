@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -81,6 +82,21 @@ class _StaticMemo:
         return done and (self.linted.cancelled() or self.linted.exception() is not None)
 
 
+@dataclass
+class _SnapshotRules:
+    """The team rules of one document snapshot (the same ``Document`` object) under one
+    ``review`` setting: its instant view and its run read them once, not three times,
+    each read a hop to a worker thread that waits behind whatever else holds the GIL."""
+
+    doc: Document
+    review: Any
+    applied: AppliedRules | None = None
+    policy: tuple[list[Any], dict[str, str], dict[str, str]] | None = None
+
+
+SNAPSHOTS_KEPT = 16  # documents whose rules are remembered (the editor's open ones)
+
+
 class Services:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -104,6 +120,7 @@ class Services:
         # kaizen/alert notification); called on the event loop
         self.on_alert: Callable[[AlertEvent], None] | None = None
         self.rulebook = RuleBook()  # the team's rules, re-read when their files change
+        self._snapshots: OrderedDict[str, _SnapshotRules] = OrderedDict()
         # the workspace symbol index (``app.symbols``), made by the face that knows the root
         self.symbols: WorkspaceSymbols | None = None
 
@@ -275,6 +292,7 @@ class Services:
 
     def forget(self, uri: str) -> None:
         """A document closed: drop what was computed for it."""
+        self._snapshots.pop(uri, None)
         memo = self._static.pop(uri, None)
         if memo is not None and not memo.linted.done():
             memo.linted.cancel()
@@ -290,8 +308,7 @@ class Services:
 
         settings = self.settings
         found: list[Finding] = []
-        if pipeline == "autofix" and settings.static_prepass.enabled:
-            found.extend(await self.static(doc))
+        linting = pipeline == "autofix" and settings.static_prepass.enabled
         review_cached = (
             self.store is not None
             and not settings.static_prepass.only
@@ -303,22 +320,46 @@ class Services:
             task = detector_of(pipeline) or "issue_detector"
             choice = self.router.choose(task, doc.relpath)
             model = choice.targets[0].model if choice.targets else None
-            plan = await plan_review(doc, ctx, pipeline, model)
+            # the linters (their own processes) run while the plan is computed
+            planning = plan_review(doc, ctx, pipeline, model)
+            if linting:
+                static, plan = await asyncio.gather(self.static(doc), planning)
+                found.extend(static)
+            else:
+                plan = await planning
             found.extend(cached_findings(plan, doc.lines))
+        elif linting:
+            found.extend(await self.static(doc))
         assign_fingerprints(found, doc.lines, scope_namer(doc.text, doc.language))
         # not counted here: the run that follows suppresses (and counts) the same findings
         found = await self.policy(doc, found)
         return await self._suppress(doc, found) if found and self.store is not None else found
 
+    def _snapshot(self, doc: Document) -> _SnapshotRules:
+        review = self.settings.review
+        memo = self._snapshots.get(doc.uri)
+        if memo is None or memo.doc is not doc or memo.review is not review:
+            memo = self._snapshots[doc.uri] = _SnapshotRules(doc, review)
+        self._snapshots.move_to_end(doc.uri)
+        while len(self._snapshots) > SNAPSHOTS_KEPT:
+            self._snapshots.popitem(last=False)
+        return memo
+
     async def rules(self, doc: Document) -> AppliedRules:
-        """The team rules for ``doc``'s prompts (instruction files, learned rules)."""
+        """The team rules for ``doc``'s prompts (instruction files, learned rules), read
+        once per snapshot of the document."""
+        memo = self._snapshot(doc)
+        if memo.applied is not None:
+            return memo.applied
         try:
-            return await asyncio.to_thread(
-                self.rulebook.applied, doc.root, doc.relpath, self.settings.review
+            applied = await asyncio.to_thread(
+                self.rulebook.applied, doc.root, doc.relpath, memo.review
             )
         except Exception:  # a rule file must never cost the review
             log.exception("could not read the rules for %s", doc.relpath)
             return AppliedRules()
+        memo.applied = applied
+        return applied
 
     async def policy(self, doc: Document, findings: list[Finding]) -> list[Finding]:
         """What the review policy lets through (``rules.policy.filter_findings``: the
@@ -329,15 +370,23 @@ class Services:
         from ..rules.policy import filter_findings
 
         book = self.rulebook
-        try:
-            rules = await asyncio.to_thread(book.suppressing, doc.root, doc.relpath)
-            cite = await asyncio.to_thread(book.uris, doc.root, doc.relpath)
-            severity = await asyncio.to_thread(book.severities, doc.root, doc.relpath)
-        except Exception:
-            log.exception("could not read the rules for %s", doc.relpath)
-            rules, cite, severity = [], {}, {}
-        review = self.settings.review
-        return filter_findings(findings, doc.relpath, review, rules, cite, severity).shown
+        memo = self._snapshot(doc)
+
+        def read() -> tuple[list[Any], dict[str, str], dict[str, str]]:
+            return (
+                book.suppressing(doc.root, doc.relpath),
+                book.uris(doc.root, doc.relpath),
+                book.severities(doc.root, doc.relpath),
+            )
+
+        if memo.policy is None:
+            try:
+                memo.policy = await asyncio.to_thread(read)
+            except Exception:
+                log.exception("could not read the rules for %s", doc.relpath)
+                memo.policy = [], {}, {}
+        rules, cite, severity = memo.policy
+        return filter_findings(findings, doc.relpath, memo.review, rules, cite, severity).shown
 
     async def suppress(self, doc: Document, findings: list[Finding]) -> list[Finding]:
         """Drop what the review policy hides (``rules.policy``: settings, suppressing
@@ -476,13 +525,9 @@ class Services:
         observe_attempt(outcome)  # the latency histogram of this process (no database)
         if self.store is None:
             return None
-        from ..improvement.events import record_attempt
+        from ..improvement.events import record_call_and_attempt
 
-        try:  # the call's row first: the degradation monitor reads its window from them
-            self.store.record_call(run_id, outcome)
-        except Exception:
-            log.exception("could not record a call of %s", outcome.target.model)
-        record_attempt(self.store, outcome)
+        record_call_and_attempt(self.store, run_id, outcome)
         event = self._watch(outcome)
         if not outcome.ok or event is not None:
             self.router.refresh()

@@ -45,6 +45,7 @@ SKIP_DIRS = {
     "dist",
     ".tox",
 }
+FULL_COLLECTION_AFTER = 100  # younger collections between full ones (Python's default: 10)
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 SARIF_LEVEL = {"error": "error", "warning": "warning", "info": "note", "hint": "note"}
 
@@ -470,6 +471,12 @@ def run_check(args: argparse.Namespace) -> int:
     except CheckError as exc:
         print(f"kaizen: {exc}", file=sys.stderr)
         return 2
+    # A check lives for one run. Each full collection walks every object alive, and
+    # litellm's import makes a million of them: 9-10 full collections (0.5-0.7 s of CPU on
+    # 100 files) became 1 when they wait for 100 younger collections instead of 10 (peak
+    # RSS unchanged).
+    gen0, gen1, _ = gc.get_threshold()
+    gc.set_threshold(gen0, gen1, FULL_COLLECTION_AFTER)
     services = Services(settings)
     pipelines = ["autofix", "refactor"] if args.pipeline == "all" else [args.pipeline]
     services.open_store()

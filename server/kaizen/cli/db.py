@@ -15,8 +15,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ..config import settings_for_database
-
 
 def add_db_command(sub: Any) -> None:
     parser = sub.add_parser("db", help="migrate the database; export / import learnings")
@@ -40,6 +38,8 @@ def add_db_command(sub: Any) -> None:
 
 
 def run_db(args: argparse.Namespace) -> int:
+    from ..config import settings_for_database  # pydantic: not for ``kaizen serve``'s parser
+
     settings, problems = settings_for_database(args.database)
     for problem in problems:
         print(f"kaizen: {problem}", file=sys.stderr)

@@ -11,12 +11,11 @@ import difflib
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..app.services import Services
-from ..core.findings import Finding, apply_edits
-from ..core.runs import RunStatus
-from .common import cli_settings, editor_overrides, read_document
+if TYPE_CHECKING:  # imported when the command runs: ``kaizen serve`` builds this parser too
+    from ..app.services import Services
+    from ..core.findings import Finding
 
 
 def add_pr_command(sub: Any) -> None:
@@ -44,6 +43,9 @@ def pick(findings: list[Finding], fingerprint: str | None, line: int | None) -> 
 
 
 def run_pr(args: argparse.Namespace) -> int:
+    from ..app.services import Services
+    from .common import cli_settings, editor_overrides, read_document
+
     args.static_only = args.no_static = False
     settings = cli_settings(editor_overrides(args))
     doc = read_document(Path(args.file))
@@ -61,6 +63,8 @@ def run_pr(args: argparse.Namespace) -> int:
 
 async def _pr(services: Services, doc: Any, args: argparse.Namespace) -> int:
     from ..app.pull_requests import create_pull_request
+    from ..core.findings import apply_edits
+    from ..core.runs import RunStatus
     from ..github import PullRequestError
     from ..pipelines import registry
 

@@ -82,6 +82,22 @@ class Learnings:
     block: str = ""
     insight_ids: list[int] = field(default_factory=list)
 
+    def within(self, tokens: int) -> Learnings:
+        """The block cut to its header and the lines (most relevant first) that fit in
+        ``tokens`` (4 characters each), with the ids of those lines only."""
+        if not self.block or len(self.block) <= tokens * 4:
+            return self
+        header, *lines = self.block.rstrip("\n").split("\n")
+        kept, used = [header], len(header) + 1
+        for line in lines[: len(self.insight_ids)]:
+            used += len(line) + 1
+            if used > tokens * 4:
+                break
+            kept.append(line)
+        if len(kept) == 1:
+            return Learnings()
+        return Learnings("\n".join(kept) + "\n", self.insight_ids[: len(kept) - 1])
+
 
 @dataclass
 class AppliedRules:

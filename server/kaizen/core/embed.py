@@ -72,23 +72,39 @@ def features(text: str) -> dict[str, float]:
 
     Repeats are dampened (``1 + ln count``) so one repeated word cannot dominate a text.
     """
-    counts: dict[str, int] = {}
+    # Each distinct word is featurised once and its features counted as often as the word
+    # occurs (code repeats its identifiers: this is most of an embedding's cost). Words go
+    # in the order of their first occurrence, so the features keep the order (and the
+    # vector the exact floating-point sums) of counting them occurrence by occurrence.
+    occurrences: dict[str, int] = {}
     for match in _WORD.finditer(unicodedata.normalize("NFKC", text)):
-        raw = match.group().strip("_")
-        word = raw.lower()
-        if not word or word in STOPWORDS:
-            continue
-        counts["w:" + word] = counts.get("w:" + word, 0) + 1
-        parts = [p.lower() for chunk in raw.split("_") for p in _CAMEL.findall(chunk)]
-        if len(parts) > 1:
-            for part in parts:
-                if part not in STOPWORDS:
-                    counts["s:" + part] = counts.get("s:" + part, 0) + 1
-        padded = f"<{word}>"
-        for i in range(len(padded) - _NGRAM + 1):
-            gram = "c:" + padded[i : i + _NGRAM]
-            counts[gram] = counts.get(gram, 0) + 1
+        raw = match.group()
+        occurrences[raw] = occurrences.get(raw, 0) + 1
+    counts: dict[str, int] = {}
+    for raw, times in occurrences.items():
+        for feature, n in _word_features(raw):
+            counts[feature] = counts.get(feature, 0) + n * times
     return {f: _WEIGHTS[f[0]] * (1.0 + math.log(n)) for f, n in counts.items()}
+
+
+def _word_features(token: str) -> tuple[tuple[str, int], ...]:
+    """The features one occurrence of ``token`` (a ``\\w+`` match) adds, in the order they
+    are first counted, with how many times each is added."""
+    raw = token.strip("_")
+    word = raw.lower()
+    if not word or word in STOPWORDS:
+        return ()
+    counts: dict[str, int] = {"w:" + word: 1}
+    parts = [p.lower() for chunk in raw.split("_") for p in _CAMEL.findall(chunk)]
+    if len(parts) > 1:
+        for part in parts:
+            if part not in STOPWORDS:
+                counts["s:" + part] = counts.get("s:" + part, 0) + 1
+    padded = f"<{word}>"
+    for i in range(len(padded) - _NGRAM + 1):
+        gram = "c:" + padded[i : i + _NGRAM]
+        counts[gram] = counts.get(gram, 0) + 1
+    return tuple(counts.items())
 
 
 @lru_cache(maxsize=1 << 18)

@@ -48,6 +48,9 @@ class Finding:
     edits: list[Edit] = field(default_factory=list)
     fix_title: str | None = None
     fingerprint: str = ""
+    # the fingerprint without its scope: what a finding was called before every finding
+    # was qualified by its scope, so dismissals recorded then still hide it
+    unscoped: str = ""
     learnings: list[int] = field(default_factory=list)
     learnings_used: bool = False
     title: str | None = None  # refactor opportunities: a short name
@@ -78,28 +81,24 @@ def assign_fingerprints(
 ) -> None:
     """Fingerprint each finding so it keeps its identity across runs.
 
-    The same flagged text in two places (``return total / len(items)`` in ten functions)
-    would otherwise share a fingerprint told apart only by the order of the findings, so
-    editing one function would renumber the others. Duplicates are qualified by their
-    scope (``scope_of``: the enclosing function's name) and only what is still identical
-    within one scope gets an occurrence suffix, in document order. A unique finding keeps
-    its plain fingerprint (as before scopes existed: dismissals made then still match).
+    The flagged text alone is not an identity: ``return None`` in ten functions would share
+    one. So each fingerprint is qualified by the finding's scope (``scope_of``: the name of
+    its enclosing unit), and only what is still identical within one scope gets an
+    occurrence suffix, in document order. Always qualified, never only when a duplicate
+    exists: a finding's identity must not depend on the rest of the file (deleting another
+    function's ``return None`` renamed this one's, and its cached finding looked new).
+    ``unscoped`` keeps the plain fingerprint, which dismissals recorded before matched.
     """
-    bases = [
-        fingerprint(f.pipeline, f.code or f.category, lines, f.start_line, f.end_line)
-        for f in findings
-    ]
-    counts: dict[str, int] = {}
-    for base in bases:
-        counts[base] = counts.get(base, 0) + 1
     seen: dict[str, int] = {}
     order = sorted(
         range(len(findings)),
         key=lambda i: (findings[i].start_line, findings[i].start_col or 0, findings[i].code),
     )
     for i in order:
-        f, base = findings[i], bases[i]
-        if counts[base] > 1 and scope_of is not None and (scope := scope_of(f)):
+        f = findings[i]
+        base = fingerprint(f.pipeline, f.code or f.category, lines, f.start_line, f.end_line)
+        f.unscoped = base
+        if scope_of is not None and (scope := scope_of(f)):
             base = hashlib.sha256(f"{base}\x1f{scope}".encode()).hexdigest()[:24]
         n = seen.get(base, 0)
         seen[base] = n + 1

@@ -13,6 +13,25 @@ from . import bugs, heuristics, metrics, performance, router_state
 log = logging.getLogger(__name__)
 
 
+def record_call_and_attempt(store: Any, run_id: int | None, outcome: Any) -> None:
+    """A model attempt's ``model_calls`` row and then ``record_attempt``. A successful one
+    (nearly every call) writes both in one transaction; if that fails, nothing of it was
+    written and each is recorded on its own, as a failed attempt always is."""
+    if outcome.ok:
+        try:
+            store.record_call(
+                run_id, outcome, then=lambda s: performance.record_outcome(store, outcome, s)
+            )
+            return
+        except Exception:
+            log.warning("could not record a call of %s at once", outcome.target.model)
+    try:  # the call's row first: the degradation monitor reads its window from them
+        store.record_call(run_id, outcome)
+    except Exception:
+        log.exception("could not record a call of %s", outcome.target.model)
+    record_attempt(store, outcome)
+
+
 def record_attempt(store: Any, outcome: Any) -> None:
     """A model attempt: model_performance always; a bug pattern (and maybe a learned
     heuristic) when it failed."""

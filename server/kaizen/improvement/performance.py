@@ -51,33 +51,39 @@ class Sample:
         )
 
 
-def add_sample(store: Any, model: str, task_type: str, sample: Sample) -> None:
-    table = ModelPerformance.__table__
-    with store.sessions.begin() as s:
-        upsert_increment(
-            s,
-            table,
-            {"model": model, "task_type": task_type},
-            {
-                "calls": sample.calls,
-                "successes": sample.successes,
-                "accepted": sample.accepted,
-                "rejected": sample.rejected,
-                "invalid": sample.invalid,
-                "errors": sample.errors,
-                "unreached": sample.unreached,
-                "dropped": sample.dropped,
-                "total_latency_ms": sample.latency_ms,
-                "total_cost_usd": sample.cost_usd,
-                "total_completion_tokens": sample.completion_tokens,
-            },
-            {"updated_at": utcnow()},
-        )
+def add_sample(
+    store: Any, model: str, task_type: str, sample: Sample, session: Any = None
+) -> None:
+    """Add ``sample`` to the row of (model, task type): in its own write transaction, or in
+    ``session``'s (one transaction with the call it came from)."""
+    if session is None:
+        with store.sessions.begin() as s:
+            add_sample(store, model, task_type, sample, s)
+        return
+    upsert_increment(
+        session,
+        ModelPerformance.__table__,
+        {"model": model, "task_type": task_type},
+        {
+            "calls": sample.calls,
+            "successes": sample.successes,
+            "accepted": sample.accepted,
+            "rejected": sample.rejected,
+            "invalid": sample.invalid,
+            "errors": sample.errors,
+            "unreached": sample.unreached,
+            "dropped": sample.dropped,
+            "total_latency_ms": sample.latency_ms,
+            "total_cost_usd": sample.cost_usd,
+            "total_completion_tokens": sample.completion_tokens,
+        },
+        {"updated_at": utcnow()},
+    )
 
 
-def record_outcome(store: Any, outcome: Any) -> None:
-    """One model attempt (a gateway ``CallOutcome``)."""
-    add_sample(store, outcome.target.model, outcome.task, Sample.from_outcome(outcome))
+def record_outcome(store: Any, outcome: Any, session: Any = None) -> None:
+    """One model attempt (a gateway ``CallOutcome``); ``session``: see ``add_sample``."""
+    add_sample(store, outcome.target.model, outcome.task, Sample.from_outcome(outcome), session)
 
 
 def record_feedback(store: Any, model: str, task_type: str, outcome: str) -> bool:

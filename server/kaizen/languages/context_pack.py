@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from .pack_text import render_sections
-from .units import Unit, parse_python
+from .units import Unit, inner_statements, parse_python
 
 log = logging.getLogger(__name__)
 
@@ -103,6 +103,8 @@ def node_facts(node: ast.stmt) -> ModuleFacts:
                 facts.bound[local] = bound
                 one = ast.ImportFrom(node.module, [alias], node.level)
                 facts.import_lines[local] = [ast.unparse(one)]
+    elif inner := inner_statements(node):  # ``if TYPE_CHECKING:``, ``try: import x``
+        return merge_facts(node_facts(s) for s in inner)
     elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
         facts.defs[node.name] = _signature(node)
         if isinstance(node, ast.ClassDef):
@@ -243,7 +245,10 @@ def build_pack(
     imports = [line for name in sorted(unit.names) for line in facts.import_lines.get(name, ())]
     sections: list[tuple[str, list[str]]] = [
         ("Imports it uses", imports),
-        ("Enclosing class", [unit.header] if unit.header else []),
+        (
+            "Enclosing class" if unit.header.startswith("class ") else "Enclosed in",
+            [unit.header] if unit.header else [],
+        ),
         ("Defined elsewhere in this module", local),
         ("Defined in other modules of this project", workspace),
         ("From libraries (not shown)", [", ".join(library)] if library else []),

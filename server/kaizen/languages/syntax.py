@@ -72,6 +72,8 @@ class Outline:
     packages: list[tuple[int, int]] = field(default_factory=list)  # package-line spans
     has_error: bool = False
     errors: list[tuple[int, int]] = field(default_factory=list)  # top-level spans with one
+    # the spans of the top-level statements: a blank line inside one does not end a group
+    statements: list[tuple[int, int]] = field(default_factory=list)
 
 
 def _lines(node: Any) -> tuple[int, int]:
@@ -168,6 +170,7 @@ def outline_of(entry: LanguageEntry, text: str, document: str = "") -> Outline |
                 names.append(one)
     root = tree.root_node
     out = Outline(has_error=root.has_error, packages=packages)
+    out.statements = [_lines(c) for c in root.named_children]
     if root.has_error:
         out.errors = [_lines(c) for c in root.children if c.has_error or c.is_missing]
     out.definitions = _definitions(found, source)

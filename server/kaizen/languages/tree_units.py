@@ -8,7 +8,9 @@
   namespace's (``namespace``, ``mod m {}``) are a ``module`` unit, and its functions stay
   ``function`` units named ``ns.f`` with the namespace header as context;
 - ``imports``: every import/use/include/require and package line, one unit;
-- ``module``: the other top-level lines, one unit per run not interrupted by a definition;
+- ``module``: the other top-level lines, one unit per run of statements not interrupted by
+  a definition or a blank line between two statements (as Python's groups: a changed
+  constant re-sends its own group, not every constant of the file);
 - ``block``: where tree-sitter found a syntax error, what no surviving definition covers.
 
 Each definition's unit starts at the doc comments and decorators right above it. Names
@@ -115,18 +117,29 @@ def tree_units(outline: Outline, lines: list[str]) -> list[Unit]:
         if not d.ok:
             for i in range(d.first, min(d.end, n) + 1):
                 broken[i] = True
-    units.extend(_module_groups(lines, taken, broken))
+    units.extend(_module_groups(lines, taken, broken, outline.statements))
     units.extend(_error_blocks(lines, taken, broken))
     units.sort(key=lambda u: u.start)
     return units
 
 
-def _module_groups(lines: list[str], taken: list[bool], broken: list[bool]) -> list[Unit]:
-    """Free lines outside syntax errors, one group per run between definitions."""
+def _module_groups(
+    lines: list[str],
+    taken: list[bool],
+    broken: list[bool],
+    statements: list[tuple[int, int]],
+) -> list[Unit]:
+    """Free lines outside syntax errors, one group per run between definitions and blank
+    lines that lie between statements (not inside one: a long object literal with blank
+    lines in it stays whole)."""
+    inside = [False] * (len(lines) + 2)
+    for first, last in statements:
+        for i in range(first + 1, min(last, len(lines)) + 1):
+            inside[i] = True
     groups: list[list[int]] = []
     current: list[int] = []
     for i in range(1, len(lines) + 1):
-        if taken[i] or broken[i]:
+        if taken[i] or broken[i] or (current and not lines[i - 1].strip() and not inside[i]):
             if current:
                 groups.append(current)
                 current = []

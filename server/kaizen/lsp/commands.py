@@ -310,10 +310,10 @@ async def document_info(ls: KaizenServer, args: dict[str, Any]) -> Any:
     }
 
 
-def register(server: KaizenServer) -> None:
-    """Register the editor's own commands (the tool table's come from ``tool_commands``)."""
-    for name, handler in COMMANDS.items():
-        server.command(name)(wrap(name, handler))
+def handlers() -> dict[str, Callable[..., Awaitable[Any]]]:
+    """The editor's own commands, as ``workspace/executeCommand`` runs them (the tool
+    table's come from ``tool_commands``; ``command_names`` lists both for ``initialize``)."""
+    return {name: wrap(name, handler) for name, handler in COMMANDS.items()}
 
 
 def wrap(name: str, handler: Handler) -> Callable[..., Awaitable[Any]]:

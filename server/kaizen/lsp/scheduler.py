@@ -68,11 +68,18 @@ class Scheduler:
         doc = server.snapshot(uri)
         if doc is None:
             return None
-        # callees' signatures as the editor has them (the instant view's plan is the run's)
-        await server.symbol_updates.flush(reviewing=uri)
-        await self.publish_instant(doc, pipeline)
-        await asyncio.wait_for(server.store_ready.wait(), timeout=STORE_WAIT_S)
-        progress = await self.begin_progress(pipeline)
+        # the progress token's round trip to the client overlaps the instant view
+        beginning = asyncio.ensure_future(self.begin_progress(pipeline))
+        try:
+            # callees' signatures as the editor has them (the instant view's plan is the run's)
+            await server.symbol_updates.flush(reviewing=uri)
+            await self.publish_instant(doc, pipeline)
+            await asyncio.wait_for(server.store_ready.wait(), timeout=STORE_WAIT_S)
+            progress = await asyncio.shield(beginning)
+        except BaseException:  # cancelled by a newer edit (or no store): no progress left open
+            beginning.add_done_callback(self._end_unused)
+            beginning.cancel()
+            raise
         key = (uri, pipeline)
 
         def on_status(status: RunStatus, model: str | None) -> None:
@@ -81,7 +88,7 @@ class Scheduler:
             self.report(progress, uri, pipeline, phase, model)
 
         def on_progress(message: str) -> None:
-            if progress is not None:
+            if progress is not None and not self.closing:
                 server.work_done_progress.report(
                     progress, types.WorkDoneProgressReport(message=message)
                 )
@@ -159,6 +166,22 @@ class Scheduler:
 
     # progress ---------------------------------------------------------------------------
 
+    @property
+    def closing(self) -> bool:
+        """The client asked the server to shut down: runs cancelled now tell nobody (a
+        write to the closed pipe at exit makes pygls report errors about reporting)."""
+        return bool(getattr(self.server.protocol, "_shutdown", False))
+
+    def _end_unused(self, beginning: asyncio.Future[str | None]) -> None:
+        """A progress begun for a run that never started is ended at once (unless the
+        server is going: nobody listens, and a write to a closed pipe only adds noise)."""
+        if beginning.cancelled() or beginning.exception() is not None:
+            return
+        if self.closing:
+            return
+        if (token := beginning.result()) is not None:
+            self.server.work_done_progress.end(token, types.WorkDoneProgressEnd())
+
     async def begin_progress(self, pipeline: str) -> str | None:
         server = self.server
         if not server.supports("window", "work_done_progress"):
@@ -176,6 +199,8 @@ class Scheduler:
     def report(
         self, token: str | None, uri: str, pipeline: str, phase: str, model: str | None
     ) -> None:
+        if self.closing:
+            return
         if token is not None and phase != "done":
             suffix = f" ({model})" if model else ""
             self.server.work_done_progress.report(
@@ -186,6 +211,8 @@ class Scheduler:
     def end_progress(
         self, token: str | None, uri: str, pipeline: str, result: RunResult | None = None
     ) -> None:
+        if self.closing:
+            return
         if token is not None:
             self.server.work_done_progress.end(token, types.WorkDoneProgressEnd())
         cost = None

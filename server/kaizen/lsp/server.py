@@ -2,8 +2,11 @@
 
 Handlers (``features``, ``commands``, ``tool_commands``) stay thin; runs are scheduled by
 ``scheduler`` and what the editor shows is kept by ``published``. Nothing slow happens
-before ``initialize`` is answered: the database opens and litellm imports in the background
-after ``initialized``.
+before ``initialize`` is answered: this module imports pygls and nothing of Kaizen's own
+that needs pydantic, and the session's parts (settings, ``Services``, the scheduler...) are
+made by ``wire``, which runs right after the answer is sent (or on first use, whichever
+comes first). The database opens and litellm imports in the background after
+``initialized``.
 """
 
 from __future__ import annotations
@@ -12,24 +15,25 @@ import asyncio
 import contextlib
 import logging
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lsprotocol import types
 from pygls.lsp.server import LanguageServer
 from pygls.uris import to_fs_path
 
 from .. import __version__
-from ..app.services import Services
-from ..config import Settings, deep_merge, load_settings
-from ..core.document import Document
-from ..models.lazy_litellm import warm_up_in_background
-from ..pipelines.base import RunResult
 from .protocol import KaizenProtocol
-from .published import PublishedFindings
-from .rule_offers import RuleOffers
-from .scheduler import Scheduler
-from .similar import SimilarFixes
-from .symbols import SymbolUpdates
+
+if TYPE_CHECKING:
+    from ..app.services import Services
+    from ..config import Settings
+    from ..core.document import Document
+    from ..pipelines.base import RunResult
+    from .published import PublishedFindings
+    from .rule_offers import RuleOffers
+    from .scheduler import Scheduler
+    from .similar import SimilarFixes
+    from .symbols import SymbolUpdates
 
 log = logging.getLogger(__name__)
 FIRST_PAINT_WAIT_S = 0.5  # start-up work waits this long for the first file to be shown
@@ -41,22 +45,62 @@ class KaizenServer(LanguageServer):
     def __init__(self) -> None:
         # pygls' own pool only reads stdin, one line at a time: two threads, not cpu + 4
         super().__init__("kaizen", __version__, protocol_cls=KaizenProtocol, max_workers=2)
-        self.services = Services(Settings())
         self.editor_options: dict[str, Any] = {}
         self.root: Path | None = None
         self.background: set[asyncio.Task[Any]] = set()
         self.store_ready = asyncio.Event()
         self.first_paint = asyncio.Event()  # the first instant publish is out
         self.notified: set[str] = set()
-        self.scheduler = Scheduler(self)
-        self.published = PublishedFindings(self)
         self.metrics_port: int | None = None  # ``kaizen serve --metrics-port N``
         self.metrics_url: str | None = None
-        self.services.on_alert = self.show_alert
-        self.services.on_problem = lambda text: self.notify_once(text, types.MessageType.Warning)
-        self.similar = SimilarFixes(self)
-        self.rule_offers = RuleOffers(self)  # proposed rules: Accept / Reject / evidence
-        self.symbol_updates = SymbolUpdates(self)  # the workspace symbol index
+        self._parts: _Parts | None = None  # made by ``wire``
+
+    # the session's parts, made after ``initialize`` is answered ------------------------
+
+    def wire(self) -> None:
+        """Import and make the session's parts (pydantic's settings, ``Services``, the
+        scheduler, the published findings...) with the editor's settings: called right
+        after the ``initialize`` answer is written, or by whatever needs them first."""
+        if self._parts is None:
+            self._parts = _Parts(self)
+            self.apply_settings(None)
+            if self.settings.static_prepass.enabled:  # linters and rule files, on a thread
+                self.services.warm_static(self.root)
+
+    @property
+    def wired(self) -> bool:
+        return self._parts is not None
+
+    @property
+    def parts(self) -> _Parts:
+        if self._parts is None:
+            self.wire()
+        assert self._parts is not None
+        return self._parts
+
+    @property
+    def services(self) -> Services:
+        return self.parts.services
+
+    @property
+    def scheduler(self) -> Scheduler:
+        return self.parts.scheduler
+
+    @property
+    def published(self) -> PublishedFindings:
+        return self.parts.published
+
+    @property
+    def similar(self) -> SimilarFixes:
+        return self.parts.similar
+
+    @property
+    def rule_offers(self) -> RuleOffers:
+        return self.parts.rule_offers
+
+    @property
+    def symbol_updates(self) -> SymbolUpdates:
+        return self.parts.symbol_updates
 
     @property
     def settings(self) -> Settings:
@@ -65,10 +109,13 @@ class KaizenServer(LanguageServer):
     # settings ---------------------------------------------------------------------------
 
     def apply_settings(self, editor: dict[str, Any] | None) -> None:
+        from ..config import load_settings
+
         if editor is not None:
             self.editor_options = editor
+        services = self.services  # made first (``wire``), with the defaults
         settings, problems = load_settings(self.root, self.editor_options)
-        self.services.update_settings(settings)
+        services.update_settings(settings)
         if problems:  # one message for the whole configuration, not one per key
             self.notify_once("Kaizen settings: " + "; ".join(problems), types.MessageType.Warning)
 
@@ -139,6 +186,8 @@ class KaizenServer(LanguageServer):
         file the editor opens first should not wait behind them."""
         with contextlib.suppress(asyncio.TimeoutError):
             await asyncio.wait_for(self.first_paint.wait(), FIRST_PAINT_WAIT_S)
+        from ..models.lazy_litellm import warm_up_in_background
+
         await asyncio.to_thread(self.services.open_store)
         warm_up_in_background()
         if self.services.store_error:
@@ -187,6 +236,8 @@ class KaizenServer(LanguageServer):
         return None
 
     async def pull_configuration(self) -> None:
+        from ..config import deep_merge
+
         try:
             result = await self.workspace_configuration_async(
                 types.ConfigurationParams(items=[types.ConfigurationItem(section="kaizen")])
@@ -198,6 +249,8 @@ class KaizenServer(LanguageServer):
             self.apply_settings(deep_merge(self.editor_options, result[0]))
 
     def snapshot(self, uri: str) -> Document | None:
+        from ..core.document import Document
+
         doc = self.workspace.text_documents.get(uri)
         if doc is None:
             return None
@@ -208,6 +261,30 @@ class KaizenServer(LanguageServer):
             version=doc.version,
             language_id=doc.language_id,
         )
+
+
+class _Parts:
+    """Everything of a session that needs Kaizen's heavier modules, made in one place."""
+
+    def __init__(self, server: KaizenServer) -> None:
+        from ..app.services import Services
+        from ..config import Settings
+        from .published import PublishedFindings
+        from .rule_offers import RuleOffers
+        from .scheduler import Scheduler
+        from .similar import SimilarFixes
+        from .symbols import SymbolUpdates
+
+        self.services = Services(Settings())
+        self.services.on_alert = server.show_alert
+        self.services.on_problem = lambda text: server.notify_once(
+            text, types.MessageType.Warning
+        )
+        self.scheduler = Scheduler(server)
+        self.published = PublishedFindings(server)
+        self.similar = SimilarFixes(server)
+        self.rule_offers = RuleOffers(server)  # proposed rules: Accept / Reject / evidence
+        self.symbol_updates = SymbolUpdates(server)  # the workspace symbol index
 
 
 def root_of(params: types.InitializeParams) -> Path | None:

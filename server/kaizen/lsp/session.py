@@ -15,12 +15,20 @@ from ..pipelines.base import RunResult
 
 
 class Session(Protocol):
-    services: Services
     store_ready: asyncio.Event
     first_paint: asyncio.Event
-    published: Any  # PublishedFindings
-    symbol_updates: Any  # SymbolUpdates: the workspace symbol index's updates
     protocol: Any
+
+    # The session's parts are made after ``initialize`` is answered (``KaizenServer.wire``)
+    # and read through properties, so the protocol asks only to read them.
+    @property
+    def services(self) -> Services: ...
+
+    @property
+    def published(self) -> Any: ...  # PublishedFindings
+
+    @property
+    def symbol_updates(self) -> Any: ...  # SymbolUpdates: the symbol index's updates
 
     # pygls exposes these as read-only properties, so the protocol asks only to read them.
     @property

@@ -4,8 +4,9 @@ Built once, in the background, after the first publish (the static findings of t
 file never wait for a workspace walk) and after the database opened (so a restart loads
 the persisted index and re-reads only changed files). Updated by content hash:
 
-- didChange (after a short pause per document: typing costs one outline, not one per key)
-  and didSave, from the editor's buffer; didClose, from the file on disk again;
+- didChange and didSave, from the editor's buffer, after a short pause per document
+  (typing and saving cost one outline, not one per key or save; a run of another document
+  cuts the pause short); didClose, from the file on disk again;
 - workspace/didChangeWatchedFiles (registered when the client allows it): created and
   changed files from disk unless the editor has them open (its buffer wins), deleted files
   removed.
@@ -118,17 +119,16 @@ class SymbolUpdates:
         pauses still waiting are cut short, the updates under way awaited.
 
         ``reviewing``: the document about to be reviewed. Its own entry matters only to the
-        other files' packs (its units read their own text), so it is re-indexed in the
-        background instead of on the save's way to its publish (a 2,000-line file's outline
-        is ~15 ms)."""
-        waiting = list(self._pending)
+        other files' packs (its units read their own text), so its pause is left to run
+        out: it is re-indexed once the user stops saving and typing, or at once when
+        another document's run flushes, never beside the save's own planning (a
+        2,000-line file's outline is ~15 ms of CPU, and a thread holding the interpreter
+        makes every step of the save wait for it)."""
+        waiting = [uri for uri in self._pending if uri != reviewing]
         for uri in waiting:
             self._pending.pop(uri).cancel()
         for uri in waiting:
-            if uri == reviewing:
-                self.server.spawn(self._update(uri))
-            else:
-                await self._update(uri)
+            await self._update(uri)
         others = [t for t in self._updating if t.get_name() != reviewing]
         if others:
             await asyncio.wait(others)

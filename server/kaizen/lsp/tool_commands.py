@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from ..tools.table import TOOLS, Context, Tool, ToolError
@@ -46,8 +47,12 @@ def _handler(tool: Tool) -> Handler:
     return run
 
 
-def register(server: KaizenServer) -> None:
+def handlers() -> dict[str, Callable[..., Awaitable[Any]]]:
+    """``kaizen.<command>`` of every tool that has one (``command_names`` lists them for
+    the ``initialize`` answer)."""
+    out: dict[str, Callable[..., Awaitable[Any]]] = {}
     for tool in TOOLS.values():
         if tool.command is not None:
             name = f"kaizen.{tool.command}"
-            server.command(name)(wrap(name, _handler(tool)))
+            out[name] = wrap(name, _handler(tool))
+    return out

@@ -72,6 +72,9 @@ def retrieve(
     if limit <= 0 or token_budget <= 0:
         return Learnings()
     kinds = TASK_KINDS.get(task, tuple(KIND_LABELS))
+    with engine.connect() as conn:
+        if not _any_insight(conn, repository, language, kinds):
+            return Learnings()  # nothing to find: no embedding, no search
     [vector] = embedder.embed([query])
     with engine.connect() as conn:
         hits = hybrid_search(
@@ -101,6 +104,23 @@ def retrieve(
     if not lines:
         return Learnings()
     return Learnings(block="\n".join([HEADER, *lines]) + "\n", insight_ids=ids)
+
+
+def _any_insight(conn: Connection, repository: str, language: str, kinds: tuple[str, ...]) -> bool:
+    """Whether any insight could be found: the search only returns insights of this
+    repository and language, and only those of ``kinds`` are kept. A repository with no
+    history (every first ``kaizen check``) then costs one indexed read per file instead of
+    an embedding and the keyword and vector searches."""
+    row = conn.execute(
+        select(WorkflowInsight.id)
+        .where(
+            WorkflowInsight.repository == repository,
+            WorkflowInsight.language == language,
+            WorkflowInsight.kind.in_(kinds),
+        )
+        .limit(1)
+    ).first()
+    return row is not None
 
 
 def _rows(conn: Connection, ids: list[int], kinds: tuple[str, ...]) -> list[WorkflowInsight]:

@@ -47,9 +47,11 @@ def suppress_dismissed(findings: list[Finding], reasons: dict[str, str | None]) 
     in ``suppressed`` (``reasons``: fingerprint -> the user's reason or None)."""
     kept = []
     for f in findings:
-        if f.fingerprint in reasons:
-            f.suppressed = reasons[f.fingerprint] or "dismissed"
-            f.suppressed_by = f.fingerprint
+        # a dismissal recorded before fingerprints were always scoped matches the plain one
+        by = next((fp for fp in (f.fingerprint, f.unscoped) if fp and fp in reasons), None)
+        if by is not None:
+            f.suppressed = reasons[by] or "dismissed"
+            f.suppressed_by = by
         else:
             kept.append(f)
     return kept

@@ -178,7 +178,7 @@ async def _detect_and_fix(
         return []
     review = await start_review(scope, doc, ctx, "issue_detector")
     plan, total, done = review.plan, review.total, 0
-    query = review.query(doc.safe_lines)
+    query = review.query(doc.safe_lines) if review.batches else ""  # no redaction unsent
 
     async def one(batch: list[Planned]) -> list[Finding] | None:
         nonlocal done

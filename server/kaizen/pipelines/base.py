@@ -26,6 +26,11 @@ from .context import RunContext
 
 log = logging.getLogger(__name__)
 
+# the learnings block of a prompt: at most this share of the tokens of the code it goes
+# with, and never less than the floor (the most relevant line or two always fit)
+LEARNINGS_SHARE = 0.25
+LEARNINGS_FLOOR_TOKENS = 100
+
 
 class SkipDocument(Exception):
     """The document cannot be analysed (binary, too large); the message says why."""
@@ -210,7 +215,11 @@ class RunScope:
             search = self.learned[task] = asyncio.ensure_future(
                 self.ctx.learnings(self.doc, task, query)
             )
-        learned = await asyncio.shield(search)
+        # one block per file, cut per prompt: never larger than a share of the code it is
+        # sent with (a save of one small function paid the whole block)
+        learned = (await asyncio.shield(search)).within(
+            max(LEARNINGS_FLOOR_TOKENS, int(content.token_count * LEARNINGS_SHARE))
+        )
         values.setdefault("rules", (await self.applied_rules()).block)
         used = self.result.insight_ids
         used.extend(i for i in learned.insight_ids if i not in used)

@@ -18,9 +18,11 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from difflib import SequenceMatcher
 from functools import cache
+from typing import overload
 
 from ..core.findings import Finding
 from . import prompts
@@ -116,12 +118,39 @@ def _snippet_lines(snippet: str) -> list[str]:
     return [normalise(line) for line in snippet.splitlines() if line.strip()]
 
 
-def _window(norm: list[str], start: int, size: int) -> str:
+class _Normalised(Sequence[str]):
+    """``[normalise(line) for line in lines]``, each line computed when first read: a
+    finding whose snippet is where it says reads a few lines of a 2,000-line file, not all
+    of them (only a snippet found elsewhere needs the whole document)."""
+
+    def __init__(self, lines: list[str]) -> None:
+        self._lines = lines
+        self._done: list[str | None] = [None] * len(lines)
+
+    def __len__(self) -> int:
+        return len(self._lines)
+
+    @overload
+    def __getitem__(self, index: int) -> str: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[str]: ...
+
+    def __getitem__(self, index: int | slice) -> str | list[str]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self._lines)))]
+        line = self._done[index]
+        if line is None:
+            line = self._done[index] = normalise(self._lines[index])
+        return line
+
+
+def _window(norm: Sequence[str], start: int, size: int) -> str:
     """Normalised text of ``size`` lines from 0-based ``start``."""
     return " ".join(line for line in norm[start : start + size] if line)
 
 
-def _matches_at(norm: list[str], start: int, wanted: list[str]) -> bool:
+def _matches_at(norm: Sequence[str], start: int, wanted: list[str]) -> bool:
     """The snippet's lines match the document's from 0-based ``start``."""
     if start < 0 or start >= len(norm) or not norm[start]:
         return False
@@ -141,7 +170,7 @@ def ground(lines: list[str], finding: Finding, snippet: str | None) -> Finding |
     wanted = _snippet_lines(snippet or "")
     if not wanted:
         return Dropped("ungrounded", "no snippet of the code it is about")
-    norm = [normalise(line) for line in lines]
+    norm = _Normalised(lines)  # a line is normalised when a match reads it, once
     first = max(finding.start_line - 1 - SLACK, 0)
     last = min(finding.end_line - 1 + SLACK, len(norm) - 1)
     near_by = [s for s in range(first, last + 1) if _matches_at(norm, s, wanted)]
@@ -209,12 +238,22 @@ def echo_of_prompt(text: str) -> str | None:
     for sentence in sentences:
         if sentence in words and len(sentence) >= len(words) * 0.5:
             return sentence
-        if SequenceMatcher(None, words, sentence, autojunk=False).ratio() >= ECHO:
+        if _similar(SequenceMatcher(None, words, sentence, autojunk=False)):
             return sentence
     for value in values:
-        if len(value) > 6 and SequenceMatcher(None, words, value).ratio() >= ECHO:
+        if len(value) > 6 and _similar(SequenceMatcher(None, words, value)):
             return value
     return None
+
+
+def _similar(matcher: SequenceMatcher[str]) -> bool:
+    """``matcher.ratio() >= ECHO``, its cheap upper bounds asked first (most phrases are
+    far from the message: the length bound alone rules them out)."""
+    return (
+        matcher.real_quick_ratio() >= ECHO
+        and matcher.quick_ratio() >= ECHO
+        and matcher.ratio() >= ECHO
+    )
 
 
 def message_problem(title: str, message: str) -> Dropped | None:

@@ -134,7 +134,7 @@ async def _opportunities(doc: Document, ctx: RunContext, scope: RunScope) -> lis
         return []
     review = await start_review(scope, doc, ctx, "opportunity_detector")
     plan, findings, total, done = review.plan, review.findings, review.total, 0
-    query = review.query(doc.safe_lines)
+    query = review.query(doc.safe_lines) if review.batches else ""  # no redaction unsent
     failed = False
     for batch in review.batches:
         scope.progress(
