@@ -19,12 +19,11 @@ modules against a parse from scratch.
 from __future__ import annotations
 
 import ast
-import threading
-from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 
 from ..core.findings import split_lines
+from ..core.lru import LRU
 from . import tree_units
 from .context_pack import ModuleFacts, merge_facts, node_facts
 from .units import TopLevel, Unit, assemble_units, parse_python, split_blocks, top_level, unit_of
@@ -56,34 +55,23 @@ class Parsed:
     statements: tuple[Statement, ...] | None = None  # Python that parsed
 
 
-_lock = threading.Lock()
-_by_text: OrderedDict[tuple[str, str], Parsed] = OrderedDict()
-_latest: OrderedDict[str, tuple[str, Parsed]] = OrderedDict()
+_by_text: LRU[tuple[str, str], Parsed] = LRU(TEXTS_KEPT)
+_latest: LRU[str, tuple[str, Parsed]] = LRU(DOCUMENTS_KEPT)
 
 
 def parsed(text: str, language: str, document: str = "") -> Parsed:
     """Units and module facts of a document text, computed once per text; ``document``
     (its path or URI) lets an edit of it be parsed incrementally from its last text."""
-    with _lock:
-        hit = _by_text.get((text, language))
-        base = _latest.get(document) if document else None
-        if hit is not None:
-            _by_text.move_to_end((text, language))
+    hit = _by_text.get((text, language))
     if hit is None:
+        base = _latest.get(document) if document else None
         if base is not None and language == "python" and base[1].statements is not None:
             hit = reparse(base[0], base[1], text)
         if hit is None:
             hit = parse(text, language, document)
-        with _lock:
-            _by_text[(text, language)] = hit
-            while len(_by_text) > TEXTS_KEPT:
-                _by_text.popitem(last=False)
+        _by_text.put((text, language), hit)
     if document:
-        with _lock:
-            _latest[document] = (text, hit)
-            _latest.move_to_end(document)
-            while len(_latest) > DOCUMENTS_KEPT:
-                _latest.popitem(last=False)
+        _latest.put(document, (text, hit))
     return hit
 
 

@@ -11,17 +11,15 @@ memory: the garbage collector never walks its nodes. Still only ``TREES_KEPT`` a
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from typing import Any
 
 from ..core.language_table import LanguageEntry
+from ..core.lru import LRU
 from . import grammars
 
 TREES_KEPT = 8
 
-_lock = threading.Lock()
-_last: OrderedDict[tuple[str, str], tuple[bytes, Any]] = OrderedDict()
+_last: LRU[tuple[str, str], tuple[bytes, Any]] = LRU(TREES_KEPT)
 
 
 def parse(entry: LanguageEntry, text: str, document: str = "") -> Any | None:
@@ -32,10 +30,7 @@ def parse(entry: LanguageEntry, text: str, document: str = "") -> Any | None:
         return None
     source = text.encode("utf-8", "surrogatepass")
     key = (document, entry.name)
-    old = None
-    if document:
-        with _lock:
-            old = _last.get(key)
+    old = _last.get(key) if document else None
     if old is not None and old[0] == source:
         return old[1]
     if old is not None:
@@ -45,19 +40,13 @@ def parse(entry: LanguageEntry, text: str, document: str = "") -> Any | None:
     else:
         tree = parser.parse(source)
     if document:
-        with _lock:
-            _last[key] = (source, tree)
-            _last.move_to_end(key)
-            while len(_last) > TREES_KEPT:
-                _last.popitem(last=False)
+        _last.put(key, (source, tree))
     return tree
 
 
 def forget(document: str) -> None:
     """Drop a closed document's tree."""
-    with _lock:
-        for key in [k for k in _last if k[0] == document]:
-            del _last[key]
+    _last.drop(lambda key: key[0] == document)
 
 
 def _common_prefix(a: bytes, b: bytes) -> int:

@@ -11,7 +11,10 @@ if TYPE_CHECKING:  # the server module imports pygls: only on demand, below
 def create_server() -> KaizenServer:
     """A KaizenServer with every feature and command registered."""
     from .features import register
+    from .process import long_running
     from .server import KaizenServer
+
+    long_running()
 
     server = KaizenServer()
     register(server)

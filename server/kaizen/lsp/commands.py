@@ -18,6 +18,7 @@ from ..core.document import Document
 from ..core.errors import validation_message
 from ..core.runs import RunStatus
 from ..core.tasks import PIPELINE_NAMES, detector_of
+from .process import counts
 from .server import KaizenServer
 
 log = logging.getLogger(__name__)
@@ -94,14 +95,8 @@ async def get_status(ls: KaizenServer, args: dict[str, Any]) -> Any:
     from (insights are recorded after diagnostics are published, off the critical path)."""
     if args.get("waitForLearning"):
         await ls.scheduler.wait_for_learning()
-    return {**status(ls), "learning": len(ls.scheduler.learning), "process": _process()}
-
-
-def _process() -> dict[str, int]:
-    """What a long-running server must not accumulate: counted by the soak benchmark."""
-    import threading
-
-    return {"tasks": len(asyncio.all_tasks()), "threads": threading.active_count()}
+    process = counts(ls.protocol, bool(args.get("objects")), args.get("traceSnapshot"))
+    return {**status(ls), "learning": len(ls.scheduler.learning), "process": process}
 
 
 @command("kaizen.setModel")

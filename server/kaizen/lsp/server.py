@@ -43,7 +43,8 @@ ALERT_NOTIFICATION = "kaizen/alert"
 
 class KaizenServer(LanguageServer):
     def __init__(self) -> None:
-        super().__init__("kaizen", __version__, protocol_cls=KaizenProtocol)
+        # pygls' own pool only reads stdin, one line at a time: two threads, not cpu + 4
+        super().__init__("kaizen", __version__, protocol_cls=KaizenProtocol, max_workers=2)
         self.editor_options: dict[str, Any] = {}
         self.root: Path | None = None
         self.background: set[asyncio.Task[Any]] = set()

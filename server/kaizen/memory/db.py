@@ -21,6 +21,7 @@ from sqlalchemy.pool import NullPool, QueuePool
 from ..core.errors import KaizenError
 
 BUSY_TIMEOUT_MS = int(os.environ.get("KAIZEN_DB_BUSY_TIMEOUT_MS", "10000"))
+POOL_KEPT = 2  # SQLite connections a process keeps open between transactions
 
 
 def sqlite_module() -> ModuleType:
@@ -83,14 +84,17 @@ def create_sqlite_engine(url: str) -> Engine:
             ) from None
     # A file's connections are pooled: opening one (the file, sqlite-vec, four pragmas)
     # cost more than most of the short transactions the editor runs per save. A pooled
-    # connection serves one thread at a time, hence check_same_thread=False.
+    # connection serves one thread at a time, hence check_same_thread=False. Each kept
+    # connection holds two file descriptors and its own page cache (up to 2 MB), so a
+    # long-running server keeps only ``POOL_KEPT``; a rarer burst beyond them opens
+    # connections that close when returned (benchmarks/bench_soak.py counts the fds).
     pooled = bool(path) and path != ":memory:"
     engine = create_engine(
         url,
         module=sqlite_module(),
         poolclass=QueuePool if pooled else NullPool,
         connect_args={"timeout": BUSY_TIMEOUT_MS / 1000, "check_same_thread": False},
-        **({"pool_size": 4, "max_overflow": 16} if pooled else {}),
+        **({"pool_size": POOL_KEPT, "max_overflow": 16} if pooled else {}),
     )
 
     @event.listens_for(engine, "connect")

@@ -16,11 +16,11 @@ The units reviewed in the run are cached after this step, with the fixes they go
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
 from ..core.findings import Edit, Finding
+from ..core.lru import LRU
 from .review import Planned, to_cache
 
 MEMORY_KEPT = 64  # documents whose last fixes are remembered
@@ -50,10 +50,10 @@ class FixMemory:
 
     def __init__(self, kept: int = MEMORY_KEPT) -> None:
         self.kept = kept
-        self._runs: OrderedDict[tuple[str, str], dict[str, Remembered | None]] = OrderedDict()
+        self._runs: LRU[tuple[str, str], dict[str, Remembered | None]] = LRU(kept)
 
     def recall(self, key: tuple[str, str]) -> dict[str, Remembered | None]:
-        return dict(self._runs.get(key, {}))
+        return dict(self._runs.get(key) or {})
 
     def remember(
         self,
@@ -74,10 +74,7 @@ class FixMemory:
                 f.fingerprint in before and before[f.fingerprint] is None
             ):
                 now[f.fingerprint] = None
-        self._runs[key] = now
-        self._runs.move_to_end(key)
-        while len(self._runs) > self.kept:
-            self._runs.popitem(last=False)
+        self._runs.put(key, now)
 
 
 FIXES = FixMemory()

@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections import OrderedDict
 from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from ..core.document import Document
 from ..core.findings import Edit, Finding
+from ..core.lru import LRU
 from ..languages.context_pack import CHARS_PER_TOKEN, Pack, build_pack
 from ..languages.parsed import parsed
 from ..languages.units import Unit, split_blocks, unit_hash
@@ -108,9 +108,7 @@ def answer_key(ctx: RunContext, pipeline: str, model: str | None) -> tuple[str, 
 
 
 PLANS_KEPT = 32
-_recent_plans: OrderedDict[tuple[str, str, tuple[str, ...]], tuple[Document, Plan]] = (
-    OrderedDict()
-)
+_recent_plans: LRU[tuple[str, str, tuple[str, ...]], tuple[Document, Plan]] = LRU(PLANS_KEPT)
 
 
 async def plan_review(doc: Document, ctx: RunContext, pipeline: str, model: str | None) -> Plan:
@@ -128,10 +126,7 @@ async def plan_review(doc: Document, ctx: RunContext, pipeline: str, model: str 
     if (recent := _recent_plans.get(key)) is not None and recent[0] is doc:
         return recent[1]
     plan = await _plan(doc, ctx, pipeline, salt)
-    _recent_plans[key] = (doc, plan)
-    _recent_plans.move_to_end(key)
-    while len(_recent_plans) > PLANS_KEPT:
-        _recent_plans.popitem(last=False)
+    _recent_plans.put(key, (doc, plan))
     return plan
 
 
