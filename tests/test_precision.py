@@ -315,3 +315,26 @@ async def test_accepting_a_ruff_fix_offers_the_similar_places(start_client, scri
     done = await client.workspace_execute_command_async(types.ExecuteCommandParams(
         command=offer.command.command, arguments=offer.command.arguments))
     assert done == {"accepted": 2}
+
+
+def test_outcomes_are_read_again_only_after_an_outcome_is_written(tmp_path):
+    """The grouped read of the findings table is remembered per repository until this
+    process writes an outcome (or a dismissal is undone), not re-run on every save."""
+    from kaizen.memory import confidence, dismissals
+    from kaizen.memory.store import Store
+
+    store = Store.open(tmp_path / "k.db")
+    try:
+        _record(store, "acme/w", "bug", "accepted", 2)
+        outcomes = confidence.Outcomes(store)
+        first = outcomes.record("acme/w")
+        assert outcomes.record("acme/w") is first  # nothing changed: not read again
+        _record(store, "acme/w", "bug", "rejected", 1)
+        second = outcomes.record("acme/w")
+        assert second is not first and second.here[("bug", "m/x")].negative == 1
+        row = store.finding("acme/w", "bug-rejected-0")
+        dismissals.undismiss(store, row)
+        assert outcomes.record("acme/w").here[("bug", "m/x")].negative == 0
+        assert confidence.Outcomes(store, fresh_s=0).record("acme/w") is not first
+    finally:
+        store.close()

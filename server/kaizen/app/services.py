@@ -112,6 +112,7 @@ class Services:
         self._complaints: Complaints | None = None  # linters that could not run, said once
         self._rules: AstGrepRuleBook | None = None  # .kaizen/rules/*.yml, re-read when changed
         self._told: set[str] = set()
+        self._outcomes: Any = None  # memory.confidence.Outcomes, made on first use
         # the face's way to show a problem with the repository's rule files (the editor: a
         # warning message); called on the event loop, once per problem
         self.on_problem: Callable[[str], None] | None = None
@@ -427,7 +428,9 @@ class Services:
 
         review = self.settings.review
         try:
-            record = await asyncio.to_thread(confidence.load, self.store, doc.repository)
+            if self._outcomes is None:
+                self._outcomes = confidence.Outcomes(self.store)
+            record = await asyncio.to_thread(self._outcomes.record, doc.repository)
         except Exception:  # memory unavailable: show as found
             log.exception("could not read the outcomes behind confidence")
             return findings, []

@@ -21,6 +21,7 @@ shared by a team database.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -107,6 +108,29 @@ def load(store: Any, repository: str) -> Record:
             book.setdefault((c, m), Tally()).add(tally)
             record.overall.add(tally)
     return record
+
+
+class Outcomes:
+    """``load``, remembered per repository while no outcome was written in this process
+    and for at most ``fresh_s`` seconds (outcomes other processes record, findings crossing
+    the "ignored" count). ``load`` groups the whole findings table: on every save and every
+    file of a check it cost more as the table grew (3 ms at 2,600 rows, 100 ms at 100,000),
+    for a statistic that moves by one outcome at a time."""
+
+    def __init__(self, store: Any, fresh_s: float = 30.0) -> None:
+        self.store = store
+        self.fresh_s = fresh_s
+        self._known: dict[str, tuple[int, float, Record]] = {}
+
+    def record(self, repository: str) -> Record:
+        generation = getattr(self.store, "outcome_generation", 0)
+        now = time.monotonic()
+        hit = self._known.get(repository)
+        if hit is not None and hit[0] == generation and now - hit[1] < self.fresh_s:
+            return hit[2]
+        record = load(self.store, repository)
+        self._known[repository] = (generation, now, record)
+        return record
 
 
 def estimate(record: Record, key: tuple[str, str]) -> Confidence:

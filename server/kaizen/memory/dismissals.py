@@ -259,6 +259,7 @@ def undismiss(store: Any, row: FindingRow) -> list[int]:
             .where(FindingRow.id == row.id, FindingRow.status == "rejected")
             .values(status="open", outcome_reason=None, dismissed_code=None, updated_at=utcnow())
         )
+        store.outcome_generation += 1
         lessons = list(
             s.scalars(
                 select(WorkflowInsight).where(

@@ -52,6 +52,9 @@ class Store:
         self.write_engine = writer(engine)
         self.sessions = sessionmaker(self.write_engine, expire_on_commit=False)
         self.readers = sessionmaker(engine, expire_on_commit=False)
+        # bumped by every outcome this process writes: what reads outcomes may cache them
+        # until it changes (``memory.confidence.Outcomes``)
+        self.outcome_generation = 0
 
     @classmethod
     def open(cls, location: str | Path | None) -> Store:
@@ -270,6 +273,7 @@ class Store:
             row.outcome_reason = reason
             row.dismissed_code = scrub(code) if code and status == "rejected" else None
             row.updated_at = utcnow()
+            self.outcome_generation += 1
             return row
 
     def finding(self, repository: str, fingerprint: str) -> FindingRow | None:
