@@ -43,9 +43,10 @@ import ast
 import hashlib
 import re
 import threading
-from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+
+from ..core.lru import LRU
 
 BLOCK_LINES = 150
 SMALL_FILE_LINES = 200
@@ -101,26 +102,19 @@ def unit_hash(unit: Unit, *salt: str) -> str:
     every save plans every unit of the document, and all but the edited one are hashed
     from the same strings as last time (a 2,000-line file: ~330 normalisations a save)."""
     key = (unit.kind, unit.name, unit.header, unit.text, *salt)
-    with _HASHES_LOCK:
-        known = _HASHES.get(key)
-        if known is not None:
-            _HASHES.move_to_end(key)
-            return known
+    if (known := _HASHES.get(key)) is not None:
+        return known
     h = hashlib.sha256()
     for part in (unit.kind, unit.name, unit.header, unit.normalised(), *salt):
         h.update(part.encode("utf-8", "surrogatepass"))
         h.update(b"\x1f")
     digest = h.hexdigest()[:32]
-    with _HASHES_LOCK:
-        _HASHES[key] = digest
-        while len(_HASHES) > HASHES_KEPT:
-            _HASHES.popitem(last=False)
+    _HASHES.put(key, digest)
     return digest
 
 
 HASHES_KEPT = 2048  # units' hashes remembered: a few large open documents' worth
-_HASHES: OrderedDict[tuple[str, ...], str] = OrderedDict()
-_HASHES_LOCK = threading.Lock()
+_HASHES: LRU[tuple[str, ...], str] = LRU(HASHES_KEPT)
 
 
 @dataclass(frozen=True)
