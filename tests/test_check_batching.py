@@ -180,3 +180,34 @@ def test_the_embedder_gives_the_vectors_of_counting_word_by_word(text: str):
         slot, sign = embed._slot(feature, 384)
         vector[slot] += sign * weight
     assert HashingEmbedder().embed_one(text) == embed.normalise(vector)  # bit for bit
+
+
+def test_recording_an_insight_again_embeds_nothing_and_counts_it(tmp_path: Path):
+    """A save records every finding it shows again; only an insight not stored yet needs
+    an embedding (it was computed for every item of every save)."""
+    store = Store.open(tmp_path / "kaizen.db")
+    embedder = CountingEmbedder()
+    with store.write_engine.begin() as conn:
+        ensure_index(conn, embedder)
+    try:
+        seen = _insight("issue_found", "python", "the file is never closed")
+        first = insights.record(store.engine, embedder, [seen], "me")
+        assert embedder.texts == 1
+        new = _insight("issue_found", "python", "the lock is never released")
+        again = insights.record(store.engine, embedder, [seen, new], "me")
+        assert embedder.texts == 2 and again[0] == first[0]  # only the new one embedded
+        with store.engine.connect() as conn:
+            rows = conn.exec_driver_sql(
+                "select summary, occurrences from workflow_insights order by id"
+            ).all()
+        assert [tuple(r) for r in rows] == [
+            ("the file is never closed", 2),
+            ("the lock is never released", 1),
+        ]
+        found = retrieve(
+            store.engine, embedder, query="the lock is never released", task="issue_detector",
+            repository="repo", language="python", limit=5, token_budget=400,
+        )
+        assert "lock is never released" in found.block  # indexed with its vector
+    finally:
+        store.close()

@@ -144,26 +144,49 @@ def record(
 ) -> list[int]:
     """Insert or merge insights; new ones are embedded and indexed. Returns their ids.
 
-    Embeddings are computed before the transaction (a provider embedder is a network call)
-    and only used for rows that turn out to be new.
+    Embeddings are computed before the transaction (a provider embedder is a network call),
+    and only for items not stored yet: a save records every finding it shows again, and
+    embedding them all each time was most of the recording's cost. An item that turns out
+    new after all (its row was forgotten in between) is embedded then.
     """
     if not items:
         return []
     for item in items:  # nothing secret is ever stored, whatever the caller passed
         item.summary, item.detail = scrub(item.summary), scrub(item.detail)
-    vectors = embedder.embed([insight_text(i.summary, i.detail) for i in items])
+    keys = [(item.repository, item.content_hash) for item in items]
+    stored = _stored(engine, keys)
+    fresh = [i for i, key in enumerate(keys) if key not in stored]
+    texts = [insight_text(items[i].summary, items[i].detail) for i in fresh]
+    vectors = dict(zip(fresh, embedder.embed(texts) if texts else [], strict=True))
     ids = [0] * len(items)
     # One lock order for every writer (PostgreSQL locks each merged row until commit), so
     # two servers recording overlapping insights cannot dead-lock.
-    order = sorted(range(len(items)), key=lambda i: (items[i].repository, items[i].content_hash))
+    order = sorted(range(len(items)), key=lambda i: keys[i])
     with writer(engine).begin() as conn:
         for i in order:
             item = items[i]
             insight_id, created = _upsert(conn, item, embedder.name, recorded_by)
             if created:
-                index_insight(conn, insight_id, item.repository, item.language, vectors[i])
+                vector = vectors.get(i)
+                if vector is None:
+                    [vector] = embedder.embed([insight_text(item.summary, item.detail)])
+                index_insight(conn, insight_id, item.repository, item.language, vector)
             ids[i] = insight_id
     return ids
+
+
+def _stored(engine: Engine, keys: Sequence[tuple[str, str]]) -> set[tuple[str, str]]:
+    """Those of the (repository, content hash) ``keys`` that are insights already."""
+    repositories = sorted({r for r, _ in keys})
+    hashes = sorted({h for _, h in keys})
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(WorkflowInsight.repository, WorkflowInsight.content_hash).where(
+                WorkflowInsight.repository.in_(repositories),
+                WorkflowInsight.content_hash.in_(hashes),
+            )
+        )
+        return {(r, h) for r, h in rows}
 
 
 def _upsert(
