@@ -42,7 +42,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "server"))
 
-from benchmarks.bench_review import env, model_options, stop
+from benchmarks.bench_review import model_options, start, stop
 from benchmarks.common import percentile, save
 from tests.fixtures.editing import edit_and_save
 from tests.fixtures.scripted_model import ScriptedModel
@@ -114,26 +114,6 @@ def reworded(body: dict[str, Any]) -> dict[str, Any]:
                 }
             )
     return {"issues": issues}
-
-
-async def start(home: str, root: Path, options: dict[str, Any], server: Path | None) -> Any:
-    """A Kaizen server; ``server``: another checkout's ``server/`` directory (a baseline)."""
-    from lsprotocol import types
-    from pytest_lsp import client_capabilities, make_test_lsp_client
-
-    variables = env(home)
-    if server is not None:
-        variables["PYTHONPATH"] = str(server)
-    client = make_test_lsp_client()
-    await client.start_io(sys.executable, "-m", "kaizen", "serve", env=variables)
-    await client.initialize_session(
-        types.InitializeParams(
-            capabilities=client_capabilities("neovim"),
-            root_uri=root.as_uri(),
-            initialization_options=options,
-        )
-    )
-    return client
 
 
 async def settled(client: Any, uri: str) -> None:

@@ -86,9 +86,15 @@ def prompt_tokens(scripted: ScriptedModel, task: str = "issue_detector") -> list
     ]
 
 
-async def start(home: str, root: Path, options: dict[str, Any]) -> Any:
+async def start(
+    home: str, root: Path, options: dict[str, Any], server: Path | None = None
+) -> Any:
+    """A Kaizen server; ``server``: another checkout's ``server/`` directory (a baseline)."""
+    variables = env(home)
+    if server is not None:
+        variables["PYTHONPATH"] = str(server)
     client = make_test_lsp_client()
-    await client.start_io(sys.executable, "-m", "kaizen", "serve", env=env(home))
+    await client.start_io(sys.executable, "-m", "kaizen", "serve", env=variables)
     await client.initialize_session(
         types.InitializeParams(
             capabilities=client_capabilities("neovim"),
