@@ -170,6 +170,51 @@ async def test_an_edit_sends_only_its_unit_and_keeps_the_others(
     assert after.range.start.line == before.range.start.line + 2
 
 
+LONG = "def settle(ledger):\n" + "".join(
+    f"    a{i} = ledger.get({i})\n" for i in range(1, 21)
+) + "    total = sum([a1, a2])\n    return total / len(ledger)\n"
+
+
+async def test_a_small_change_in_a_long_definition_is_reviewed_in_a_window(
+    start_client, scripted, project: Path
+):
+    scripted.set_default("issue_detector", {"issues": []})
+    scripted.set_default("fix_generator", {"fixes": []})
+    scripted.enqueue(
+        "issue_detector",
+        {
+            "issues": [
+                issue(3, "reads the wrong entry", "a2 = ledger.get(2)"),
+                issue(23, "divides by zero on an empty ledger", "return total / len(ledger)"),
+            ]
+        },
+        {"issues": [issue(13, "the guard hides a missing entry", "a12 = ledger.get(12) or 0")]},
+    )
+    options = model_options(scripted)
+    options["staticPrepass"] = {"enabled": False}
+    client = await start_client(options)
+    uri = open_document(client, project / "ledger.py", LONG)
+    before = await wait_for_diagnostics(client, uri, lambda d: len(d) == 2)
+
+    # line 13 changes and a line is inserted after it: the model sees the signature and
+    # the lines around the change; the findings above and below are kept, the lower one moved
+    edited = LONG.replace(
+        "    a12 = ledger.get(12)\n", "    a12 = ledger.get(12) or 0\n    assert a12 >= 0\n"
+    )
+    edit_and_save(client, uri, 2, edited)
+    after = await wait_for_diagnostics(client, uri, lambda d: len(d) == 3, timeout=60)
+    prompts = scripted.prompts_for("issue_detector")
+    assert len(prompts) == 2
+    assert numbered_lines_of(prompts[1]) == {1, *range(10, 18)}
+    old = {d.message.split(" (")[0]: d for d in before}
+    new = {d.message.split(" (")[0]: d for d in after}
+    assert set(new) == {*old, "the guard hides a missing entry"}
+    for message, d in old.items():
+        assert new[message].data["fingerprint"] == d.data["fingerprint"]
+    assert new["reads the wrong entry"].range.start.line == 2
+    assert new["divides by zero on an empty ledger"].range.start.line == 23
+
+
 async def test_cache_survives_a_restart_and_follows_a_callee_signature(
     start_client, scripted, project: Path
 ):

@@ -232,8 +232,8 @@ async def _review_batch(
     kept = [(f, o) for f, o in kept if id(f) in survivors]
     for f, _ in kept:
         f.learnings, f.learnings_used = list(learned.insight_ids), bool(learned.insight_ids)
-    for p in batch:
-        scope.reviewed.append(Reviewed(p, [f for f, o in kept if o is p]))
+    for p in batch:  # a window's unit is cached with what it carried (shown already)
+        scope.reviewed.append(Reviewed(p, [f for f, o in kept if o is p] + p.carried))
     return [f for f, _ in kept]
 
 

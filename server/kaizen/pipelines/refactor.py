@@ -160,8 +160,8 @@ async def _opportunities(doc: Document, ctx: RunContext, scope: RunScope) -> lis
         scope.result.dropped += dropped + len(found) - len(kept)
         for f, _ in kept:
             f.learnings, f.learnings_used = list(learned.insight_ids), bool(learned.insight_ids)
-        for p in batch:
-            scope.reviewed.append(Reviewed(p, [f for f, o in kept if o is p]))
+        for p in batch:  # a window's unit is cached with what it carried (shown already)
+            scope.reviewed.append(Reviewed(p, [f for f, o in kept if o is p] + p.carried))
         findings.extend(f for f, _ in kept)
     if not failed:
         scope.result.error = None  # failed improvements leave the opportunities standing

@@ -12,9 +12,11 @@ down 40 lines keeps the same findings (same fingerprint, same message, range shi
 from __future__ import annotations
 
 import asyncio
+import bisect
 import json
+import re
 from collections.abc import Awaitable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
 from ..core.document import Document
@@ -23,7 +25,7 @@ from ..core.lru import LRU
 from ..languages.context_pack import CHARS_PER_TOKEN, Pack, build_pack
 from ..languages.parsed import parsed
 from ..languages.units import Unit, split_blocks, unit_hash
-from . import prompts
+from . import prompts, windows
 from .context import RunContext
 
 T = TypeVar("T")
@@ -36,10 +38,34 @@ class Planned:
     pack: Pack
     cached: list[dict[str, Any]] | None = None  # None: not in the cache
     skipped: bool = False  # outside the lines a diff touched: not reviewed this time
+    # changed-lines review (``windows``): only these document lines are shown, and the
+    # previous version's findings on the unchanged rest are carried
+    window: list[int] | None = None
+    carried: list[Finding] = field(default_factory=list)
+    shown_chars: int | None = None
+
+    @property
+    def shown(self) -> list[int]:
+        """The document lines this unit shows the model: its window, or all of it."""
+        return self.unit.lines if self.window is None else self.window
 
     @property
     def tokens(self) -> int:
-        return max(1, len(self.unit.text) // CHARS_PER_TOKEN)
+        chars = len(self.unit.text) if self.shown_chars is None else self.shown_chars
+        return max(1, chars // CHARS_PER_TOKEN)
+
+    def shows(self, line: int) -> bool:
+        """Whether a finding on ``line`` is about what the model was shown: any line of a
+        whole unit's span; in a window, its lines and the blank lines between two of them."""
+        if self.window is None:
+            return self.unit.start <= line <= self.unit.end
+        at = bisect.bisect_left(self.window, line)
+        if at < len(self.window) and self.window[at] == line:
+            return True
+        if self.unit.contains(line) or at == 0 or at == len(self.window):
+            return False
+        before, after = self.unit.index_of(self.window[at - 1]), self.unit.index_of(self.window[at])
+        return before is not None and after is not None and after == before + 1
 
 
 @dataclass
@@ -61,14 +87,15 @@ class Plan:
 
     def unit_for(self, line: int, among: list[Planned] | None = None) -> Planned | None:
         """The planned unit a finding on ``line`` belongs to: the unit holding the line,
-        else the one whose span covers it (a blank line inside a function)."""
+        else the one whose span covers it (a blank line inside a function). Among the units
+        of a batch (``among``), a unit reviewed in a window owns only what it showed."""
         pool = self.items if among is None else among
         for p in pool:
             if p.unit.contains(line):
-                return p
+                return p if among is None or p.shows(line) else None
         for p in pool:
             if p.unit.start <= line <= p.unit.end:
-                return p
+                return p if among is None or p.shows(line) else None
         return None
 
 
@@ -125,28 +152,114 @@ async def plan_review(doc: Document, ctx: RunContext, pipeline: str, model: str 
     key = (doc.uri, pipeline, salt)
     if (recent := _recent_plans.get(key)) is not None and recent[0] is doc:
         return recent[1]
-    plan = await _plan(doc, ctx, pipeline, salt)
+    plan = await _plan(doc, ctx, pipeline, salt, key)
     _recent_plans.put(key, (doc, plan))
     return plan
 
 
-async def _plan(doc: Document, ctx: RunContext, pipeline: str, salt: tuple[str, ...]) -> Plan:
+Version = tuple[str, tuple[str, ...]]  # a unit's hash and its lines' text
+
+VERSIONS_KEPT = 3
+"""Earlier versions remembered per unit: the editor plans snapshots that are never reviewed
+(a run cancelled by the next keystroke), so the last one planned may not be in the cache."""
+
+_versions: LRU[tuple[str, str, tuple[str, ...]], dict[str, list[Version]]] = LRU(PLANS_KEPT)
+
+
+async def _plan(
+    doc: Document,
+    ctx: RunContext,
+    pipeline: str,
+    salt: tuple[str, ...],
+    key: tuple[str, str, tuple[str, ...]],
+) -> Plan:
     review = ctx.settings.review
     plan = Plan(pipeline)
     # parsing, packs and hashes are CPU work: off the event loop
     plan.items = await asyncio.to_thread(_plan_items, doc, review, salt, ctx.symbols)
+    versions = _versions.get(key) or {}
     if review.scope == "changed" and review.cache and plan.items:
-        found = await ctx.db(
-            "cached_units", doc.repository, doc.relpath, [p.hash for p in plan.items]
-        )
+        # a changed unit's earlier versions are looked up with it: one read
+        earlier = {
+            id(p): [v for v in versions.get(p.unit.name, []) if v[0] != p.hash]
+            for p in plan.items
+            if len(p.unit.lines) >= windows.MIN_LINES
+        }
+        wanted = [p.hash for p in plan.items] + [h for vs in earlier.values() for h, _ in vs]
+        found = await ctx.db("cached_units", doc.repository, doc.relpath, wanted) or {}
         for p in plan.items:
-            if found and p.hash in found:
+            if p.hash in found:
                 p.cached = found[p.hash]
+        narrowing = []
+        for p in plan.changed:  # the newest earlier version that was reviewed
+            known = next(((t, found[h]) for h, t in earlier.get(id(p), []) if h in found), None)
+            if known is not None:
+                narrowing.append((p, *known))
+        if narrowing and doc.changed is None:
+            await asyncio.to_thread(_narrow_all, doc, review, narrowing, ctx.symbols)
+    _remember_versions(key, versions, plan, doc.lines)
     if doc.changed is not None:  # a diff: units it does not touch are not reviewed now
         for p in plan.items:
             if p.cached is None and not (set(p.unit.lines) & doc.changed):
                 p.skipped = True
     return plan
+
+
+def _remember_versions(
+    key: tuple[str, str, tuple[str, ...]],
+    versions: dict[str, list[Version]],
+    plan: Plan,
+    lines: list[str],
+) -> None:
+    """Each unit's version in this plan, newest first, beside the earlier ones kept."""
+    now: dict[str, list[Version]] = {}
+    for p in plan.items:
+        if len(p.unit.lines) < windows.MIN_LINES:
+            continue
+        kept = versions.get(p.unit.name, [])
+        if kept and kept[0][0] == p.hash:
+            now[p.unit.name] = kept
+            continue
+        texts = tuple(lines[n - 1] for n in p.unit.lines)
+        now[p.unit.name] = [(p.hash, texts), *(v for v in kept if v[0] != p.hash)][:VERSIONS_KEPT]
+    _versions.put(key, now)
+
+
+def _narrow_all(
+    doc: Document,
+    review: Any,
+    narrowing: list[tuple[Planned, tuple[str, ...], list[dict[str, Any]]]],
+    symbols: Any,
+) -> None:
+    """Changed units whose earlier version was reviewed: shown in a window where the change
+    is small (``windows``), with that version's findings on the rest carried."""
+    facts = None
+    for p, before, entries in narrowing:
+        window = windows.changed_window(before, [doc.lines[n - 1] for n in p.unit.lines])
+        if window is None:
+            continue
+        p.window = [p.unit.lines[i] for i in sorted(window.shown)]
+        p.shown_chars = sum(len(doc.lines[n - 1]) + 1 for n in p.window)
+        p.carried = from_cache(p.unit, windows.carry(entries, window), doc.lines)
+        if facts is None:
+            facts = parsed(doc.text, doc.language, str(doc.path)).facts
+        text = "\n".join(doc.lines[n - 1] for n in p.window)
+        shown = replace(
+            p.unit,
+            lines=p.window,
+            text=text,
+            names={n for n in p.unit.names if re.search(rf"\b{re.escape(n)}\b", text)},
+        )
+        p.pack = build_pack(
+            shown,
+            facts,
+            doc.path,
+            doc.root,
+            review.context_tokens,
+            language=doc.language,
+            index=symbols,
+            text=doc.text,
+        )
 
 
 def _plan_items(
@@ -192,7 +305,8 @@ def batches(plan: Plan, budget_tokens: int, whole_file: bool = False) -> list[li
 
 
 def batch_lines(batch: list[Planned]) -> list[int]:
-    return sorted({n for p in batch for n in p.unit.lines})
+    """The document lines a batch shows: its units, or their windows."""
+    return sorted({n for p in batch for n in p.shown})
 
 
 def batch_context(batch: list[Planned]) -> str:
@@ -328,7 +442,7 @@ class Review:
     def query(self, safe_lines: list[str]) -> str:
         """What the run's learnings are searched by: the (redacted) lines of every unit
         under review, one search per file instead of one per batch."""
-        numbers = sorted({n for batch in self.batches for p in batch for n in p.unit.lines})
+        numbers = sorted({n for batch in self.batches for p in batch for n in p.shown})
         return "\n".join(safe_lines[n - 1] for n in numbers)[:4000]
 
     @property
@@ -372,8 +486,14 @@ def count_units(result: Any, plan: Plan, whole_file: bool = False) -> None:
 
 
 def cached_findings(plan: Plan, lines: list[str]) -> list[Finding]:
-    """Every cache hit's findings, placed on the document."""
+    """Every cache hit's findings, placed on the document, and those a unit reviewed in a
+    window carries from its earlier version (known before the model answers)."""
     out: list[Finding] = []
-    for p in plan.hits:
-        out.extend(from_cache(p.unit, p.cached or [], lines))
+    for p in plan.items:
+        if p.cached is not None:
+            out.extend(from_cache(p.unit, p.cached, lines))
+        elif not p.skipped:  # copies: each caller fingerprints and filters its own
+            out.extend(
+                replace(f, edits=list(f.edits), learnings=list(f.learnings)) for f in p.carried
+            )
     return out
