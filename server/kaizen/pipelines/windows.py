@@ -74,10 +74,11 @@ def carry(entries: list[dict[str, Any]], window: Window) -> list[dict[str, Any]]
             moved = [_span(window, start, end) for start, end in spans]
         except (KeyError, TypeError, ValueError, IndexError):
             continue  # a corrupt row: not carried (the window's review stands alone)
-        if any(m is None for m in moved):
+        fixed = [m for m in moved if m is not None]
+        if len(fixed) != len(moved):
             continue
         copy = dict(entry)
-        (copy["start"], copy["end"]), *edits = moved
+        (copy["start"], copy["end"]), *edits = fixed
         copy["edits"] = [
             {**e, "start": s, "end": t}
             for e, (s, t) in zip(entry.get("edits") or [], edits, strict=True)
