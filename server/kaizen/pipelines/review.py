@@ -15,6 +15,7 @@ import asyncio
 import bisect
 import json
 import re
+from collections import Counter
 from collections.abc import Awaitable
 from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
@@ -211,10 +212,12 @@ def _remember_versions(
     plan: Plan,
     lines: list[str],
 ) -> None:
-    """Each unit's version in this plan, newest first, beside the earlier ones kept."""
+    """Each unit's version in this plan, newest first, beside the earlier ones kept. A name
+    two units share (overloads, blocks) is not remembered: their versions would mix."""
     now: dict[str, list[Version]] = {}
+    named = Counter(p.unit.name for p in plan.items)
     for p in plan.items:
-        if len(p.unit.lines) < windows.MIN_LINES:
+        if len(p.unit.lines) < windows.MIN_LINES or named[p.unit.name] > 1:
             continue
         kept = versions.get(p.unit.name, [])
         if kept and kept[0][0] == p.hash:
