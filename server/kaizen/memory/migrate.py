@@ -19,7 +19,8 @@ from .schema import Base
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 3  # 3: unit_reviews, predicted cost, test results, the contextual router
+SCHEMA_VERSION = 4  # 3: unit_reviews, predicted cost, test results, the contextual router;
+# 4: unit_reviews' name, answer key and lines (changed-lines review)
 
 
 def _add_missing_columns(conn: Connection) -> list[str]:
@@ -62,9 +63,20 @@ def _v3_model_task_index(conn: Connection) -> None:
     )
 
 
+def _v4_unit_name_index(conn: Connection) -> None:
+    """v4 looks a changed unit's earlier versions up by name (changed-lines review)."""
+    conn.execute(
+        text(
+            "CREATE INDEX IF NOT EXISTS ix_unit_reviews_name "
+            "ON unit_reviews (repository, path, unit_name)"
+        )
+    )
+
+
 DATA_MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     2: _v2_backfill_recorded_by,
     3: _v3_model_task_index,
+    4: _v4_unit_name_index,
 }
 
 

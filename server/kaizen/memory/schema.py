@@ -261,12 +261,17 @@ class UnitReview(Base):
     """The review cache: what the model found in one unit (a function, a method, the module
     rest) of one file, keyed by the unit's content hash (which covers its context, the
     model, the prompt version and the settings that change the answer). ``findings`` holds
-    positions relative to the unit, so code that moves keeps its findings."""
+    positions relative to the unit, so code that moves keeps its findings.
+
+    A long unit also keeps its name, the digest of what besides its code changes its answer
+    (``answer_key``) and its lines: when it changes in a few lines, the next review shows a
+    window around them and carries the findings of the rest (``pipelines/windows``)."""
 
     __tablename__ = "unit_reviews"
     __table_args__ = (
         UniqueConstraint("repository", "path", "unit_hash"),
         Index("ix_unit_reviews_used", "used_at"),
+        Index("ix_unit_reviews_name", "repository", "path", "unit_name"),
     )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     repository: Mapped[str] = mapped_column(Text, default="")
@@ -274,6 +279,9 @@ class UnitReview(Base):
     unit_hash: Mapped[str] = mapped_column(String(64))
     pipeline: Mapped[str] = mapped_column(String(16))
     findings: Mapped[list[Any]] = mapped_column(default=list)
+    unit_name: Mapped[str | None] = mapped_column(Text, nullable=True)
+    answer_key: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    lines: Mapped[list[Any] | None] = mapped_column(nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     used_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 

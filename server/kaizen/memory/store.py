@@ -211,6 +211,7 @@ class Store:
         shown: bool = True,
         cache: tuple[str, str, str, dict[str, list[dict[str, Any]]], list[str]] | None = None,
         cache_max_rows: int = 50_000,
+        versions: dict[str, tuple[str, str, list[str]]] | None = None,
     ) -> list[str]:
         """Everything a run leaves behind, in ONE write transaction: its model calls, its
         findings ((repository, uri, language, findings)), the unit review cache ((repository,
@@ -229,7 +230,9 @@ class Store:
                 ignored = _save_findings(s, run_id, repository, uri, language, items, shown)
             if cache is not None:
                 repository, path, pipeline, entries, hits = cache
-                unit_cache.store(s, repository, path, pipeline, entries, hits, cache_max_rows)
+                unit_cache.store(
+                    s, repository, path, pipeline, entries, hits, cache_max_rows, versions
+                )
             _finish(s, run_id, status, totals, count, error, insight_ids)
         return ignored
 
@@ -241,6 +244,15 @@ class Store:
 
         with self.readers() as s:
             return unit_cache.lookup(s, repository, path, hashes)
+
+    def earlier_units(
+        self, repository: str, path: str, answer_key: str, names: Iterable[str]
+    ) -> dict[str, tuple[str, list[str], list[dict[str, Any]]]]:
+        """The last used version of each of these units (changed-lines review; a read)."""
+        from . import unit_cache
+
+        with self.readers() as s:
+            return unit_cache.earlier(s, repository, path, answer_key, names)
 
     def has_cached_units(self) -> bool:
         """Whether the unit review cache holds anything: with none, a run will call the

@@ -35,6 +35,52 @@ def lookup(
     return {row.unit_hash: list(row.findings or []) for row in rows}
 
 
+Version = tuple[str, str, list[str]]
+"""What a long unit's row remembers to be reviewed in a window later: (unit name, answer
+key, the unit's lines)."""
+
+def earlier(
+    session: Session, repository: str, path: str, answer_key: str, names: Iterable[str]
+) -> dict[str, tuple[str, list[str], list[dict[str, Any]]]]:
+    """Per unit name, its last used version under ``answer_key`` (reviewed or taken from the
+    cache: the previous save's), as (hash, lines, findings). Two reads, whatever the number
+    of names: the versions' hashes (no text), then the chosen rows."""
+    wanted = list(dict.fromkeys(names))
+    if not wanted:
+        return {}
+    newest: dict[str, str] = {}
+    for row in session.execute(
+        select(UnitReview.unit_name, UnitReview.unit_hash)
+        .where(
+            UnitReview.repository == repository,
+            UnitReview.path == path,
+            UnitReview.unit_name.in_(wanted),
+            UnitReview.answer_key == answer_key,
+        )
+        .order_by(UnitReview.used_at.desc(), UnitReview.id.desc())
+    ):
+        if row.unit_name is not None:
+            newest.setdefault(row.unit_name, row.unit_hash)
+    if not newest:
+        return {}
+    chosen = {
+        row.unit_hash: (row.lines, row.findings)
+        for row in session.execute(
+            select(UnitReview.unit_hash, UnitReview.lines, UnitReview.findings).where(
+                UnitReview.repository == repository,
+                UnitReview.path == path,
+                UnitReview.unit_hash.in_(list(newest.values())),
+            )
+        )
+    }
+    out = {}
+    for name, unit_hash in newest.items():
+        lines, findings = chosen.get(unit_hash, (None, None))
+        if isinstance(lines, list):
+            out[name] = (unit_hash, [str(x) for x in lines], list(findings or []))
+    return out
+
+
 def store(
     session: Session,
     repository: str,
@@ -43,8 +89,11 @@ def store(
     entries: Mapping[str, list[dict[str, Any]]],
     hits: Iterable[str] = (),
     max_rows: int = 50_000,
+    versions: Mapping[str, Version] | None = None,
 ) -> None:
-    """Write new entries (a repeat overwrites), stamp the hits as used, evict past the cap."""
+    """Write new entries (a repeat overwrites), stamp the hits as used, evict past the cap.
+    ``versions``: by hash, what a long unit's row keeps for changed-lines review."""
+    versions = versions or {}
     now = utcnow()
     hit_list = list(hits)
     if hit_list:
@@ -61,7 +110,13 @@ def store(
         stmt = dialect_insert(session, UnitReview.__table__)
         stmt = stmt.on_conflict_do_update(
             index_elements=["repository", "path", "unit_hash"],
-            set_={"findings": stmt.excluded.findings, "used_at": stmt.excluded.used_at},
+            set_={
+                "findings": stmt.excluded.findings,
+                "used_at": stmt.excluded.used_at,
+                "unit_name": stmt.excluded.unit_name,
+                "answer_key": stmt.excluded.answer_key,
+                "lines": stmt.excluded.lines,
+            },
         )
         session.execute(
             stmt,
@@ -74,6 +129,9 @@ def store(
                     "findings": findings,
                     "created_at": now,
                     "used_at": now,
+                    "unit_name": versions[unit_hash][0] if unit_hash in versions else None,
+                    "answer_key": versions[unit_hash][1] if unit_hash in versions else None,
+                    "lines": versions[unit_hash][2] if unit_hash in versions else None,
                 }
                 for unit_hash, findings in entries.items()
             ],

@@ -82,6 +82,7 @@ class RunScope:
         self.result = RunResult(pipeline)
         self.calls: list[CallOutcome] = []
         self.cache_entries: dict[str, list[dict[str, Any]]] = {}
+        self.cache_versions: dict[str, tuple[str, str, list[str]]] = {}
         self.cache_hits: list[str] = []
         self.recording: list[asyncio.Future[None]] = []  # successful attempts being recorded
         self._rules: AppliedRules | None = None
@@ -120,9 +121,17 @@ class RunScope:
         sent, to a model that failed or was unreachable, were not)."""
         self.result.units_answered += units
 
-    def cache(self, unit_hash: str, findings: list[dict[str, Any]]) -> None:
-        """A unit reviewed in this run: its findings go to the review cache at the end."""
+    def cache(
+        self,
+        unit_hash: str,
+        findings: list[dict[str, Any]],
+        version: tuple[str, str, list[str]] | None = None,
+    ) -> None:
+        """A unit reviewed in this run: its findings go to the review cache at the end
+        (``version``: a long unit's name, answer key and lines, for changed-lines review)."""
         self.cache_entries[unit_hash] = findings
+        if version is not None:
+            self.cache_versions[unit_hash] = version
 
     async def _attempt(self, outcome: CallOutcome) -> None:
         totals = self.result.totals
@@ -293,6 +302,7 @@ class RunScope:
                     if self.cache_entries or self.cache_hits
                     else None,
                     cache_max_rows=self.ctx.settings.review.cache_max_units,
+                    versions=self.cache_versions,
                 )
             )
             if save_findings:

@@ -144,4 +144,4 @@ def cache_reviewed(scope: Any, reviewed: list[Reviewed], failed: set[int]) -> No
     except those whose fix call failed: the next run asks again."""
     for r in reviewed:
         if id(r.planned) not in failed:
-            scope.cache(r.planned.hash, to_cache(r.planned.unit, r.findings))
+            scope.cache(r.planned.hash, to_cache(r.planned.unit, r.findings), r.planned.version)

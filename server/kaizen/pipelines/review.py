@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import bisect
+import hashlib
 import json
 import re
 from collections import Counter
@@ -44,6 +45,8 @@ class Planned:
     window: list[int] | None = None
     carried: list[Finding] = field(default_factory=list)
     shown_chars: int | None = None
+    # a long unit's (name, answer key, lines), kept with its cached findings
+    version: tuple[str, str, list[str]] | None = None
 
     @property
     def shown(self) -> list[int]:
@@ -153,18 +156,9 @@ async def plan_review(doc: Document, ctx: RunContext, pipeline: str, model: str 
     key = (doc.uri, pipeline, salt)
     if (recent := _recent_plans.get(key)) is not None and recent[0] is doc:
         return recent[1]
-    plan = await _plan(doc, ctx, pipeline, salt, key)
+    plan = await _plan(doc, ctx, pipeline, salt)
     _recent_plans.put(key, (doc, plan))
     return plan
-
-
-Version = tuple[str, tuple[str, ...]]  # a unit's hash and its lines' text
-
-VERSIONS_KEPT = 3
-"""Earlier versions remembered per unit: the editor plans snapshots that are never reviewed
-(a run cancelled by the next keystroke), so the last one planned may not be in the cache."""
-
-_versions: LRU[tuple[str, str, tuple[str, ...]], dict[str, list[Version]]] = LRU(PLANS_KEPT)
 
 
 async def _plan(
@@ -172,33 +166,20 @@ async def _plan(
     ctx: RunContext,
     pipeline: str,
     salt: tuple[str, ...],
-    key: tuple[str, str, tuple[str, ...]],
 ) -> Plan:
     review = ctx.settings.review
     plan = Plan(pipeline)
     # parsing, packs and hashes are CPU work: off the event loop
     plan.items = await asyncio.to_thread(_plan_items, doc, review, salt, ctx.symbols)
-    versions = _versions.get(key) or {}
     if review.scope == "changed" and review.cache and plan.items:
-        # a changed unit's earlier versions are looked up with it: one read
-        earlier = {
-            id(p): [v for v in versions.get(p.unit.name, []) if v[0] != p.hash]
-            for p in plan.items
-            if len(p.unit.lines) >= windows.MIN_LINES
-        }
-        wanted = [p.hash for p in plan.items] + [h for vs in earlier.values() for h, _ in vs]
-        found = await ctx.db("cached_units", doc.repository, doc.relpath, wanted) or {}
+        found = await ctx.db(
+            "cached_units", doc.repository, doc.relpath, [p.hash for p in plan.items]
+        )
         for p in plan.items:
-            if p.hash in found:
+            if found and p.hash in found:
                 p.cached = found[p.hash]
-        narrowing = []
-        for p in plan.changed:  # the newest earlier version that was reviewed
-            known = next(((t, found[h]) for h, t in earlier.get(id(p), []) if h in found), None)
-            if known is not None:
-                narrowing.append((p, *known))
-        if narrowing and doc.changed is None:
-            await asyncio.to_thread(_narrow_all, doc, review, narrowing, ctx.symbols)
-    _remember_versions(key, versions, plan, doc.lines)
+        if doc.changed is None:
+            await _windows(doc, ctx, plan, salt)
     if doc.changed is not None:  # a diff: units it does not touch are not reviewed now
         for p in plan.items:
             if p.cached is None and not (set(p.unit.lines) & doc.changed):
@@ -206,32 +187,39 @@ async def _plan(
     return plan
 
 
-def _remember_versions(
-    key: tuple[str, str, tuple[str, ...]],
-    versions: dict[str, list[Version]],
-    plan: Plan,
-    lines: list[str],
-) -> None:
-    """Each unit's version in this plan, newest first, beside the earlier ones kept. A name
-    two units share (overloads, blocks) is not remembered: their versions would mix."""
-    now: dict[str, list[Version]] = {}
+def answer_digest(salt: tuple[str, ...]) -> str:
+    """The answer key as a short digest: a unit's earlier versions count only under the
+    same model, prompt version, settings and rules."""
+    return hashlib.sha256("\x1f".join(salt).encode("utf-8", "surrogatepass")).hexdigest()[:32]
+
+
+async def _windows(doc: Document, ctx: RunContext, plan: Plan, salt: tuple[str, ...]) -> None:
+    """Long units are remembered with their lines when cached (``Planned.version``); a
+    changed one whose last used version is in the cache is reviewed in a window."""
+    key = answer_digest(salt)
     named = Counter(p.unit.name for p in plan.items)
-    for p in plan.items:
-        if len(p.unit.lines) < windows.MIN_LINES or named[p.unit.name] > 1:
-            continue
-        kept = versions.get(p.unit.name, [])
-        if kept and kept[0][0] == p.hash:
-            now[p.unit.name] = kept
-            continue
-        texts = tuple(lines[n - 1] for n in p.unit.lines)
-        now[p.unit.name] = [(p.hash, texts), *(v for v in kept if v[0] != p.hash)][:VERSIONS_KEPT]
-    _versions.put(key, now)
+    for p in plan.items:  # a name two units share (overloads, blocks) would mix versions
+        if len(p.unit.lines) >= windows.MIN_LINES and named[p.unit.name] == 1:
+            p.version = (p.unit.name, key, [doc.lines[n - 1] for n in p.unit.lines])
+    changed = [p for p in plan.changed if p.version is not None]
+    if not changed:
+        return
+    earlier = await ctx.db(
+        "earlier_units", doc.repository, doc.relpath, key, [p.unit.name for p in changed]
+    )
+    narrowing = [
+        (p, before[1], before[2])
+        for p in changed
+        if earlier and (before := earlier.get(p.unit.name)) is not None and before[0] != p.hash
+    ]
+    if narrowing:
+        await asyncio.to_thread(_narrow_all, doc, ctx.settings.review, narrowing, ctx.symbols)
 
 
 def _narrow_all(
     doc: Document,
     review: Any,
-    narrowing: list[tuple[Planned, tuple[str, ...], list[dict[str, Any]]]],
+    narrowing: list[tuple[Planned, list[str], list[dict[str, Any]]]],
     symbols: Any,
 ) -> None:
     """Changed units whose earlier version was reviewed: shown in a window where the change
