@@ -178,12 +178,12 @@ async def _plan(
         for p in plan.items:
             if found and p.hash in found:
                 p.cached = found[p.hash]
-        if doc.changed is None:
-            await _windows(doc, ctx, plan, salt)
     if doc.changed is not None:  # a diff: units it does not touch are not reviewed now
         for p in plan.items:
             if p.cached is None and not (set(p.unit.lines) & doc.changed):
                 p.skipped = True
+    if review.scope == "changed" and review.cache and plan.items:
+        await _windows(doc, ctx, plan, salt)
     return plan
 
 
