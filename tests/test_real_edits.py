@@ -85,6 +85,27 @@ def resent(root: Path, old: str, new: str, money: str | None = None) -> list[str
     return sorted(name for h, name in after.items() if h not in before)
 
 
+def test_lines_inserted_in_a_huge_function_resend_the_blocks_around_them(tmp_path: Path) -> None:
+    """A function past ``review.maxUnitTokens`` is reviewed in blocks; they are named by
+    their text, not their rank, so lines inserted near its top re-send the blocks around
+    them, not every block below."""
+    steps = "".join(
+        f"    step{i} = load({i})\n"
+        + f"    check(step{i}, {i}, 'against the ledger')\n" * (5 + (i * 7) % 9)
+        + "\n"
+        for i in range(80)
+    )
+    huge = f"def pipeline(load, check):\n{steps}    return step79\n"
+    assert len(huge) // 4 > Settings().review.max_unit_tokens
+    inserted = huge.replace(
+        "    step1 = load(1)\n", "    extra = load(-1)\n" * 12 + "\n    step1 = load(1)\n"
+    )
+    blocks = split_blocks(huge.splitlines())
+    again = resent(tmp_path, huge, inserted)
+    assert len(blocks) > 25 and "pipeline block def pipeline(load, check):" in again
+    assert len(again) < len(blocks) // 4, again  # by rank: every block below the insertion
+
+
 def test_unit_model_of_a_module() -> None:
     units = [(u.kind, u.name) for u in split_units(ORDERS.splitlines(), "python")]
     assert units == [
@@ -301,7 +322,7 @@ def test_a_dismissal_recorded_before_scoped_fingerprints_still_hides_the_finding
     assert (f.suppressed, f.suppressed_by) == ("not a bug", f.unscoped)
 
 
-TYPING = '''from __future__ import annotations
+TYPING = """from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
@@ -322,7 +343,7 @@ if TYPE_CHECKING:
 
 def total(lines: Basket) -> Price:
     return sum(to_cents(line.price) for line in lines)
-'''
+"""
 
 
 def test_a_large_compound_statement_is_split_like_a_module() -> None:

@@ -104,7 +104,9 @@ class Plan:
 
 
 def _split_large(units: list[Unit], lines: list[str], max_tokens: int) -> list[Unit]:
-    """A unit larger than the model should get is cut into blocks (each reviewed alone)."""
+    """A unit larger than the model should get is cut into blocks (each reviewed alone),
+    named by the unit and their first line, never by their rank: lines inserted near the
+    top must not rename (and so re-send) every block after them."""
     out: list[Unit] = []
     for unit in units:
         if len(unit.text) // CHARS_PER_TOKEN <= max_tokens:
@@ -113,8 +115,8 @@ def _split_large(units: list[Unit], lines: list[str], max_tokens: int) -> list[U
         sub_lines = ["" for _ in lines]
         for n in unit.lines:
             sub_lines[n - 1] = lines[n - 1]
-        for i, block in enumerate(split_blocks(sub_lines), 1):
-            block.kind, block.name, block.header = "block", f"{unit.name} part {i}", unit.header
+        for block in split_blocks(sub_lines):
+            block.kind, block.name, block.header = "block", f"{unit.name} {block.name}", unit.header
             block.names = unit.names
             out.append(block)
     return out
