@@ -76,6 +76,8 @@ class Planned:
 class Plan:
     pipeline: str
     items: list[Planned] = field(default_factory=list)
+    salt: tuple[str, ...] = ()  # the answer key the hashes were made with
+    narrowed: bool = False  # the run looked its changed units' earlier versions up
 
     @property
     def changed(self) -> list[Planned]:
@@ -170,7 +172,7 @@ async def _plan(
     salt: tuple[str, ...],
 ) -> Plan:
     review = ctx.settings.review
-    plan = Plan(pipeline)
+    plan = Plan(pipeline, salt=salt)
     # parsing, packs and hashes are CPU work: off the event loop
     plan.items = await asyncio.to_thread(_plan_items, doc, review, salt, ctx.symbols)
     if review.scope == "changed" and review.cache and plan.items:
@@ -184,8 +186,6 @@ async def _plan(
         for p in plan.items:
             if p.cached is None and not (set(p.unit.lines) & doc.changed):
                 p.skipped = True
-    if review.scope == "changed" and review.cache and plan.items:
-        await _windows(doc, ctx, plan, salt)
     return plan
 
 
@@ -195,10 +195,16 @@ def answer_digest(salt: tuple[str, ...]) -> str:
     return hashlib.sha256("\x1f".join(salt).encode("utf-8", "surrogatepass")).hexdigest()[:32]
 
 
-async def _windows(doc: Document, ctx: RunContext, plan: Plan, salt: tuple[str, ...]) -> None:
+async def narrow(doc: Document, ctx: RunContext, plan: Plan) -> None:
     """Long units are remembered with their lines when cached (``Planned.version``); a
-    changed one whose last used version is in the cache is reviewed in a window."""
-    key = answer_digest(salt)
+    changed one whose last used version is in the cache is reviewed in a window. Done by
+    the run, once per plan: the instant publish (which shows cache hits) never waits for
+    this read."""
+    review = ctx.settings.review
+    if plan.narrowed or review.scope != "changed" or not review.cache:
+        return
+    plan.narrowed = True
+    key = answer_digest(plan.salt)
     named = Counter(p.unit.name for p in plan.items)
     for p in plan.items:  # a name two units share (overloads, blocks) would mix versions
         if len(p.unit.lines) >= windows.MIN_LINES and named[p.unit.name] == 1:
@@ -447,6 +453,7 @@ async def start_review(scope: Any, doc: Document, ctx: RunContext, task: str) ->
     """Plan ``doc`` for the run ``scope`` (its pipeline, the model the router would ask for
     ``task``): cache hits noted for stamping, their findings placed, the rest batched."""
     plan = await plan_review(doc, ctx, scope.pipeline, scope.first_model(task))
+    await narrow(doc, ctx, plan)
     scope.cache_hits.extend(p.hash for p in plan.hits)
     whole = ctx.settings.review.scope == "file"
     count_units(scope.result, plan, whole)
@@ -480,7 +487,7 @@ def count_units(result: Any, plan: Plan, whole_file: bool = False) -> None:
 
 def cached_findings(plan: Plan, lines: list[str]) -> list[Finding]:
     """Every cache hit's findings, placed on the document, and those a unit reviewed in a
-    window carries from its earlier version (known before the model answers)."""
+    window carries from its earlier version (once the run narrowed the plan)."""
     out: list[Finding] = []
     for p in plan.items:
         if p.cached is not None:
