@@ -139,6 +139,19 @@ def prompt_tokens(requests: list[dict[str, Any]]) -> int:
     )
 
 
+def code_tokens(requests: list[dict[str, Any]]) -> int:
+    """The tokens of the prompts' code sections alone (the numbered lines under ``Code:``):
+    a save's share of these is what it re-sends of the file, without the fixed part every
+    prompt pays (instructions, answer shape, learnings, context)."""
+    total = 0
+    for r in requests:
+        for m in r["body"].get("messages", []):
+            code = str(m.get("content", "")).split("\nCode:\n```", 1)
+            if len(code) == 2:
+                total += len(code[1].split("\n", 1)[-1].rsplit("```", 1)[0])
+    return total // 4
+
+
 @dataclass
 class Saved:
     repo: str
@@ -150,6 +163,8 @@ class Saved:
     definitions: int
     touched: int
     changed_units: float  # share of the new text in units new or changed (the floor)
+    save_code: int = 0  # the code sections' tokens alone (``code_tokens``)
+    full_new_code: int = 0
     stable: int = 0
     checks: int = 0
     unstable: list[str] = field(default_factory=list)
@@ -157,6 +172,10 @@ class Saved:
     @property
     def ratio(self) -> float:
         return self.save_tokens / max(self.full_new_tokens, 1)
+
+    @property
+    def code_ratio(self) -> float:
+        return self.save_code / max(self.full_new_code, 1)
 
     @property
     def ratio_parent(self) -> float:
@@ -278,6 +297,7 @@ async def replay(
                     await asyncio.sleep(0)
                     await settled(client, uri)
                     cost = prompt_tokens(scripted.requests[mark:])
+                    cost_code = code_tokens(scripted.requests[mark:])
                     if dump := os.environ.get("KAIZEN_HISTORY_DUMP"):  # to see what a save sent
                         out = Path(dump) / f"{name}-{commit[:10]}-{rel.replace('/', '_')}.txt"
                         out.parent.mkdir(parents=True, exist_ok=True)
@@ -291,7 +311,9 @@ async def replay(
                             )
                         )
                     after = _findings(client.diagnostics.get(uri, []), new, language)
+                    mark = len(scripted.requests)
                     full_new = await full_review(client, scripted, path, language_id, new)
+                    full_new_code = code_tokens(scripted.requests[mark:])
                     views_after = _views(new, language, path, root, index)
                     client.text_document_did_close(
                         types.DidCloseTextDocumentParams(
@@ -312,6 +334,8 @@ async def replay(
                         len(views_before),
                         touched,
                         floor,
+                        cost_code,
+                        full_new_code,
                     )
                     for key, view in views_before.items():
                         if views_after.get(key) != view or key not in before | after:
@@ -393,6 +417,11 @@ def report(rows: list[Saved]) -> dict[str, Any]:
             100 * sum(r.save_tokens for r in rows) / max(sum(r.full_new_tokens for r in rows), 1),
             2,
         ),
+        # the code sections alone: what a save re-sends of the file, without the fixed part
+        "save_code_pct_of_full_code": {
+            "p50": round(statistics.median(100 * r.code_ratio for r in rows), 2),
+            "p90": round(percentile([100 * r.code_ratio for r in rows], 90), 2),
+        },
         "changed_units_pct": {
             "p50": round(statistics.median(100 * r.changed_units for r in rows), 2),
             "p90": round(percentile([100 * r.changed_units for r in rows], 90), 2),
@@ -446,7 +475,9 @@ async def main() -> int:
                 f"save tokens p50 {r['save_tokens_pct_of_full']['p50']}% p90 "
                 f"{r['save_tokens_pct_of_full']['p90']}% of a full review (targets 10 / 30; "
                 f"weighted {r['save_tokens_pct_of_full_weighted']}%; of the parent's p50 "
-                f"{r['save_tokens_pct_of_parent_full']['p50']}%); "
+                f"{r['save_tokens_pct_of_parent_full']['p50']}%); code sections alone p50 "
+                f"{r['save_code_pct_of_full_code']['p50']}% p90 "
+                f"{r['save_code_pct_of_full_code']['p90']}%; "
                 f"changed units p50 {r['changed_units_pct']['p50']}% p90 "
                 f"{r['changed_units_pct']['p90']}%; "
                 f"definitions touched p50 {r['touched_definitions_pct']['p50']}%; untouched "
@@ -462,6 +493,8 @@ async def main() -> int:
             "full": r.full_tokens,
             "full_new": r.full_new_tokens,
             "save": r.save_tokens,
+            "save_code": r.save_code,
+            "full_new_code": r.full_new_code,
             "definitions": r.definitions,
             "touched": r.touched,
             "changed_units_pct": round(100 * r.changed_units, 2),
