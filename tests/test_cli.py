@@ -199,8 +199,8 @@ def test_pr_without_token_is_a_clear_error(scripted, kaizen_home, project):
 
 def test_check_after_an_edit_reviews_a_window_of_a_long_function(scripted, kaizen_home, project):
     """The review cache remembers a long function's lines: the next ``kaizen check`` (a new
-    process) after a one-line edit shows the model that line's surroundings, and keeps the
-    finding the first check made at the function's end."""
+    process) after a one-line edit shows the issue detector that line's surroundings, and
+    keeps the finding the first check made at the function's end."""
     body = "".join(f"    a{i} = ledger.get({i})\n" for i in range(1, 21))
     long = f"def settle(ledger):\n{body}    return a1 / len(ledger)\n"
     (project / "ledger.py").write_text(long)
@@ -208,7 +208,8 @@ def test_check_after_an_edit_reviews_a_window_of_a_long_function(scripted, kaize
     scripted.enqueue("issue_detector", {"issues": [flagged]})
     scripted.set_default("issue_detector", {"issues": []})
     scripted.set_default("fix_generator", {"fixes": []})
-    args = ["check", "--no-static", "--pipeline", "autofix", "ledger.py"]
+    scripted.set_default("opportunity_detector", {"opportunities": []})
+    args = ["check", "--no-static", "--pipeline", "all", "ledger.py"]
     first = kaizen(args, scripted, kaizen_home, project)
     assert first.returncode == 1 and "ledger.py:22:" in first.stdout, first.stderr
 
@@ -219,3 +220,7 @@ def test_check_after_an_edit_reviews_a_window_of_a_long_function(scripted, kaize
     assert len(prompts) == 2
     shown = [line.split("|")[0].strip() for line in prompts[1].split("Code:", 1)[1].splitlines()]
     assert [int(n) for n in shown if n.isdigit()] == [1, *range(8, 15)]
+    # a refactor opportunity is about the whole definition: never a window
+    [_, again] = scripted.prompts_for("opportunity_detector")
+    shown = [line.split("|")[0].strip() for line in again.split("Code:", 1)[1].splitlines()]
+    assert [int(n) for n in shown if n.isdigit()] == list(range(1, 23))

@@ -24,6 +24,9 @@ class Task:
     status: RunStatus  # the run's status while this task's answer is awaited
     answer: type[BaseModel]  # what the model must return (validated)
     detector: bool = False  # its findings are what users accept or dismiss
+    # a changed long definition may be re-reviewed in a window around its changed lines
+    # (defects are local; a refactor opportunity is about the whole definition)
+    windowed: bool = False
 
 
 TASKS: dict[str, Task] = {
@@ -35,6 +38,7 @@ TASKS: dict[str, Task] = {
             RunStatus.DETECTING,
             IssueReport,
             detector=True,
+            windowed=True,
         ),
         Task("fix_generator", "autofix", "balanced", RunStatus.FIXING, FixReport),
         Task(

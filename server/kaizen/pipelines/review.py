@@ -24,6 +24,7 @@ from typing import Any, TypeVar
 from ..core.document import Document
 from ..core.findings import Edit, Finding
 from ..core.lru import LRU
+from ..core.tasks import task as task_row
 from ..languages.context_pack import CHARS_PER_TOKEN, Pack, build_pack
 from ..languages.parsed import parsed
 from ..languages.units import Unit, split_blocks, unit_hash
@@ -453,7 +454,8 @@ async def start_review(scope: Any, doc: Document, ctx: RunContext, task: str) ->
     """Plan ``doc`` for the run ``scope`` (its pipeline, the model the router would ask for
     ``task``): cache hits noted for stamping, their findings placed, the rest batched."""
     plan = await plan_review(doc, ctx, scope.pipeline, scope.first_model(task))
-    await narrow(doc, ctx, plan)
+    if task_row(task).windowed:
+        await narrow(doc, ctx, plan)
     scope.cache_hits.extend(p.hash for p in plan.hits)
     whole = ctx.settings.review.scope == "file"
     count_units(scope.result, plan, whole)
