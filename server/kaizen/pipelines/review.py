@@ -250,16 +250,7 @@ def _narrow_all(
             text=text,
             names={n for n in p.unit.names if re.search(rf"\b{re.escape(n)}\b", text)},
         )
-        p.pack = build_pack(
-            shown,
-            facts,
-            doc.path,
-            doc.root,
-            review.context_tokens,
-            language=doc.language,
-            index=symbols,
-            text=doc.text,
-        )
+        p.pack = _pack(shown, facts, doc, review, symbols)
 
 
 def _plan_items(
@@ -270,18 +261,22 @@ def _plan_items(
     facts = done.facts
     items = []
     for unit in split:
-        pack = build_pack(
-            unit,
-            facts,
-            doc.path,
-            doc.root,
-            review.context_tokens,
-            language=doc.language,
-            index=symbols,
-            text=doc.text,  # lang-index: other languages
-        )
+        pack = _pack(unit, facts, doc, review, symbols)
         items.append(Planned(unit, unit_hash(unit, *salt, pack.text), pack))
     return items
+
+
+def _pack(unit: Unit, facts: Any, doc: Document, review: Any, symbols: Any) -> Pack:
+    return build_pack(
+        unit,
+        facts,
+        doc.path,
+        doc.root,
+        review.context_tokens,
+        language=doc.language,
+        index=symbols,
+        text=doc.text,  # lang-index: other languages
+    )
 
 
 def batches(plan: Plan, budget_tokens: int, whole_file: bool = False) -> list[list[Planned]]:
