@@ -70,3 +70,11 @@ def test_a_finding_on_a_changed_line_is_not_carried_and_corrupt_rows_are_skipped
     window = changed_window(OLD, new)
     assert window is not None
     assert carry([entry(20, 20), {"start": "bad"}, {"message": "no span"}], window) == []
+
+
+def test_a_decorated_definition_shows_its_signature_below_the_decorators() -> None:
+    old = ["@cache", "@trace(level=2)", *OLD]
+    new = [*old[:20], "    x18 = compute(18) + 1", *old[21:]]
+    window = changed_window(old, new)
+    assert window is not None
+    assert {0, 1, 2} <= window.shown and 3 not in window.shown

@@ -6,7 +6,7 @@ two lines (an annotation added to a signature, a guard inserted in a 60-line met
 whole definition went back to the model each time. When the definition's previous version
 is known and was reviewed (its findings are in the unit review cache), only a *window* is
 shown: the changed lines, ``CONTEXT`` lines either side, and the definition's first line (its
-signature); the lines between are elided (``⋮``). The previous findings on lines outside the
+signature, below its decorators); the lines between are elided (``⋮``). The previous findings on lines outside the
 window that did not change are *carried*: moved to where those lines are now, with their
 words, fixes and learnings, so the definition's findings are those of the window plus those.
 
@@ -54,7 +54,10 @@ def changed_window(old: Sequence[str], new: Sequence[str]) -> Window | None:
             touched.update(range(j1, j2))
         else:  # lines deleted: what is around the gap changed meaning
             touched.update(j for j in (j1 - 1, j1) if 0 <= j < len(new))
-    shown = {0}
+    head = 0  # the signature, below its decorators (``@cache``, ``@Component({...})``)
+    while head < len(new) - 1 and new[head].lstrip().startswith("@"):
+        head += 1
+    shown = set(range(head + 1))
     for j in touched:
         shown.update(range(max(0, j - CONTEXT), min(len(new), j + CONTEXT + 1)))
     if len(shown) > MAX_SHARE * len(new):
