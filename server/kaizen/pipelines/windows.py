@@ -5,10 +5,11 @@ Replaying real commits, most of a save's tokens went to definitions that changed
 two lines (an annotation added to a signature, a guard inserted in a 60-line method): the
 whole definition went back to the model each time. When the definition's previous version
 is known and was reviewed (its findings are in the unit review cache), only a *window* is
-shown: the changed lines, ``CONTEXT`` lines either side, and the definition's first line (its
-signature, below its decorators); the lines between are elided (``⋮``). The previous findings on lines outside the
-window that did not change are *carried*: moved to where those lines are now, with their
-words, fixes and learnings, so the definition's findings are those of the window plus those.
+shown: the changed lines, ``CONTEXT`` lines either side, and the definition's signature (its
+first line, below its decorators); the lines between are elided (``⋮``). The previous
+findings on lines outside the window that did not change are *carried*: moved to where
+those lines are now, with their words, fixes and learnings, so the definition's findings
+are those of the window plus those.
 
 Everything here works on the unit's line indices (positions in ``Unit.lines``), the same
 coordinates the review cache stores (``review.to_cache``), so it needs no parser.
