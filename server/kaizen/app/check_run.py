@@ -15,11 +15,13 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..core.document import Document
-from ..pipelines import registry
-from ..pipelines.base import RunResult
-from .services import Services
+from ..core.runs import RunResult
+
+if TYPE_CHECKING:  # the pipelines are imported when files are reviewed, not before
+    from .services import Services
 
 DEFAULT_JOBS = 8
 log = logging.getLogger(__name__)
@@ -39,6 +41,10 @@ class Progress:
     completion_tokens: int = 0
     cost_usd: float = 0.0
     notices: list[str] = field(default_factory=list)
+    storage_faults: int = 0  # database writes that failed (a run not remembered)
+
+    def storage_fault(self, _message: str) -> None:
+        self.storage_faults += 1
 
 
 def in_shard(path: Path, index: int, total: int) -> bool:
@@ -89,6 +95,8 @@ async def review_documents(
 
     ``done`` (if given) collects results as they finish, so an interrupted caller still has
     what completed."""
+    from ..pipelines import registry
+
     state = progress or Progress()
     state.files = len(docs)
     await asyncio.to_thread(prime_ignores, docs)
@@ -107,7 +115,8 @@ async def review_documents(
             try:
                 for pipeline in pipelines:
                     # the context's after_run learns from the run, as in the editor
-                    result = await registry.run(pipeline, doc, services.context())
+                    context = services.context(on_notice=state.storage_fault)
+                    result = await registry.run(pipeline, doc, context)
                     slots[i].append((doc, result))
                     if done is not None:
                         done.append((doc, result))
