@@ -46,7 +46,7 @@ class Identity:
 
     db: Path
     name: str  # the entry's file name
-    key: str
+    key: dict[str, str]  # a digest per part of what the results depend on (``check_key``)
     files: list[list[Any]]
 
 
@@ -94,8 +94,8 @@ def identity(
         ]
         for d in docs
     ]
-    extra = [invocation, [str(f) for f in files], workspace]
-    key = check_key.environment_digest(settings, by_root, extra)
+    key = check_key.environment_digest(settings, by_root, [invocation, [str(f) for f in files]])
+    key["workspace"] = check_key.digest(workspace)
     return Identity(db, _name(db, invocation), key, per_file)
 
 
@@ -108,19 +108,32 @@ def lookup(ident: Identity) -> list[tuple[int, RunResult]] | None:
     except (OSError, ValueError):
         return None
     try:
-        if entry.get("format") != FORMAT or entry["key"] != ident.key:
-            return None
-        if entry["files"] != ident.files:
-            return None
         stamp, taken = entry["database"], int(entry["stampedAt"])
-        if not check_key.trustworthy(stamp, taken):
-            return None
-        if check_key.database_stamp(ident.db) != stamp:
+        why = (
+            "another format"
+            if entry.get("format") != FORMAT
+            else _changed(entry["key"], ident.key)
+            if entry["key"] != ident.key
+            else "the files changed"
+            if entry["files"] != ident.files
+            else "the database was stamped too soon after a write"
+            if not check_key.trustworthy(stamp, taken)
+            else "the database changed"
+            if check_key.database_stamp(ident.db) != stamp
+            else None
+        )
+        if why is not None:
+            log.info("the check cache does not answer: %s", why)
             return None
         return [(int(i), result_from(r)) for i, r in entry["results"]]
     except (KeyError, TypeError, ValueError):  # an entry of another shape: run normally
         log.info("ignored an unreadable check cache entry %s", path)
         return None
+
+
+def _changed(before: dict[str, str], now: dict[str, str]) -> str:
+    names = sorted(n for n in {*before, *now} if before.get(n) != now.get(n))
+    return f"changed: {', '.join(names)}"
 
 
 def storable(result: RunResult) -> bool:

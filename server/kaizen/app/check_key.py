@@ -83,10 +83,12 @@ HOME_CONFIG = (
     ".gitignore_global",
 )
 LINTER_NAMES = ("ruff", "oxlint", "shellcheck")
-RACY_S = 0.05  # a database written this close to its stamp is not trusted (see stamp_when_settled)
+INSTALLED = ("site-packages", "dist-packages")
+# ns: a database written this close before its stamp is not trusted (see stamp_when_settled)
+RACY_NS = 50_000_000
 
 
-def _digest(parts: Iterable[Any]) -> str:
+def digest(parts: Iterable[Any]) -> str:
     h = hashlib.sha256()
     for part in parts:
         h.update(json.dumps(part, sort_keys=True, default=str).encode("utf-8", "surrogatepass"))
@@ -127,7 +129,7 @@ def workspace_digest(root: Path, leave_out: Iterable[Path] = ()) -> str:
                     entries.append((rel, file_digest(handle.read())))
             except OSError:  # a dangling link, a file gone meanwhile, a socket
                 entries.append((rel, None))
-    return _digest(entries)
+    return digest(entries)
 
 
 def _files_under(folder: Path) -> list[Any]:
@@ -139,14 +141,16 @@ def _files_under(folder: Path) -> list[Any]:
     return out
 
 
-def environment_digest(settings: Settings, roots: Iterable[Path], extra: Any = None) -> str:
-    """Everything but the workspace and the database that a check's findings depend on;
-    ``extra``: what the command line chose (pipelines, the files in order)."""
+def environment_digest(
+    settings: Settings, roots: Iterable[Path], extra: Any = None
+) -> dict[str, str]:
+    """Everything but the database that a check's findings depend on, a digest per part
+    (so a miss can say which part changed); ``extra``: what the command line chose and the
+    workspace's digest."""
     from .. import __version__
     from ..pipelines.linters.process import find_binary
 
     kaizen_dir = Path(__file__).resolve().parent.parent
-    environ = sorted((k, v) for k, v in os.environ.items() if ENVIRONMENT.search(k))
     linters: list[Any] = []
     for name in LINTER_NAMES:
         binary = find_binary(name)
@@ -159,25 +163,23 @@ def environment_digest(settings: Settings, roots: Iterable[Path], extra: Any = N
     for name in HOME_CONFIG:
         target = home / name
         configs.extend(_files_under(target) if target.is_dir() else [(name, _stat(target))])
-    xdg = os.environ.get("XDG_CONFIG_HOME")
-    if xdg:
+    if xdg := os.environ.get("XDG_CONFIG_HOME"):
         for name in ("ruff", "git", "kaizen"):
             configs.extend(_files_under(Path(xdg) / name))
-    return _digest(
-        [
-            __version__,
-            sys.version,
-            sys.executable,
-            os.getcwd(),
-            settings.model_dump_json(),
-            environ,
-            _files_under(kaizen_dir),
-            [(p, _stat(Path(p))) for p in sys.path if p and os.path.isdir(p)],
-            linters,
-            configs,
-            extra,
-        ]
-    )
+    # a package installed, upgraded or removed changes its installation directory
+    installed = [
+        (p, _stat(Path(p))) for p in sys.path if p.endswith(INSTALLED) and os.path.isdir(p)
+    ]
+    parts = {
+        "python": [__version__, sys.version, sys.executable, os.getcwd(), installed],
+        "settings": settings.model_dump_json(),
+        "environment": sorted((k, v) for k, v in os.environ.items() if ENVIRONMENT.search(k)),
+        "kaizen": _files_under(kaizen_dir),
+        "linters": linters,
+        "configuration": configs,
+        "command": extra,
+    }
+    return {name: digest([value]) for name, value in parts.items()}
 
 
 def database_file(location: str | None) -> Path | None:
@@ -223,18 +225,18 @@ def stamp_when_settled(db: Path) -> tuple[list[Any], int] | None:
         stamp = database_stamp(db)
         if stamp is None:
             return None
-        newest = max(s[1] for s in stamp[:2] if s is not None)
-        wait = newest / 1e9 + RACY_S - time.time()
-        if wait <= 0:
-            return stamp, time.time_ns()
-        time.sleep(min(wait, RACY_S))
+        now = time.time_ns()
+        wait_ns = max(s[1] for s in stamp[:2] if s is not None) + RACY_NS - now
+        if wait_ns <= 0:
+            return stamp, now
+        time.sleep(min(wait_ns, RACY_NS) / 1e9)
     return None
 
 
 def trustworthy(stamp: list[Any], taken_ns: int) -> bool:
     """Whether the stamp was taken well after the database's last write (see above)."""
     newest = max(s[1] for s in stamp[:2] if s is not None)
-    return taken_ns - newest >= int(RACY_S * 1e9)
+    return taken_ns - newest >= RACY_NS
 
 
 def outcomes_digest(db: Path) -> str | None:
@@ -261,4 +263,4 @@ def outcomes_digest(db: Path) -> str | None:
         return None
     finally:
         conn.close()
-    return _digest(rows)
+    return digest(rows)

@@ -13,6 +13,7 @@ import argparse
 import asyncio
 import gc
 import json
+import logging
 import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
@@ -33,6 +34,7 @@ if TYPE_CHECKING:  # imported when a check runs the pipelines (not when its cach
     from ..app.check_cache import Identity
     from ..app.services import Services
 
+log = logging.getLogger(__name__)
 SKIP_DIRS = {
     ".git",
     ".hg",
@@ -493,7 +495,7 @@ def run_check(args: argparse.Namespace) -> int:
     progress = Progress()
     display = ProgressDisplay.for_terminal(args.quiet)
     cached = None
-    if ident is not None:
+    if ident is not None and not getattr(args, "no_check_cache", False):
         from ..app.check_cache import lookup
 
         cached = lookup(ident)
@@ -515,6 +517,13 @@ def run_check(args: argparse.Namespace) -> int:
         if all(storable(r) for _, r in results):
             index = {id(doc): i for i, doc in enumerate(docs)}
             store(ident, [(index[id(doc)], r) for doc, r in results])
+        else:
+            log.info("the check's results are not kept: a run did not review all it sent")
+    elif ident is not None and cached is None:
+        log.info(
+            "the check's results are not kept (interrupted, incomplete or the database "
+            "changed meanwhile)"
+        )
     if changed is not None and not args.all_findings:
         only_changed_lines(results)
     return report(args, files, results, problems, progress, display, interrupted)
@@ -527,8 +536,8 @@ def check_identity(
     files: list[Path],
     pipelines: list[str],
 ) -> Identity | None:
-    """The result cache's key for this check, or None when the cache is not to be used."""
-    if getattr(args, "no_check_cache", False) or not docs:
+    """The result cache's key for this check, or None when it cannot be cached."""
+    if not docs:
         return None
     from ..app.check_cache import identity
 

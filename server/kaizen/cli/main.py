@@ -84,8 +84,8 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument(
         "--no-check-cache",
         action="store_true",
-        help="plan and check every file again even when nothing changed since the last run "
-        "(the unit review cache still answers)",
+        help="check every file again even when nothing changed since the last check (the "
+        "unit review cache still answers); its results are kept for the next one",
     )
     check.add_argument(
         "--diff",
