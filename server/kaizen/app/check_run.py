@@ -95,10 +95,25 @@ async def review_documents(
 
     ``done`` (if given) collects results as they finish, so an interrupted caller still has
     what completed."""
-    from ..pipelines import registry
+    from ..languages.parsed import workspace_snapshot
 
     state = progress or Progress()
     state.files = len(docs)
+    with workspace_snapshot():  # each import resolved once, each module parsed once
+        return await _review(services, docs, pipelines, jobs, state, on_change, done)
+
+
+async def _review(
+    services: Services,
+    docs: list[Document],
+    pipelines: list[str],
+    jobs: int,
+    state: Progress,
+    on_change: Callable[[Progress], None] | None,
+    done: list[tuple[Document, RunResult]] | None,
+) -> list[tuple[Document, RunResult]]:
+    from ..pipelines import registry
+
     await asyncio.to_thread(prime_ignores, docs)
     await index_workspace(services, docs)
     gate = asyncio.Semaphore(max(1, jobs))
