@@ -192,3 +192,16 @@ def test_diff_scope_from_the_cache(scripted, kaizen_home, project):
     # the diff moves on (another line changed): the normal path
     (project / "app.py").write_text(APP.replace("/ 0", "/ 0  # m3"))
     assert check("--diff=HEAD", "--format", "json")[1]
+
+
+def test_its_own_files_inside_the_project_are_no_input(scripted, project):
+    """A database (and this cache) kept inside the project, a report written into it with
+    ``--output``: the next run is still answered (they are not part of the key)."""
+    setup(project, scripted)
+    home = project / ".kaizen-home"
+    check = Checker(scripted, home, project)
+    args = ("--format", "sarif", "--output", "kaizen.sarif", ".")
+    assert check(*args)[1]
+    report = (project / "kaizen.sarif").read_text()
+    assert not check(*args)[1]
+    assert (project / "kaizen.sarif").read_text() == report

@@ -23,6 +23,7 @@ import hashlib
 import json
 import logging
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -60,11 +61,16 @@ def _name(db: Path, invocation: Any) -> str:
 
 
 def identity(
-    settings: Settings, docs: list[Document], invocation: Any, files: list[Path]
+    settings: Settings,
+    docs: list[Document],
+    invocation: Any,
+    files: list[Path],
+    written: Sequence[Path] = (),
 ) -> Identity | None:
     """The key of a check of ``docs`` (read from ``files``, in order) under ``settings``;
     None when this check cannot be cached (not SQLite, the unit cache off or not used, a
-    file outside any project, whose packs could read anything)."""
+    file outside any project, whose packs could read anything). ``written``: files the
+    check itself writes (its report), which are no input of it."""
     review = settings.review
     db = check_key.database_file(settings.database_path)
     if db is None or not review.cache or review.scope != "changed":
@@ -80,7 +86,7 @@ def identity(
         by_root.setdefault(d.root, []).append(d.path)
     for root, paths in by_root.items():
         prime_git_ignored(root, paths)
-    leave_out = [db, location(db)]
+    leave_out = [db, location(db), *written]
     workspace = [
         (str(root), check_key.workspace_digest(root, leave_out)) for root in sorted(by_root)
     ]

@@ -109,14 +109,18 @@ def file_digest(data: bytes) -> str:
 
 
 def workspace_digest(root: Path, leave_out: Iterable[Path] = ()) -> str:
-    """Every file under ``root`` by path and content (``leave_out``: files Kaizen itself
-    writes there, e.g. a database kept inside the project)."""
-    skip = {str(p) for p in leave_out}
+    """Every file under ``root`` by path and content (``leave_out``: files and folders
+    Kaizen itself writes there: a database kept inside the project, this cache, a report
+    written with ``--output``)."""
+    skip = {str(Path(p).resolve()) for p in leave_out}
     entries: list[Any] = []
     for folder, dirs, names in os.walk(root):
-        dirs[:] = sorted(d for d in dirs if d not in NOT_WORKSPACE)
+        dirs[:] = sorted(
+            d for d in dirs if d not in NOT_WORKSPACE and os.path.join(folder, d) not in skip
+        )
         for name in sorted(names):
             path = os.path.join(folder, name)
+            # the database beside its -wal and -shm files
             if path in skip or any(path.startswith(s + "-") for s in skip):
                 continue
             rel = os.path.relpath(path, root)

@@ -543,7 +543,8 @@ def check_identity(
 
     invocation = [pipelines, args.paths or ["."], args.shard, args.diff]
     try:
-        return identity(settings, docs, invocation, files)
+        written = [Path(args.output).resolve()] if args.output else []
+        return identity(settings, docs, invocation, files, written)
     except OSError as exc:  # a workspace that cannot be walked: run without the cache
         print(f"kaizen: the check cache is not used ({exc})", file=sys.stderr)
         return None
