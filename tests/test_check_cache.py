@@ -12,6 +12,7 @@ the cache answered records none. ``--no-check-cache`` is the normal path on dema
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import subprocess
 from pathlib import Path
@@ -205,3 +206,20 @@ def test_its_own_files_inside_the_project_are_no_input(scripted, project):
     report = (project / "kaizen.sarif").read_text()
     assert not check(*args)[1]
     assert (project / "kaizen.sarif").read_text() == report
+
+
+def test_the_workspace_is_known_by_content_and_a_pipe_is_never_opened(tmp_path):
+    """An edit that keeps the size and the modification time still changes the key; a
+    named pipe in the project (opening it would wait for a writer) is listed, not read."""
+    from kaizen.app.check_key import workspace_digest
+
+    module = tmp_path / "a.py"
+    module.write_text("x = 1\n")
+    times = module.stat()
+    before = workspace_digest(tmp_path)
+    module.write_text("x = 2\n")
+    os.utime(module, ns=(times.st_atime_ns, times.st_mtime_ns))
+    assert module.stat().st_mtime_ns == times.st_mtime_ns
+    assert workspace_digest(tmp_path) != before
+    os.mkfifo(tmp_path / "pipe")
+    assert workspace_digest(tmp_path) != before

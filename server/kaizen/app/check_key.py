@@ -27,6 +27,7 @@ import hashlib
 import json
 import os
 import re
+import stat
 import sys
 import time
 from collections.abc import Iterable
@@ -126,6 +127,9 @@ def workspace_digest(root: Path, leave_out: Iterable[Path] = ()) -> str:
             rel = os.path.relpath(path, root)
             try:
                 st = os.stat(path)
+                if not stat.S_ISREG(st.st_mode):  # a pipe or a socket: never read (it blocks)
+                    entries.append((rel, st.st_mode))
+                    continue
                 if st.st_size > HASHED_UP_TO:
                     entries.append((rel, st.st_size, st.st_mtime_ns, st.st_ctime_ns))
                     continue
