@@ -221,5 +221,6 @@ def test_the_workspace_is_known_by_content_and_a_pipe_is_never_opened(tmp_path):
     os.utime(module, ns=(times.st_atime_ns, times.st_mtime_ns))
     assert module.stat().st_mtime_ns == times.st_mtime_ns
     assert workspace_digest(tmp_path) != before
-    os.mkfifo(tmp_path / "pipe")
-    assert workspace_digest(tmp_path) != before
+    if hasattr(os, "mkfifo"):  # (not on Windows)
+        os.mkfifo(tmp_path / "pipe")
+        assert workspace_digest(tmp_path) != before

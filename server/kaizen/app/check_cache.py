@@ -78,18 +78,12 @@ def identity(
     roots = {d.root for d in docs}
     if not docs or None in roots:
         return None
-    from ..security.ignore import prime_git_ignored
+    from .check_run import prime_ignores
 
-    by_root: dict[Path, list[Path]] = {}
-    for d in docs:
-        assert d.root is not None
-        by_root.setdefault(d.root, []).append(d.path)
-    for root, paths in by_root.items():
-        prime_git_ignored(root, paths)
+    prime_ignores(docs)  # which files git ignores: part of each file's key below
+    by_root = sorted({d.root for d in docs if d.root is not None})
     leave_out = [db, location(db), *written]
-    workspace = [
-        (str(root), check_key.workspace_digest(root, leave_out)) for root in sorted(by_root)
-    ]
+    workspace = [(str(root), check_key.workspace_digest(root, leave_out)) for root in by_root]
     per_file = [
         [
             str(d.path),

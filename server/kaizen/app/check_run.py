@@ -71,12 +71,14 @@ async def index_workspace(services: Services, docs: list[Document]) -> None:
 
 def prime_ignores(docs: list[Document]) -> None:
     """Whether git ignores each document (such a file is never sent to a model), asked in
-    one ``git check-ignore`` per repository instead of one process per file."""
+    one ``git check-ignore`` per repository instead of one process per file. A document
+    that already knows (``not_sent_reason`` is a cached property: the check cache's key
+    asked it) costs nothing."""
     from ..security.ignore import prime_git_ignored
 
     by_root: dict[Path, list[Path]] = {}
     for d in docs:
-        if d.root is not None:
+        if d.root is not None and "not_sent_reason" not in vars(d):
             by_root.setdefault(d.root, []).append(d.path)
     for root, paths in by_root.items():
         prime_git_ignored(root, paths)
