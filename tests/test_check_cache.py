@@ -224,3 +224,16 @@ def test_the_workspace_is_known_by_content_and_a_pipe_is_never_opened(tmp_path):
     if hasattr(os, "mkfifo"):  # (not on Windows)
         os.mkfifo(tmp_path / "pipe")
         assert workspace_digest(tmp_path) != before
+
+
+def test_a_damaged_entry_costs_speed_only(scripted, kaizen_home, project):
+    setup(project, scripted)
+    check = Checker(scripted, kaizen_home, project)
+    first, ran = check("app.py")
+    assert ran
+    (entry,) = (kaizen_home / "check-cache").glob("*.json")
+    for damaged in ('{"format": 1, "key": {}, "database": [[]], "stampedAt": 0}', "{", "[]"):
+        entry.write_text(damaged)
+        again, ran = check("app.py")
+        assert ran and again[:2] == first[:2]  # the normal path, which stores a good entry
+    assert not check("app.py")[1]
