@@ -18,9 +18,12 @@ FILES = {
         "\n\ndef area(box: Box) -> int:\n    '''Width times height.'''\n"
         "    return box.w * box.h\n"
     ),
+    # planned before the module importing it: its facts come from its own planning
+    "pkg/a_util.py": "def label(text: str) -> str:\n    return text.title()\n",
     "pkg/report.py": (
-        "from .shapes import Box, area\nfrom pkg import shapes\nimport os\n\n\n"
-        "def describe(w, h):\n    return f'{area(Box(w, h))} {shapes.area(Box(h, w))}'\n"
+        "from .shapes import Box, area\nfrom pkg import shapes\nfrom .a_util import label\n"
+        "import os\n\n\n"
+        "def describe(w, h):\n    return label(f'{area(Box(w, h))} {shapes.area(Box(h, w))}')\n"
         "\n\ndef where():\n    return os.getcwd()\n"
     ),
     "main.py": "from pkg.report import describe\n\n\ndef run():\n    return describe(2, 3)\n",
@@ -55,6 +58,8 @@ def test_a_snapshot_plans_the_same_and_parses_each_module_once(tmp_path, monkeyp
     assert any(
         "def area(box: Box) -> int: ...  # Width times height." in t for p in without for _, t in p
     )  # a signature from another module is in a pack
+    packs = "\n".join(t for p in without for _, t in p)
+    assert "def label(text: str) -> str: ...  # from .a_util" in packs
 
     parses: list[str] = []
     real = units.parse_python

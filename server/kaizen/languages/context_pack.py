@@ -138,6 +138,8 @@ def _file_facts(path: str, mtime_ns: int, size: int) -> ModuleFacts:
     snapshot = _snapshot.get()
     if snapshot is None or snapshot.parse is None:
         return module_facts(text)
+    if (known := snapshot.facts.get(text)) is not None:
+        return known
     done = snapshot.parse(text)  # the same facts, and the units its own planning needs
     snapshot.ahead[text] = done
     return done.facts
@@ -163,6 +165,8 @@ class Snapshot:
     ahead: dict[str, Any] = field(default_factory=dict)
     # Python text -> its ``Parsed`` (``languages.parsed.parse``: it imports this module)
     parse: Callable[[str], Any] | None = None
+    # text -> the facts of a module planned already (before a file importing it asks)
+    facts: dict[str, ModuleFacts] = field(default_factory=dict)
 
 
 _snapshot: ContextVar[Snapshot | None] = ContextVar("kaizen_workspace_snapshot", default=None)

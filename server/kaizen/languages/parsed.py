@@ -71,7 +71,8 @@ def parsed(text: str, language: str, document: str = "") -> Parsed:
     """Units and module facts of a document text, computed once per text; ``document``
     (its path or URI) lets an edit of it be parsed incrementally from its last text."""
     hit = _by_text.get((text, language))
-    if hit is None and language == "python" and (snapshot := current_snapshot()) is not None:
+    snapshot = current_snapshot() if language == "python" else None
+    if hit is None and snapshot is not None:
         hit = snapshot.ahead.pop(text, None)  # parsed for a file importing it
     if hit is None:
         base = _latest.get(document) if document else None
@@ -80,6 +81,8 @@ def parsed(text: str, language: str, document: str = "") -> Parsed:
         if hit is None:
             hit = parse(text, language, document)
         _by_text.put((text, language), hit)
+    if snapshot is not None:  # for a file importing this one, planned later
+        snapshot.facts[text] = hit.facts
     if document:
         _latest.put(document, (text, hit))
     return hit
