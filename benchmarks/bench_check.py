@@ -24,6 +24,7 @@ Measured, each in a fresh process and (unless said) a fresh database:
 from __future__ import annotations
 
 import argparse
+import hashlib
 import importlib
 import os
 import shutil
@@ -128,12 +129,14 @@ def run_check(
         [sys.executable, "-m", "kaizen", "check", "--no-static", "--quiet", *args, *paths],
         cwd=repo,
         env=env,
-        stdout=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
+    # the report is read whole once the process ended (a few lines: the pipe never fills)
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - started
+    stdout = proc.stdout.read() if proc.stdout else ""
     stderr = proc.stderr.read() if proc.stderr else ""
     code = os.waitstatus_to_exitcode(status)
     if code not in (0, 1):
@@ -144,6 +147,7 @@ def run_check(
         "peak_rss_mb": round(usage.ru_maxrss / 1024, 1),
         "cpu_s": round(usage.ru_utime + usage.ru_stime, 2),
         "max_in_flight": scripted.max_in_flight,
+        "report": hashlib.sha1(stdout.encode()).hexdigest()[:12],
     }
 
 
@@ -199,6 +203,14 @@ def overhead(base: Path, scripted: ScriptedModel, args: argparse.Namespace) -> d
             "cpu_start_s": round(cpu_whole - files * cpu_per_file_ms / 1000, 2),
             "peak_rss_mb": max(r["peak_rss_mb"] for r in by["all"]),
             "rerun_s": round(statistics.median(r["wall_s"] for r in by["rerun"]), 2),
+            "rerun_cpu_s": round(statistics.median(r["cpu_s"] for r in by["rerun"]), 2),
+            # each re-run against the whole run it followed (same database), median of pairs
+            "rerun_cpu_pct": _pct_of_first(by, "cpu_s"),
+            "rerun_wall_pct": _pct_of_first(by, "wall_s"),
+            # a re-run reports what the run before it reported (same stdout)
+            "rerun_same_report": all(
+                a["report"] == r["report"] for a, r in zip(by["all"], by["rerun"], strict=True)
+            ),
             "rerun_model_calls": max(r["model_calls"] for r in by["rerun"]),
             "model_calls": by["all"][0]["model_calls"],
             "runs": by,
@@ -219,6 +231,11 @@ def overhead(base: Path, scripted: ScriptedModel, args: argparse.Namespace) -> d
     return out
 
 
+def _pct_of_first(by: dict[str, list[dict[str, Any]]], measure: str) -> float:
+    pairs = zip(by["all"], by["rerun"], strict=True)
+    return round(statistics.median(100 * r[measure] / a[measure] for a, r in pairs), 1)
+
+
 def overhead_lines(o: dict[str, Any]) -> str:
     rows = [
         f"instant model on {o['corpus']} ({o['files']} files, {o['lines']} lines), "
@@ -233,8 +250,10 @@ def overhead_lines(o: dict[str, Any]) -> str:
                 f"{r['cpu_per_file_ms']} ms a further file (= {r['files_per_s_past_start']} "
                 f"files/s past start-up, target >= 30; wall {r['per_file_overhead_ms']} ms, "
                 "noisy); "
-                f"peak RSS {r['peak_rss_mb']} MB; re-run of unchanged code {r['rerun_s']} s "
-                f"({r['rerun_model_calls']} calls)"
+                f"peak RSS {r['peak_rss_mb']} MB; re-run of unchanged code {r['rerun_s']} s, "
+                f"CPU {r['rerun_cpu_s']} s ({r['rerun_cpu_pct']}% of the first run's CPU, "
+                f"{r['rerun_wall_pct']}% of its wall time, target < 10%; "
+                f"{r['rerun_model_calls']} calls; same report: {r['rerun_same_report']})"
             )
     if "per_file_vs_baseline_pct" in o:
         rows.append(

@@ -15,11 +15,13 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..core.document import Document
-from ..pipelines import registry
-from ..pipelines.base import RunResult
-from .services import Services
+from ..core.runs import RunResult
+
+if TYPE_CHECKING:  # the pipelines are imported when files are reviewed, not before
+    from .services import Services
 
 DEFAULT_JOBS = 8
 log = logging.getLogger(__name__)
@@ -39,6 +41,10 @@ class Progress:
     completion_tokens: int = 0
     cost_usd: float = 0.0
     notices: list[str] = field(default_factory=list)
+    storage_faults: int = 0  # database writes that failed (a run not remembered)
+
+    def storage_fault(self, _message: str) -> None:
+        self.storage_faults += 1
 
 
 def in_shard(path: Path, index: int, total: int) -> bool:
@@ -65,12 +71,14 @@ async def index_workspace(services: Services, docs: list[Document]) -> None:
 
 def prime_ignores(docs: list[Document]) -> None:
     """Whether git ignores each document (such a file is never sent to a model), asked in
-    one ``git check-ignore`` per repository instead of one process per file."""
+    one ``git check-ignore`` per repository instead of one process per file. A document
+    that already knows (``not_sent_reason`` is a cached property: the check cache's key
+    asked it) costs nothing."""
     from ..security.ignore import prime_git_ignored
 
     by_root: dict[Path, list[Path]] = {}
     for d in docs:
-        if d.root is not None:
+        if d.root is not None and "not_sent_reason" not in vars(d):
             by_root.setdefault(d.root, []).append(d.path)
     for root, paths in by_root.items():
         prime_git_ignored(root, paths)
@@ -89,8 +97,25 @@ async def review_documents(
 
     ``done`` (if given) collects results as they finish, so an interrupted caller still has
     what completed."""
+    from ..languages.parsed import workspace_snapshot
+
     state = progress or Progress()
     state.files = len(docs)
+    with workspace_snapshot():  # each import resolved once, each module parsed once
+        return await _review(services, docs, pipelines, jobs, state, on_change, done)
+
+
+async def _review(
+    services: Services,
+    docs: list[Document],
+    pipelines: list[str],
+    jobs: int,
+    state: Progress,
+    on_change: Callable[[Progress], None] | None,
+    done: list[tuple[Document, RunResult]] | None,
+) -> list[tuple[Document, RunResult]]:
+    from ..pipelines import registry
+
     await asyncio.to_thread(prime_ignores, docs)
     await index_workspace(services, docs)
     gate = asyncio.Semaphore(max(1, jobs))
@@ -107,7 +132,8 @@ async def review_documents(
             try:
                 for pipeline in pipelines:
                     # the context's after_run learns from the run, as in the editor
-                    result = await registry.run(pipeline, doc, services.context())
+                    context = services.context(on_notice=state.storage_fault)
+                    result = await registry.run(pipeline, doc, context)
                     slots[i].append((doc, result))
                     if done is not None:
                         done.append((doc, result))

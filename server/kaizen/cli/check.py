@@ -13,24 +13,28 @@ import argparse
 import asyncio
 import gc
 import json
+import logging
 import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .. import __version__
-from ..app.check_run import DEFAULT_JOBS, Progress, in_shard, review_documents
-from ..app.services import Services
+from ..app.check_run import DEFAULT_JOBS, Progress, in_shard
 from ..core.document import Document
 from ..core.findings import Finding
-from ..core.runs import RunStatus
+from ..core.runs import RunResult, RunStatus
 from ..core.workspace import LANGUAGES
-from ..pipelines.base import RunResult
 from .common import cli_settings, editor_overrides, read_document
 from .cost import predicted_cost_line
 from .progress import ProgressDisplay
 
+if TYPE_CHECKING:  # imported when a check runs the pipelines (not when its cache answers)
+    from ..app.check_cache import Identity
+    from ..app.services import Services
+
+log = logging.getLogger(__name__)
 SKIP_DIRS = {
     ".git",
     ".hg",
@@ -75,20 +79,28 @@ def load_documents(files: list[Path]) -> list[Document]:
     return docs
 
 
+def scoped_documents(
+    files: list[Path], changed: dict[Path, frozenset[int]] | None
+) -> list[Document]:
+    """The readable ``files`` as documents, each with the lines a diff touched (``--diff``)."""
+    docs = load_documents(files)
+    if changed is not None:
+        docs = [replace(d, changed=changed.get(d.path, frozenset())) for d in docs]
+    return docs
+
+
 async def check_files(
     services: Services,
-    files: list[Path],
+    docs: list[Document],
     pipelines: list[str],
     jobs: int = DEFAULT_JOBS,
     progress: Progress | None = None,
     on_change: Any = None,
     done: list[tuple[Document, RunResult]] | None = None,
-    changed: dict[Path, frozenset[int]] | None = None,
 ) -> list[tuple[Document, RunResult]]:
-    """Review ``files`` concurrently; notices printed once each, results in file order."""
-    docs = load_documents(files)
-    if changed is not None:
-        docs = [replace(d, changed=changed.get(d.path, frozenset())) for d in docs]
+    """Review ``docs`` concurrently; notices printed once each, results in file order."""
+    from ..app.check_run import review_documents
+
     results = await review_documents(services, docs, pipelines, jobs, progress, on_change, done)
     print_notices(results)
     return results
@@ -477,34 +489,112 @@ def run_check(args: argparse.Namespace) -> int:
     # RSS unchanged).
     gen0, gen1, _ = gc.get_threshold()
     gc.set_threshold(gen0, gen1, FULL_COLLECTION_AFTER)
-    services = Services(settings)
     pipelines = ["autofix", "refactor"] if args.pipeline == "all" else [args.pipeline]
+    docs = scoped_documents(files, changed)
+    ident = check_identity(args, settings, docs, files, pipelines)
+    progress = Progress()
+    display = ProgressDisplay.for_terminal(args.quiet)
+    cached = None
+    if ident is not None and not getattr(args, "no_check_cache", False):
+        from ..app.check_cache import lookup
+
+        cached = lookup(ident)
+    interrupted = False
+    if cached is not None:  # nothing the results depend on changed since the last run
+        results = [(docs[i], result) for i, result in cached]
+        progress.files = progress.done = len(docs)
+        progress.cached = sum(r.units_cached for _, r in results)
+        print_notices(results)
+        keep = False
+    else:
+        results, interrupted, keep = review_files(
+            args, settings, docs, files, pipelines, progress, display, ident
+        )
+    problems = not_reviewed(args.paths or ["."], files, results) if not interrupted else []
+    if keep and ident is not None and not problems:  # kept before --diff's line filter
+        from ..app.check_cache import storable, store
+
+        if all(storable(r) for _, r in results):
+            index = {id(doc): i for i, doc in enumerate(docs)}
+            store(ident, [(index[id(doc)], r) for doc, r in results])
+        else:
+            log.info("the check's results are not kept: a run did not review all it sent")
+    elif ident is not None and cached is None:
+        log.info(
+            "the check's results are not kept (interrupted, incomplete or the database "
+            "changed meanwhile)"
+        )
+    if changed is not None and not args.all_findings:
+        only_changed_lines(results)
+    return report(args, files, results, problems, progress, display, interrupted)
+
+
+def check_identity(
+    args: argparse.Namespace,
+    settings: Any,
+    docs: list[Document],
+    files: list[Path],
+    pipelines: list[str],
+) -> Identity | None:
+    """The result cache's key for this check, or None when it cannot be cached."""
+    if not docs:
+        return None
+    from ..app.check_cache import identity
+
+    invocation = [pipelines, args.paths or ["."], args.shard, args.diff]
+    try:
+        written = [Path(args.output).resolve()] if args.output else []
+        return identity(settings, docs, invocation, files, written)
+    except OSError as exc:  # a workspace that cannot be walked: run without the cache
+        print(f"kaizen: the check cache is not used ({exc})", file=sys.stderr)
+        return None
+
+
+def review_files(
+    args: argparse.Namespace,
+    settings: Any,
+    docs: list[Document],
+    files: list[Path],
+    pipelines: list[str],
+    progress: Progress,
+    display: ProgressDisplay,
+    ident: Identity | None,
+) -> tuple[list[tuple[Document, RunResult]], bool, bool]:
+    """The pipelines on every document: (results in file order, interrupted, whether the
+    results may be kept for the next run: the database they were read from is the one the
+    cache is stamped with, and no outcome was recorded by anyone while they were made)."""
+    from ..app.check_key import outcomes_digest
+    from ..app.services import Services
+
+    services = Services(settings)
     services.open_store()
     # what is loaded by now lives as long as the process: out of the cyclic collector's
     # view, so its full collections during the run walk only what the run makes
     gc.freeze()
     if services.store_error:
         print(f"kaizen: {services.store_error}", file=sys.stderr)
+    keep = ident is not None and services.store is not None and not services.store_error
+    if keep and ident is not None and services.store is not None:
+        opened = services.store.engine.url.database
+        keep = opened is not None and Path(opened).resolve() == ident.db.resolve()
+    outcomes = outcomes_digest(ident.db) if keep and ident is not None else None
     if litellm_needed_ahead(services, pipelines, files):
         from ..models.lazy_litellm import warm_up_in_background
 
         warm_up_in_background(freeze=False)
-    progress = Progress()
     done: list[tuple[Document, RunResult]] = []
     interrupted = False
-    display = ProgressDisplay.for_terminal(args.quiet)
     try:
         with display:
             results = asyncio.run(
                 check_files(
                     services,
-                    files,
+                    docs,
                     pipelines,
                     max(1, args.jobs),
                     progress,
                     display.update,
                     done,
-                    changed,
                 )
             )
     except KeyboardInterrupt:  # what finished is reported (and was recorded)
@@ -515,10 +605,23 @@ def run_check(args: argparse.Namespace) -> int:
     finally:
         if services.store is not None:
             services.store.close()
-    if changed is not None and not args.all_findings:
-        only_changed_lines(results)
-    problems = not_reviewed(args.paths or ["."], files, results) if not interrupted else []
-    report = render(results, args.format, problems, getattr(args, "show_suppressed", False))
+    if keep and ident is not None:  # a write that failed: what the run learned is lost
+        same = outcomes is not None and outcomes_digest(ident.db) == outcomes
+        keep = same and not progress.storage_faults
+    return results, interrupted, keep and not interrupted
+
+
+def report(
+    args: argparse.Namespace,
+    files: list[Path],
+    results: list[tuple[Document, RunResult]],
+    problems: list[NotReviewed],
+    progress: Progress,
+    display: ProgressDisplay,
+    interrupted: bool,
+) -> int:
+    """Print the report and the summary lines; the exit status."""
+    text = render(results, args.format, problems, getattr(args, "show_suppressed", False))
     if hidden := sum(len(r.hidden) for _, r in results):
         print(
             f"kaizen: {hidden} finding{'s' if hidden != 1 else ''} hidden: this repository's "
@@ -527,9 +630,9 @@ def run_check(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     if args.output:
-        Path(args.output).write_text(report + "\n", encoding="utf-8")
+        Path(args.output).write_text(text + "\n", encoding="utf-8")
     else:
-        print(report)
+        print(text)
     if args.output or args.format != "text":  # the report is not on screen: say it here
         for problem in problems:
             print(f"kaizen: not reviewed: {problem.text()}", file=sys.stderr)

@@ -82,6 +82,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-cache", action="store_true", help="review every unit afresh (ignore the cache)"
     )
     check.add_argument(
+        "--no-check-cache",
+        action="store_true",
+        help="check every file again even when nothing changed since the last check (the "
+        "unit review cache still answers); its results are kept for the next one",
+    )
+    check.add_argument(
         "--diff",
         nargs="?",
         const="",

@@ -19,7 +19,9 @@ from __future__ import annotations
 import ast
 import copy
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -130,9 +132,17 @@ def merge_facts(parts: Iterable[ModuleFacts]) -> ModuleFacts:
 @lru_cache(maxsize=512)
 def _file_facts(path: str, mtime_ns: int, size: int) -> ModuleFacts:
     try:
-        return module_facts(Path(path).read_text(encoding="utf-8"))
+        text = Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError):
         return ModuleFacts()
+    snapshot = _snapshot.get()
+    if snapshot is None or snapshot.parse is None:
+        return module_facts(text)
+    if (known := snapshot.facts.get(text)) is not None:
+        return known
+    done = snapshot.parse(text)  # the same facts, and the units its own planning needs
+    snapshot.ahead[text] = done
+    return done.facts
 
 
 def file_facts(path: Path) -> ModuleFacts:
@@ -144,8 +154,50 @@ def file_facts(path: Path) -> ModuleFacts:
     return _file_facts(str(path), stat.st_mtime_ns, stat.st_size)
 
 
+@dataclass
+class Snapshot:
+    """What work over an unchanging workspace computes once (``workspace_snapshot``)."""
+
+    # (module, level, importing folder, root) -> the file it resolves to
+    resolved: dict[tuple[str, int, Path, Path | None], Path | None] = field(default_factory=dict)
+    # text -> its parse (``languages.parsed.Parsed``), made for another file's context pack
+    # and handed to that module's own planning (which then parses nothing)
+    ahead: dict[str, Any] = field(default_factory=dict)
+    # Python text -> its ``Parsed`` (``languages.parsed.parse``: it imports this module)
+    parse: Callable[[str], Any] | None = None
+    # text -> the facts of a module planned already (before a file importing it asks)
+    facts: dict[str, ModuleFacts] = field(default_factory=dict)
+
+
+_snapshot: ContextVar[Snapshot | None] = ContextVar("kaizen_workspace_snapshot", default=None)
+
+
+@contextmanager
+def snapshot_of(snapshot: Snapshot) -> Iterator[None]:
+    """``snapshot`` in force inside (``languages.parsed.workspace_snapshot`` says why)."""
+    token = _snapshot.set(snapshot)
+    try:
+        yield
+    finally:
+        _snapshot.reset(token)
+
+
+def current_snapshot() -> Snapshot | None:
+    return _snapshot.get()
+
+
 def resolve_module(module: str, level: int, here: Path, root: Path | None) -> Path | None:
     """The workspace file of ``module`` imported from the file ``here``; None outside it."""
+    snapshot = _snapshot.get()
+    if snapshot is None:
+        return _resolve_module(module, level, here, root)
+    memo, key = snapshot.resolved, (module, level, here.parent, root)
+    if key not in memo:
+        memo[key] = _resolve_module(module, level, here, root)
+    return memo[key]
+
+
+def _resolve_module(module: str, level: int, here: Path, root: Path | None) -> Path | None:
     parts = [p for p in module.split(".") if p]
     if level:
         base = here.parent

@@ -8,14 +8,14 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import BaseModel
 
 from ..core.document import AppliedRules, Document, Learnings
 from ..core.findings import Finding, assign_fingerprints
-from ..core.runs import RunStatus, RunTotals
+from ..core.runs import RunResult as RunResult  # its home is core: the faces read it
+from ..core.runs import RunStatus
 from ..core.tasks import task as task_row
 from ..languages.parsed import scope_namer
 from ..models.gateway import CallOutcome
@@ -34,27 +34,6 @@ LEARNINGS_FLOOR_TOKENS = 100
 
 class SkipDocument(Exception):
     """The document cannot be analysed (binary, too large); the message says why."""
-
-
-@dataclass
-class RunResult:
-    pipeline: str
-    run_id: int | None = None
-    status: RunStatus = RunStatus.QUEUED
-    findings: list[Finding] = field(default_factory=list)
-    error: str | None = None
-    notices: list[str] = field(default_factory=list)
-    totals: RunTotals = field(default_factory=RunTotals)
-    insight_ids: list[int] = field(default_factory=list)
-    dropped: int = 0  # findings the model gave that failed validation or grounding
-    drops: list[str] = field(default_factory=list)  # why each grounding drop happened
-    ignored: list[str] | None = None  # fingerprints shown repeatedly with no reaction
-    units_reviewed: int = 0  # review units sent to a model in this run
-    units_answered: int = 0  # of those, units a model answered (validly): "reviewed"
-    units_cached: int = 0  # review units whose findings came from the cache
-    units_skipped: int = 0  # units outside a diff, neither cached nor reviewed
-    suppressed: list[Finding] = field(default_factory=list)  # dismissed before: not shown
-    hidden: list[Finding] = field(default_factory=list)  # below review.minConfidence
 
 
 def check_document(doc: Document, max_bytes: int) -> None:
