@@ -72,7 +72,10 @@ class Redacted:
 NEEDLES: dict[str, tuple[str, ...]] = {
     "private-key": ("private key",),
     "aws-access-key": ("akia", "asia"),
-    "github-token": ("gh", "github_pat_"),
+    # the pattern is case-sensitive: it matches only where one of these literally occurs
+    # (and str.lower keeps them), so the folded test runs it exactly when it can match;
+    # "gh" alone ran it on half of a library's files ("high", "right", "ghost")
+    "github-token": ("ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"),
     "anthropic-key": ("sk-ant-",),
     "openai-key": ("sk-",),
     "google-api-key": ("aiza",),
