@@ -47,5 +47,8 @@ def test_window_read_equals_the_orm_query(tmp_path: Path) -> None:
                 continue
             assert read is not None
             assert read == (WindowStats.of(rows[:5]), rows[5:])
-    assert read_window(store, settings.model_copy(update={"window": 40}), "openai/a", "fix_generator") is None
+    assert (
+        read_window(store, settings.model_copy(update={"window": 40}), "openai/a", "fix_generator")
+        is None
+    )
     store.close()
