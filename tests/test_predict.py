@@ -196,19 +196,3 @@ def test_a_v2_database_gains_the_prediction_columns_and_the_window_index(tmp_pat
         assert "ix_model_calls_model_task" in indexes
     finally:
         db.close()
-
-
-def test_a_price_is_litellms_and_an_unmapped_model_stays_unpriced() -> None:
-    """``price`` answers as litellm's ``cost_per_token`` does; a model litellm has no price
-    for is remembered as such (no exception per call), a priced one is never cached."""
-    from kaizen.models import predict
-    from kaizen.models.lazy_litellm import litellm
-
-    prompt_usd, completion_usd = litellm().cost_per_token(
-        model="openai/gpt-4o", prompt_tokens=1200, completion_tokens=300
-    )
-    for _ in range(2):
-        assert predict.price("openai/gpt-4o", 1200, 300) == prompt_usd + completion_usd
-        assert predict.price("openai/kaizen-unpriced", 1200, 300) is None
-    assert "openai/kaizen-unpriced" in predict._UNMAPPED
-    assert "openai/gpt-4o" not in predict._UNMAPPED

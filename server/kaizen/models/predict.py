@@ -67,23 +67,12 @@ def expected_completion_tokens(history: Stats | None, max_tokens: int) -> int:
     return max(1, min(round(mean), max_tokens))
 
 
-# Models litellm said it has no price for ("This model isn't mapped yet"): its cost map is
-# read once per process (``LITELLM_LOCAL_MODEL_COST_MAP``) and Kaizen never adds to it, so
-# the answer holds for the process; asking again costs an exception and a walk of the map
-# on every call of a local or self-hosted model.
-_UNMAPPED: set[str] = set()
-
-
 def price(model: str, prompt_tokens: int, completion_tokens: int) -> float | None:
-    if model in _UNMAPPED:
-        return None
     try:
         prompt_usd, completion_usd = litellm().cost_per_token(
             model=model, prompt_tokens=prompt_tokens, completion_tokens=completion_tokens
         )
-    except Exception as exc:  # not in litellm's cost map
-        if "isn't mapped" in str(exc):
-            _UNMAPPED.add(model)
+    except Exception:  # not in litellm's cost map
         return None
     return float(prompt_usd) + float(completion_usd)
 
