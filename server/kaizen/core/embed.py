@@ -72,32 +72,24 @@ def features(text: str) -> dict[str, float]:
 
     Repeats are dampened (``1 + ln count``) so one repeated word cannot dominate a text.
     """
-    return {f: _WEIGHTS[f[0]] * (1.0 + math.log(n)) for f, n in _counts(text).items()}
-
-
-def _counts(text: str) -> dict[str, int]:
-    """How often each feature of ``text`` occurs, in the order each is first counted.
-
-    Each distinct word is featurised once and its features counted as often as the word
-    occurs (code repeats its identifiers: this is most of an embedding's cost). Words go
-    in the order of their first occurrence, so the features keep the order (and the
-    vector the exact floating-point sums) of counting them occurrence by occurrence."""
+    # Each distinct word is featurised once and its features counted as often as the word
+    # occurs (code repeats its identifiers: this is most of an embedding's cost). Words go
+    # in the order of their first occurrence, so the features keep the order (and the
+    # vector the exact floating-point sums) of counting them occurrence by occurrence.
     occurrences: dict[str, int] = {}
-    for raw in _WORD.findall(unicodedata.normalize("NFKC", text)):
+    for match in _WORD.finditer(unicodedata.normalize("NFKC", text)):
+        raw = match.group()
         occurrences[raw] = occurrences.get(raw, 0) + 1
     counts: dict[str, int] = {}
-    get = counts.get
     for raw, times in occurrences.items():
         for feature, n in _word_features(raw):
-            counts[feature] = get(feature, 0) + n * times
-    return counts
+            counts[feature] = counts.get(feature, 0) + n * times
+    return {f: _WEIGHTS[f[0]] * (1.0 + math.log(n)) for f, n in counts.items()}
 
 
-@lru_cache(maxsize=1 << 16)
 def _word_features(token: str) -> tuple[tuple[str, int], ...]:
     """The features one occurrence of ``token`` (a ``\\w+`` match) adds, in the order they
-    are first counted, with how many times each is added. Cached: a workspace's texts share
-    most of their identifiers (a pure function of the token)."""
+    are first counted, with how many times each is added."""
     raw = token.strip("_")
     word = raw.lower()
     if not word or word in STOPWORDS:
@@ -122,19 +114,6 @@ def _slot(feature: str, dim: int) -> tuple[int, float]:
     return (h >> 1) % dim, (1.0 if h & 1 else -1.0)
 
 
-_SLOTS: dict[int, dict[str, tuple[int, float]]] = {}  # dim -> feature -> (bucket, sign)
-_MAX_SLOTS = 1 << 18
-
-
-def _slots(dim: int) -> dict[str, tuple[int, float]]:
-    """A plain dict in front of ``_slot`` for one dimension (a dict lookup per feature costs
-    half a cached call); emptied when it grows past ``_MAX_SLOTS``, as the cache bounds it."""
-    table = _SLOTS.setdefault(dim, {})
-    if len(table) > _MAX_SLOTS:
-        table.clear()
-    return table
-
-
 class HashingEmbedder:
     """Signed feature hashing into ``dim`` buckets, L2-normalised. Offline and deterministic.
 
@@ -149,17 +128,10 @@ class HashingEmbedder:
 
     def embed_one(self, text: str) -> list[float]:
         """One text's vector (~65 us for a review sentence; the hash of a feature is cached)."""
-        dim = self.dim
-        slots = _slots(dim)
-        vector = [0.0] * dim
-        log = math.log
-        # the same products and sums, in the same order, as ``features(text)`` weighted and
-        # added feature by feature (bit for bit: tests/test_embed_exact.py)
-        for feature, n in _counts(text).items():
-            if (found := slots.get(feature)) is None:
-                found = slots[feature] = _slot(feature, dim)
-            slot, sign = found
-            vector[slot] += sign * (_WEIGHTS[feature[0]] * (1.0 + log(n)))
+        vector = [0.0] * self.dim
+        for feature, weight in features(text).items():
+            slot, sign = _slot(feature, self.dim)
+            vector[slot] += sign * weight
         return normalise(vector)
 
     def embed(self, texts: Sequence[str]) -> list[list[float]]:
