@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from .contextual import ContextDecision, ContextualConfig, ContextualPolicy
-from .features import Basis, Featurizer, TaskContext, assemble, structured
+from .features import Basis, Embedding, Featurizer, TaskContext, assemble, resolve, structured
 
 RECENT = 512  # decisions kept in memory for credit by run id
 
@@ -35,7 +35,7 @@ class RoutedTask:
     task: str
     run_id: int | None
     structured: list[float]
-    embedding: np.ndarray | None  # kept only while no basis exists
+    embedding: Embedding | None  # kept only while no basis exists (maybe deferred)
     features: np.ndarray | None  # None while no basis exists
     basis_id: str | None
     decision: ContextDecision | None = None
@@ -69,7 +69,7 @@ class ContextualRouter:
     ) -> None:
         self.featurizer = featurizer or Featurizer()
         self.policy = ContextualPolicy(self.featurizer.dim, config, rng)
-        self.early: list[tuple[np.ndarray, list[float], str, float]] = []
+        self.early: list[tuple[Embedding, list[float], str, float]] = []
         self.recent: OrderedDict[str, RoutedTask] = OrderedDict()
 
     @property
@@ -91,17 +91,22 @@ class ContextualRouter:
         basis = self.basis
         assert basis is not None
         for embedding, parts, model, reward in self.early:
-            self.policy.observe(model, assemble(basis.project(embedding), parts), reward)
+            self.policy.observe(model, assemble(basis.project(resolve(embedding)), parts), reward)
         self.early = []
 
     def route(self, ctx: TaskContext, embedding: np.ndarray | None = None) -> RoutedTask:
-        """Featurise ``ctx`` (collecting its embedding toward the basis while none exists)."""
-        e = self.featurizer.embed(ctx.text) if embedding is None else embedding
+        """Featurise ``ctx`` (collecting its embedding toward the basis while none exists:
+        then it is made only when something needs it, ``Featurizer.deferred``)."""
+        e: Embedding | None = embedding
+        if e is None and self.basis is None:
+            e = self.featurizer.deferred(ctx.text)
+        if e is None:
+            e = self.featurizer.embed(ctx.text)
         parts = structured(ctx)
         if self.basis is None and self.featurizer.observe_embedding(e) is not None:
             self._learn_early()
         basis = self.basis
-        x = assemble(basis.project(e), parts) if basis is not None else None
+        x = assemble(basis.project(resolve(e)), parts) if basis is not None else None
         routed = RoutedTask(
             id=uuid.uuid4().hex,
             task=ctx.task,
@@ -144,7 +149,7 @@ class ContextualRouter:
             self.policy.observe(model, routed.features, reward)
         elif routed.embedding is not None:
             if self.basis is not None:  # the basis was fitted after this task was routed
-                x = assemble(self.basis.project(routed.embedding), routed.structured)
+                x = assemble(self.basis.project(resolve(routed.embedding)), routed.structured)
                 self.policy.observe(model, x, reward)
             else:
                 self.early.append((routed.embedding, routed.structured, model, reward))

@@ -145,7 +145,7 @@ class Featurizer:
         self.basis_size = basis_size
         self.rank = rank
         self.basis: Basis | None = None
-        self.pending: list[np.ndarray] = []
+        self.pending: list[Embedding] = []
         self._cache: dict[str, np.ndarray] = {}
 
     @property
@@ -165,22 +165,60 @@ class Featurizer:
         self._cache[key] = vector
         return vector
 
+    def deferred(self, text: str) -> Deferred | None:
+        """``text``'s embedding as a promise, or None when it must be made now.
+
+        Until a basis exists a routed task's embedding is only kept: toward the basis
+        (``pending``) and for outcomes learned once it exists. With the offline hashing
+        embedder (pure: the same text, the same vector; it cannot fail) it is made when
+        first needed instead: a ``kaizen check`` on a fresh database routes every batch
+        before any basis exists and never needs one. A provider's embedder is asked at
+        once, so its failure stays the routing's (``route_context``)."""
+        if not isinstance(self.embedder, HashingEmbedder):
+            return None
+        return Deferred(self, text[:MAX_EMBED_CHARS])
+
     def features(self, ctx: TaskContext, embedding: np.ndarray | None = None) -> np.ndarray:
         """The feature vector (requires a basis)."""
         assert self.basis is not None
         e = self.embed(ctx.text) if embedding is None else embedding
         return assemble(self.basis.project(e), structured(ctx))
 
-    def observe_embedding(self, embedding: np.ndarray) -> Basis | None:
+    def observe_embedding(self, embedding: Embedding) -> Basis | None:
         """Collect one embedding toward the basis; returns the basis when it was just fitted."""
         if self.basis is not None:
             return None
         self.pending.append(embedding)
         if len(self.pending) < self.basis_size:
             return None
-        self.basis = fit_basis(np.vstack(self.pending), self.embedder.name, self.rank)
+        vectors = [resolve(e) for e in self.pending]  # in the order they were routed
+        self.basis = fit_basis(np.vstack(vectors), self.embedder.name, self.rank)
         self.pending = []
         return self.basis
+
+
+class Deferred:
+    """An embedding made when first asked for (``Featurizer.deferred``), then kept."""
+
+    __slots__ = ("_featurizer", "_text", "_vector")
+
+    def __init__(self, featurizer: Featurizer, text: str) -> None:
+        self._featurizer = featurizer
+        self._text = text  # at most MAX_EMBED_CHARS: lighter than the 8 kB vector
+        self._vector: np.ndarray | None = None
+
+    def value(self) -> np.ndarray:
+        if self._vector is None:  # two threads may both make it: the same vector
+            self._vector = self._featurizer.embed(self._text)
+        return self._vector
+
+
+Embedding = np.ndarray | Deferred
+
+
+def resolve(embedding: Embedding) -> np.ndarray:
+    """The vector of an embedding made now or deferred."""
+    return embedding.value() if isinstance(embedding, Deferred) else embedding
 
 
 def assemble(projected: np.ndarray, structured_part: Sequence[float]) -> np.ndarray:
