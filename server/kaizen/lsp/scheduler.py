@@ -17,6 +17,7 @@ from typing import Any
 from lsprotocol import types
 
 from ..core.document import Document
+from ..core.findings import Finding
 from ..core.runs import RunStatus, phase_of
 from ..pipelines import registry
 from ..pipelines.base import RunResult
@@ -94,8 +95,9 @@ class Scheduler:
                 )
 
         result = None
+        shown: list[list[Finding]] = []  # the findings put on screen before the run's record
         try:
-            result = await self._run(pipeline, doc, on_status, on_progress)
+            result = await self._run(pipeline, doc, on_status, on_progress, shown)
         finally:
             self.running.pop(key, None)
             self.end_progress(progress, uri, pipeline, result)
@@ -112,7 +114,9 @@ class Scheduler:
             server.report_failure(pipeline, doc, result)
         current = server.workspace.text_documents.get(uri)
         store = server.services.store
-        if current is None or current.version != doc.version:
+        if shown and shown[0] is result.findings:
+            pass  # on screen already (``on_final``): the run's result was not stale then
+        elif current is None or current.version != doc.version:
             if result.run_id is not None and store is not None:
                 await asyncio.to_thread(store.set_status, result.run_id, RunStatus.STALE)
         else:
@@ -146,18 +150,35 @@ class Scheduler:
         server.first_paint.set()
 
     async def _run(
-        self, pipeline: str, doc: Document, on_status: Any, on_progress: Any = None
+        self,
+        pipeline: str,
+        doc: Document,
+        on_status: Any,
+        on_progress: Any = None,
+        shown: list[list[Finding]] | None = None,
     ) -> RunResult:
+        """Run ``pipeline`` on ``doc``; its final findings are published as soon as they
+        are known, before the run's record is written (appended to ``shown`` when they
+        were: the document was still at the analysed version)."""
         server = self.server
+        published = shown if shown is not None else []
+
+        def on_final(findings: list[Finding]) -> None:
+            if self._current(doc):
+                server.published.publish(doc, pipeline, findings)
+                published.append(findings)
+
         ctx = server.services.context(
             on_status=on_status,
             on_notice=lambda message: server.notify_once(message, types.MessageType.Warning),
             on_progress=on_progress,
-            # a showing counts only when this run's result can still be published: a run
-            # made stale by typing is never on screen (and must not make a finding "ignored")
-            shown=lambda: self._current(doc),
+            # a showing counts only when this run's result was or can still be published: a
+            # run made stale by typing is never on screen (and must not make a finding
+            # "ignored")
+            shown=lambda: bool(published) or self._current(doc),
         )
         ctx.after_run = None  # run by learn_from, once the result is published
+        ctx.on_final = on_final
         return await registry.run(pipeline, doc, ctx)
 
     def _current(self, doc: Document) -> bool:

@@ -1,0 +1,102 @@
+"""What a save waits for: the run's findings go on screen before its record is written, and
+the detector's learnings search starts from the instant view's plan.
+
+The real run frame (Services, run_pipeline, SQLite, the scripted model over HTTP); the
+timings themselves are measured by benchmarks/bench_lsp.py and bench_soak.py, not here.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from kaizen.app.services import Services
+from kaizen.config import load_settings
+from kaizen.core.document import Document
+from kaizen.core.findings import Finding
+from kaizen.pipelines import registry
+from tests.fixtures.scripted_model import ScriptedModel
+
+SOURCE = "def mean(xs):\n    return sum(xs) / len(xs)\n\n\ndef first(xs):\n    return xs[0]\n"
+ISSUE = {"line": 2, "severity": "warning", "category": "bug",
+         "message": "mean fails on an empty list", "snippet": "return sum(xs) / len(xs)"}
+
+
+def services_for(scripted: ScriptedModel, project: Path, home: Path) -> Services:
+    options = {"autofix": {"provider": "openai", "model": "scripted", "apiBase": scripted.url,
+                           "apiKey": "sk-test"},
+               "staticPrepass": {"enabled": False}, "localModel": False,
+               "review": {"minConfidence": 0},
+               "databasePath": str(home / "k.db")}
+    settings, problems = load_settings(project, options)
+    assert problems == []
+    services = Services(settings)
+    services.open_store()
+    assert services.store is not None and services.loop is not None
+    return services
+
+
+async def test_the_findings_are_shown_before_the_run_is_recorded(scripted, project, kaizen_home):
+    """``on_final`` hears the run's final findings while the run's row is still open; the
+    record (status, findings) follows, with the same findings."""
+    scripted.set_default("issue_detector", {"issues": [ISSUE]})
+    scripted.set_default("fix_generator", {"fixes": []})
+    path = project / "stats.py"
+    path.write_text(SOURCE)
+    doc = Document(uri=path.as_uri(), path=path, text=SOURCE, version=1)
+    services = services_for(scripted, project, kaizen_home)
+    store = services.store
+    assert store is not None
+    seen: list[tuple[list[Finding], str, int]] = []
+    try:
+        ctx = services.context(shown=True)
+
+        def on_final(findings: list[Finding]) -> None:
+            [run] = store.recent_runs(1)
+            seen.append((list(findings), run.status, run.findings_count))
+
+        ctx.on_final = on_final
+        result = await registry.run("autofix", doc, ctx)
+        [(findings, status, count)] = seen
+        assert [f.message for f in findings] == ["mean fails on an empty list"]
+        assert status not in ("succeeded", "failed") and count == 0  # not recorded yet
+        assert findings == result.findings
+        [run] = store.recent_runs(1)
+        assert run.status == "succeeded" and run.findings_count == 1
+        assert store.finding(doc.repository, findings[0].fingerprint) is not None
+    finally:
+        store.close()
+
+
+async def test_the_learnings_search_starts_with_the_instant_view(scripted, project, kaizen_home):
+    """A second snapshot's instant view starts the detector's learnings search for the
+    units the run will send; the run takes that search (the same insights reach the
+    prompt) instead of searching again."""
+    scripted.set_default("fix_generator", {"fixes": []})
+    path = project / "stats.py"
+    path.write_text(SOURCE)
+    services = services_for(scripted, project, kaizen_home)
+    assert services.store is not None
+    try:
+        first = Document(uri=path.as_uri(), path=path, text=SOURCE, version=1)
+        scripted.enqueue("issue_detector", {"issues": [ISSUE]})
+        await registry.run("autofix", first, services.context())  # insights recorded after
+        edited = SOURCE.replace("return xs[0]", "return xs[0] if xs else None")
+        second = Document(uri=path.as_uri(), path=path, text=edited, version=2)
+        assert await services.instant(second, "autofix") != []  # mean's finding, cached
+        learned = services._snapshots[second.uri].learned
+        [((task, query), search)] = learned.items()
+        assert task == "issue_detector" and "return xs[0] if xs else None" in query
+        assert "sum(xs)" not in query  # mean is unchanged: from the cache, not sent
+        ahead = await search
+        assert ahead.insight_ids and "mean fails on an empty list" in ahead.block
+        scripted.enqueue("issue_detector", {"issues": []})
+        result = await registry.run("autofix", second, services.context())
+        assert learned == {}  # taken by the run
+        assert result.insight_ids == ahead.insight_ids
+        [_, prompt] = scripted.prompts_for("issue_detector")
+        assert "mean fails on an empty list" in prompt and "Historical learnings" in prompt
+        # a snapshot the instant view did not see searches for itself
+        third = Document(uri=path.as_uri(), path=path, text=edited + "\n", version=3)
+        assert (await services.learnings(third, "issue_detector", query)).insight_ids
+    finally:
+        services.store.close()
