@@ -19,7 +19,8 @@ from .schema import Base
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 3  # 3: unit_reviews, predicted cost, test results, the contextual router
+SCHEMA_VERSION = 4  # 3: unit_reviews, predicted cost, test results, the contextual router;
+# 4: findings by (repository, status)
 
 
 def _add_missing_columns(conn: Connection) -> list[str]:
@@ -62,9 +63,20 @@ def _v3_model_task_index(conn: Connection) -> None:
     )
 
 
+def _v4_findings_status_index(conn: Connection) -> None:
+    """v4 reads a repository's dismissed findings by index on every run (the table grows
+    with every finding ever shown); ``create_all`` makes the index only for a new table."""
+    conn.execute(
+        text(
+            "CREATE INDEX IF NOT EXISTS ix_findings_repo_status ON findings (repository, status)"
+        )
+    )
+
+
 DATA_MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     2: _v2_backfill_recorded_by,
     3: _v3_model_task_index,
+    4: _v4_findings_status_index,
 }
 
 
