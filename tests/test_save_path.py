@@ -7,13 +7,18 @@ timings themselves are measured by benchmarks/bench_lsp.py and bench_soak.py, no
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
+
+from lsprotocol import types
 
 from kaizen.app.services import Services
 from kaizen.config import load_settings
 from kaizen.core.document import Document
 from kaizen.core.findings import Finding
 from kaizen.pipelines import registry
+from tests.conftest import model_options, open_document, wait_for_diagnostics
+from tests.fixtures.editing import edit_and_save
 from tests.fixtures.scripted_model import ScriptedModel
 
 SOURCE = "def mean(xs):\n    return sum(xs) / len(xs)\n\n\ndef first(xs):\n    return xs[0]\n"
@@ -100,3 +105,46 @@ async def test_the_learnings_search_starts_with_the_instant_view(scripted, proje
         assert (await services.learnings(third, "issue_detector", query)).insight_ids
     finally:
         services.store.close()
+
+
+def flag_marked(body: dict) -> dict:
+    """Flags every numbered line of the prompt marked ``# edit N``."""
+    prompt = "\n".join(str(m.get("content", "")) for m in body.get("messages", []))
+    issues = []
+    for line in prompt.splitlines():
+        head, _, code = line.partition(" | ")
+        if "# edit " in code and head.strip().isdigit():
+            issues.append({"line": int(head), "severity": "warning", "category": "bug",
+                           "message": code.split("# ", 1)[1].strip(), "snippet": code.strip()})
+    return {"issues": issues}
+
+
+async def test_a_save_right_after_a_publish_keeps_the_last_run_and_its_cache(
+        start_client, scripted, project, kaizen_home):
+    """Saves that follow each publish at once (the run's record still being written): no
+    run is cancelled by the next save, and each save sends only the function it edited (the
+    previous run's units are cached before the next plan reads the cache)."""
+    scripted.set_default("issue_detector", flag_marked)
+    scripted.set_default("fix_generator", {"fixes": []})
+    text = "".join(f"def f{n}(xs):\n    total = {n}\n    return total + len(xs)\n\n\n"
+                   for n in range(6))
+    client = await start_client(model_options(scripted, review={"minConfidence": 0}))
+    uri = open_document(client, project / "many.py", text)
+    await wait_for_diagnostics(client, uri, lambda d: d == [])
+    for i in range(5):
+        text = text.replace(f"    total = {i}\n", f"    total = {i}  # edit {i}\n", 1)
+        edit_and_save(client, uri, i + 2, text)
+        await wait_for_diagnostics(  # the next save follows the publish at once
+            client, uri, lambda d, i=i: any(x.message.startswith(f"edit {i}") for x in d), final=False)
+    await client.workspace_execute_command_async(types.ExecuteCommandParams(
+        command="kaizen.getStatus", arguments=[{"waitForLearning": True}]))
+    db = sqlite3.connect(kaizen_home / "kaizen.db")
+    try:
+        statuses = [s for (s,) in db.execute("select status from runs order by id")]
+    finally:
+        db.close()
+    assert statuses == ["succeeded"] * 6
+    prompts = scripted.prompts_for("issue_detector")[1:]  # after the first, whole-file review
+    sent = [[x["message"] for x in flag_marked({"messages": [{"content": p}]})["issues"]]
+            for p in prompts]
+    assert sent == [[f"edit {i}"] for i in range(5)]

@@ -33,6 +33,10 @@ class Scheduler:
         self.tasks: dict[tuple[str, str], asyncio.Task[Any]] = {}
         self.running: dict[tuple[str, str], str] = {}  # (uri, pipeline) -> phase
         self.learning: set[asyncio.Task[Any]] = set()  # insight recording after a publish
+        # uri -> the run that published its findings and is writing its record (unit cache
+        # included): the document's next run plans after it, or it would review again the
+        # units that run reviewed (their cache entries not written yet)
+        self.recording: dict[str, asyncio.Task[Any]] = {}
 
     def schedule(
         self, uri: str, delay_s: float = 0.0, pipeline: str = "autofix"
@@ -49,8 +53,11 @@ class Scheduler:
             self.tasks.pop(key).cancel()
 
     def pending(self) -> list[str]:
-        """URIs with a run scheduled or in progress (its final publish still to come)."""
-        return sorted({uri for (uri, _), task in self.tasks.items() if not task.done()})
+        """URIs with a run scheduled or in progress (its final publish or its record still
+        to come)."""
+        busy = {uri for (uri, _), task in self.tasks.items() if not task.done()}
+        busy.update(uri for uri, task in self.recording.items() if not task.done())
+        return sorted(busy)
 
     def running_list(self) -> list[dict[str, str]]:
         return [
@@ -59,6 +66,9 @@ class Scheduler:
         ]
 
     async def wait_for_learning(self, timeout_s: float = 30) -> None:
+        """Until the runs already on screen are recorded and learned from."""
+        if self.recording:  # their learning starts when their record is written
+            await asyncio.wait(list(self.recording.values()), timeout=timeout_s)
         if self.learning:
             await asyncio.wait(list(self.learning), timeout=timeout_s)
 
@@ -72,6 +82,8 @@ class Scheduler:
         # the progress token's round trip to the client overlaps the instant view
         beginning = asyncio.ensure_future(self.begin_progress(pipeline))
         try:
+            if (previous := self.recording.get(uri)) is not None and not previous.done():
+                await asyncio.wait([previous])
             # callees' signatures as the editor has them (the instant view's plan is the run's)
             await server.symbol_updates.flush(reviewing=uri)
             await self.publish_instant(doc, pipeline)
@@ -164,9 +176,18 @@ class Scheduler:
         published = shown if shown is not None else []
 
         def on_final(findings: list[Finding]) -> None:
-            if self._current(doc):
-                server.published.publish(doc, pipeline, findings)
-                published.append(findings)
+            if not self._current(doc):
+                return
+            server.published.publish(doc, pipeline, findings)
+            published.append(findings)
+            # what is left is the run's record: a newer edit must not cancel it (the
+            # findings on screen, their showings and the unit cache would go unrecorded)
+            key, task = (doc.uri, pipeline), asyncio.current_task()
+            if task is not None:
+                if self.tasks.get(key) is task:
+                    self.tasks.pop(key)
+                self.recording[doc.uri] = task
+                task.add_done_callback(lambda t: self._recorded(doc.uri, t))
 
         ctx = server.services.context(
             on_status=on_status,
@@ -180,6 +201,10 @@ class Scheduler:
         ctx.after_run = None  # run by learn_from, once the result is published
         ctx.on_final = on_final
         return await registry.run(pipeline, doc, ctx)
+
+    def _recorded(self, uri: str, task: asyncio.Task[Any]) -> None:
+        if self.recording.get(uri) is task:
+            del self.recording[uri]
 
     def _current(self, doc: Document) -> bool:
         current = self.server.workspace.text_documents.get(doc.uri)
