@@ -82,8 +82,7 @@ class Scheduler:
         # the progress token's round trip to the client overlaps the instant view
         beginning = asyncio.ensure_future(self.begin_progress(pipeline))
         try:
-            if (previous := self.recording.get(uri)) is not None and not previous.done():
-                await asyncio.wait([previous])
+            await self.recorded(uri)
             # callees' signatures as the editor has them (the instant view's plan is the run's)
             await server.symbol_updates.flush(reviewing=uri)
             await self.publish_instant(doc, pipeline)
@@ -201,6 +200,13 @@ class Scheduler:
         ctx.after_run = None  # run by learn_from, once the result is published
         ctx.on_final = on_final
         return await registry.run(pipeline, doc, ctx)
+
+    async def recorded(self, uri: str) -> None:
+        """Until the run of ``uri`` whose findings are on screen has written its record
+        (its findings' rows, the unit cache): what reads them (the next run's plan, an
+        outcome the user gives) waits for it; a few milliseconds, when anything."""
+        if (previous := self.recording.get(uri)) is not None and not previous.done():
+            await asyncio.wait([previous])
 
     def _recorded(self, uri: str, task: asyncio.Task[Any]) -> None:
         if self.recording.get(uri) is task:
