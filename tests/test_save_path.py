@@ -16,6 +16,7 @@ from kaizen.app.services import Services
 from kaizen.config import load_settings
 from kaizen.core.document import Document
 from kaizen.core.findings import Finding
+from kaizen.memory.store import Store
 from kaizen.pipelines import registry
 from tests.conftest import model_options, open_document, wait_for_diagnostics
 from tests.fixtures.editing import edit_and_save
@@ -148,3 +149,43 @@ async def test_a_save_right_after_a_publish_keeps_the_last_run_and_its_cache(
     sent = [[x["message"] for x in flag_marked({"messages": [{"content": p}]})["issues"]]
             for p in prompts]
     assert sent == [[f"edit {i}"] for i in range(5)]
+
+
+def test_a_save_records_its_shown_findings_again_as_occurrences(tmp_path):
+    """Recording insights already stored counts one more occurrence of each (in one
+    statement), keeps their ids, and inserts and indexes only the new ones."""
+    from kaizen.core.embed import HashingEmbedder
+    from kaizen.memory import insights
+    from kaizen.memory.search import ensure_index, hybrid_search
+
+    store = Store.open(tmp_path / "k.db")
+    embedder = HashingEmbedder()
+    try:
+        with store.write_engine.begin() as conn:
+            ensure_index(conn, embedder)
+
+        def item(n: int) -> insights.InsightInput:
+            return insights.InsightInput(kind="issue_found", category="bug",
+                                         summary=f"[bug] handler_{n} may divide by zero",
+                                         detail=f"return total / count_{n}", repository="r",
+                                         language="python", run_id=n)
+
+        first = insights.record(store.engine, embedder, [item(0), item(1)])
+        again = insights.record(store.engine, embedder, [item(1), item(2), item(0), item(1)])
+        assert again[0] == again[3] == first[1] and again[2] == first[0]
+        assert again[1] not in first
+        db = sqlite3.connect(tmp_path / "k.db")
+        try:
+            counts = dict(db.execute("select id, occurrences from workflow_insights"))
+            runs = dict(db.execute("select id, source_run_id from workflow_insights"))
+        finally:
+            db.close()
+        assert counts == {first[0]: 2, first[1]: 3, again[1]: 1}
+        assert runs[first[0]] == 0 and runs[first[1]] == 1 and runs[again[1]] == 2
+        with store.engine.connect() as conn:
+            [vector] = embedder.embed(["handler_2 may divide by zero"])
+            hits = hybrid_search(conn, query="handler_2 divide", vector=vector,
+                                 repository="r", language="python", limit=3)
+        assert again[1] in [h.insight_id for h in hits]  # the new one is indexed
+    finally:
+        store.close()
