@@ -137,7 +137,6 @@ async def run_refactor_command(ls: KaizenServer, args: dict[str, Any]) -> Any:
 async def record_outcome(ls: KaizenServer, args: dict[str, Any]) -> Any:
     a: OutcomeArgs = parse(OutcomeArgs, args)
     finding = ls.published.finding(a.uri, a.fingerprint)
-    await ls.scheduler.recorded(a.uri)  # the finding's row, if its run is still writing it
     await ls.published.record_outcome(a.uri, a.fingerprint, a.outcome, a.reason)
     similar = 0
     if a.outcome == "accepted" and finding is not None and (doc := ls.snapshot(a.uri)):
@@ -162,7 +161,6 @@ async def dismiss(ls: KaizenServer, args: dict[str, Any]) -> Any:
     command answers at once, and a user who never answers blocks nothing."""
     a: DismissArgs = parse(DismissArgs, args)
     finding = ls.published.finding(a.uri, a.fingerprint)
-    await ls.scheduler.recorded(a.uri)  # the finding's row, if its run is still writing it
     await ls.published.record_outcome(a.uri, a.fingerprint, "rejected", a.reason)
     what = finding.message if finding is not None else a.fingerprint
     ls.spawn(offer_undo(ls, a.uri, a.fingerprint, what))

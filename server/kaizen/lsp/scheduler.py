@@ -17,7 +17,6 @@ from typing import Any
 from lsprotocol import types
 
 from ..core.document import Document
-from ..core.findings import Finding
 from ..core.runs import RunStatus, phase_of
 from ..pipelines import registry
 from ..pipelines.base import RunResult
@@ -33,10 +32,6 @@ class Scheduler:
         self.tasks: dict[tuple[str, str], asyncio.Task[Any]] = {}
         self.running: dict[tuple[str, str], str] = {}  # (uri, pipeline) -> phase
         self.learning: set[asyncio.Task[Any]] = set()  # insight recording after a publish
-        # uri -> the run that published its findings and is writing its record (unit cache
-        # included): the document's next run plans after it, or it would review again the
-        # units that run reviewed (their cache entries not written yet)
-        self.recording: dict[str, asyncio.Task[Any]] = {}
 
     def schedule(
         self, uri: str, delay_s: float = 0.0, pipeline: str = "autofix"
@@ -53,11 +48,8 @@ class Scheduler:
             self.tasks.pop(key).cancel()
 
     def pending(self) -> list[str]:
-        """URIs with a run scheduled or in progress (its final publish or its record still
-        to come)."""
-        busy = {uri for (uri, _), task in self.tasks.items() if not task.done()}
-        busy.update(uri for uri, task in self.recording.items() if not task.done())
-        return sorted(busy)
+        """URIs with a run scheduled or in progress (its final publish still to come)."""
+        return sorted({uri for (uri, _), task in self.tasks.items() if not task.done()})
 
     def running_list(self) -> list[dict[str, str]]:
         return [
@@ -66,9 +58,6 @@ class Scheduler:
         ]
 
     async def wait_for_learning(self, timeout_s: float = 30) -> None:
-        """Until the runs already on screen are recorded and learned from."""
-        if self.recording:  # their learning starts when their record is written
-            await asyncio.wait(list(self.recording.values()), timeout=timeout_s)
         if self.learning:
             await asyncio.wait(list(self.learning), timeout=timeout_s)
 
@@ -82,7 +71,6 @@ class Scheduler:
         # the progress token's round trip to the client overlaps the instant view
         beginning = asyncio.ensure_future(self.begin_progress(pipeline))
         try:
-            await self.recorded(uri)
             # callees' signatures as the editor has them (the instant view's plan is the run's)
             await server.symbol_updates.flush(reviewing=uri)
             await self.publish_instant(doc, pipeline)
@@ -106,9 +94,8 @@ class Scheduler:
                 )
 
         result = None
-        shown: list[list[Finding]] = []  # the findings put on screen before the run's record
         try:
-            result = await self._run(pipeline, doc, on_status, on_progress, shown)
+            result = await self._run(pipeline, doc, on_status, on_progress)
         finally:
             self.running.pop(key, None)
             self.end_progress(progress, uri, pipeline, result)
@@ -125,9 +112,7 @@ class Scheduler:
             server.report_failure(pipeline, doc, result)
         current = server.workspace.text_documents.get(uri)
         store = server.services.store
-        if shown and shown[0] is result.findings:
-            pass  # on screen already (``on_final``): the run's result was not stale then
-        elif current is None or current.version != doc.version:
+        if current is None or current.version != doc.version:
             if result.run_id is not None and store is not None:
                 await asyncio.to_thread(store.set_status, result.run_id, RunStatus.STALE)
         else:
@@ -161,56 +146,19 @@ class Scheduler:
         server.first_paint.set()
 
     async def _run(
-        self,
-        pipeline: str,
-        doc: Document,
-        on_status: Any,
-        on_progress: Any = None,
-        shown: list[list[Finding]] | None = None,
+        self, pipeline: str, doc: Document, on_status: Any, on_progress: Any = None
     ) -> RunResult:
-        """Run ``pipeline`` on ``doc``; its final findings are published as soon as they
-        are known, before the run's record is written (appended to ``shown`` when they
-        were: the document was still at the analysed version)."""
         server = self.server
-        published = shown if shown is not None else []
-
-        def on_final(findings: list[Finding]) -> None:
-            if not self._current(doc):
-                return
-            server.published.publish(doc, pipeline, findings)
-            published.append(findings)
-            # what is left is the run's record: a newer edit must not cancel it (the
-            # findings on screen, their showings and the unit cache would go unrecorded)
-            key, task = (doc.uri, pipeline), asyncio.current_task()
-            if task is not None:
-                if self.tasks.get(key) is task:
-                    self.tasks.pop(key)
-                self.recording[doc.uri] = task
-                task.add_done_callback(lambda t: self._recorded(doc.uri, t))
-
         ctx = server.services.context(
             on_status=on_status,
             on_notice=lambda message: server.notify_once(message, types.MessageType.Warning),
             on_progress=on_progress,
-            # a showing counts only when this run's result was or can still be published: a
-            # run made stale by typing is never on screen (and must not make a finding
-            # "ignored")
-            shown=lambda: bool(published) or self._current(doc),
+            # a showing counts only when this run's result can still be published: a run
+            # made stale by typing is never on screen (and must not make a finding "ignored")
+            shown=lambda: self._current(doc),
         )
         ctx.after_run = None  # run by learn_from, once the result is published
-        ctx.on_final = on_final
         return await registry.run(pipeline, doc, ctx)
-
-    async def recorded(self, uri: str) -> None:
-        """Until the run of ``uri`` whose findings are on screen has written its record
-        (its findings' rows, the unit cache): what reads them (the next run's plan, an
-        outcome the user gives) waits for it; a few milliseconds, when anything."""
-        if (previous := self.recording.get(uri)) is not None and not previous.done():
-            await asyncio.wait([previous])
-
-    def _recorded(self, uri: str, task: asyncio.Task[Any]) -> None:
-        if self.recording.get(uri) is task:
-            del self.recording[uri]
 
     def _current(self, doc: Document) -> bool:
         current = self.server.workspace.text_documents.get(doc.uri)

@@ -335,7 +335,7 @@ async def run_pipeline(
 ) -> RunResult:
     """One run: scan, the pipeline's own phases, then fingerprint, suppress, weigh, the
     pipeline's work on what will be shown (``after_shown``: fixes, improvements; a finding
-    dismissed or hidden costs no call), show (``ctx.on_final``), record, learn.
+    dismissed or hidden costs no call), record, learn.
 
     Whatever happens it ends with a recorded status: a document that cannot be analysed, a
     cancellation by a newer edit, or an exception (the run fails; the server keeps serving).
@@ -365,8 +365,6 @@ async def run_pipeline(
                 f.confidence or 0.0,
                 f.confidence_why,
             )
-        if ctx.on_final is not None:  # on screen first, the record after (nothing changes them)
-            ctx.on_final(findings)
         _feedback(ctx, scope.result, findings)
         # A model that failed only fails the run when it left nothing to show.
         answered = any(f.origin == "model" for f in findings)

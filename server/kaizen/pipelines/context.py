@@ -74,9 +74,6 @@ class RunContext:
     # when the run ends (False: the document moved on, so this run's result is never shown)
     shown: bool | Callable[[], bool] = False
     on_dropped: DropRecorder | None = None
-    # the run's findings are final (fingerprinted, suppressed, weighed, fixes attached): the
-    # editor shows them now, before the run's record is written
-    on_final: Callable[[list[Finding]], None] | None = None
     rules: RulesProvider = _no_rules
     symbols: Any = None  # languages.symbols.SymbolIndex | None: the workspace's definitions
 
