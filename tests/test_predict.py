@@ -21,6 +21,7 @@ from kaizen.cli.main import main
 from kaizen.config import load_settings
 from kaizen.core.document import Document
 from kaizen.improvement.forecast import prediction_error
+from kaizen.memory.migrate import SCHEMA_VERSION
 from kaizen.memory.store import Store
 from kaizen.models.gateway import CallOutcome, ModelTarget
 from kaizen.models.policy import Stats
@@ -187,7 +188,7 @@ def test_a_v2_database_gains_the_prediction_columns_and_the_window_index(tmp_pat
     db = sqlite3.connect(path)
     try:
         assert db.execute("select value from meta where key = 'schema_version'").fetchone() == (
-            "3",
+            str(SCHEMA_VERSION),
         )
         assert "predicted_cost_usd" in {r[1] for r in db.execute("pragma table_info(model_calls)")}
         perf = {r[1] for r in db.execute("pragma table_info(model_performance)")}

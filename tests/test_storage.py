@@ -66,6 +66,27 @@ def test_old_database_upgrades_in_place_without_loss(tmp_path: Path):
     assert status == "failed" and "interrupted" in error
 
 
+def test_a_v3_database_reads_dismissed_findings_by_index(tmp_path: Path):
+    """Every run reads the repository's dismissed findings; a v3 database gains the index
+    that keeps that read from scanning every finding ever recorded."""
+    path = tmp_path / "v3.db"
+    Store.open(path).close()
+    db = sqlite3.connect(path)
+    db.executescript("DROP INDEX ix_findings_repo_status;"
+                     "UPDATE meta SET value = '3' WHERE key = 'schema_version';")
+    db.close()
+    Store.open(path).close()
+    db = sqlite3.connect(path)
+    try:
+        assert "ix_findings_repo_status" in {r[1] for r in db.execute("pragma index_list(findings)")}
+        plan = " ".join(str(r[-1]) for r in db.execute(
+            "explain query plan select fingerprint, outcome_reason from findings "
+            "where repository = 'r' and status = 'rejected'"))
+        assert "USING INDEX ix_findings_repo_status" in plan
+    finally:
+        db.close()
+
+
 WRITER = textwrap.dedent("""
     import sys
     sys.path.insert(0, {server!r})

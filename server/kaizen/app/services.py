@@ -10,7 +10,7 @@ import asyncio
 import logging
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -92,6 +92,8 @@ class _SnapshotRules:
     review: Any
     applied: AppliedRules | None = None
     policy: tuple[list[Any], dict[str, str], dict[str, str]] | None = None
+    # learnings searches the instant view started for the run: (task, query) -> search
+    learned: dict[tuple[str, str], asyncio.Future[Learnings]] = field(default_factory=dict)
 
 
 SNAPSHOTS_KEPT = 16  # documents whose rules are remembered (the editor's open ones)
@@ -193,9 +195,35 @@ class Services:
         return self.symbols
 
     async def learnings(self, doc: Document, task: str, query: str) -> Learnings:
+        """The learnings block for ``task`` searched by ``query``: the search the instant
+        view already started for this snapshot when it is the same one, else a new one."""
         if self.loop is None:
             return Learnings()
+        memo = self._snapshots.get(doc.uri)
+        started = memo.learned.pop((task, query), None) if memo and memo.doc is doc else None
+        if started is not None:
+            return await started
         return await asyncio.to_thread(self.loop.learnings, doc, task, query)
+
+    def _search_ahead(self, doc: Document, task: str, plan: Any) -> None:
+        """Start the run's learnings search from the instant view's plan (the run takes the
+        same plan, so the same units and the same query): the search, which grows with the
+        repository's insights, then runs on a worker thread while the instant view is
+        published and the run starts, instead of after them on the save's path."""
+        from ..pipelines.review import Review, batches
+
+        loop, review = self.loop, self.settings.review
+        if loop is None:
+            return
+        groups = batches(plan, review.batch_tokens, whole_file=review.scope == "file")
+        if not groups:  # nothing to ask a model: no prompt, no search
+            return
+        query = Review(plan, [], groups).query(doc.safe_lines)
+        learned = self._snapshot(doc).learned
+        if (task, query) not in learned:
+            learned[(task, query)] = asyncio.ensure_future(
+                asyncio.to_thread(loop.learnings, doc, task, query)
+            )
 
     async def static(self, doc: Document) -> list[Finding]:
         """The static pre-pass (the language's linters and the repository's ast-grep
@@ -305,7 +333,7 @@ class Services:
         the database to open."""
         from ..core.findings import assign_fingerprints
         from ..languages.parsed import scope_namer
-        from ..pipelines.review import cached_findings, plan_review
+        from ..pipelines.review import cached_findings
 
         settings = self.settings
         found: list[Finding] = []
@@ -322,7 +350,7 @@ class Services:
             choice = self.router.choose(task, doc.relpath)
             model = choice.targets[0].model if choice.targets else None
             # the linters (their own processes) run while the plan is computed
-            planning = plan_review(doc, ctx, pipeline, model)
+            planning = self._plan_and_search(doc, ctx, pipeline, task, model)
             if linting:
                 static, plan = await asyncio.gather(self.static(doc), planning)
                 found.extend(static)
@@ -335,6 +363,18 @@ class Services:
         # not counted here: the run that follows suppresses (and counts) the same findings
         found = await self.policy(doc, found)
         return await self._suppress(doc, found) if found and self.store is not None else found
+
+    async def _plan_and_search(
+        self, doc: Document, ctx: RunContext, pipeline: str, task: str, model: str | None
+    ) -> Any:
+        from ..pipelines.review import plan_review
+
+        plan = await plan_review(doc, ctx, pipeline, model)
+        try:
+            self._search_ahead(doc, task, plan)
+        except Exception:  # a head start only: the run searches for itself
+            log.exception("could not start the learnings search of %s", doc.relpath)
+        return plan
 
     def _snapshot(self, doc: Document) -> _SnapshotRules:
         review = self.settings.review

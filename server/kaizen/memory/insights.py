@@ -163,6 +163,8 @@ def record(
     # two servers recording overlapping insights cannot dead-lock.
     order = sorted(range(len(items)), key=lambda i: keys[i])
     with writer(engine).begin() as conn:
+        if conn.dialect.name == "sqlite":  # the write lock is held: what is stored stays
+            order = _count_again(conn, items, keys, order, ids)
         for i in order:
             item = items[i]
             insight_id, created = _upsert(conn, item, embedder.name, recorded_by)
@@ -173,6 +175,46 @@ def record(
                 index_insight(conn, insight_id, item.repository, item.language, vector)
             ids[i] = insight_id
     return ids
+
+
+def _count_again(
+    conn: Connection,
+    items: Sequence[InsightInput],
+    keys: Sequence[tuple[str, str]],
+    order: list[int],
+    ids: list[int],
+) -> list[int]:
+    """Count another occurrence of every item already stored, in one statement run for
+    all of them (a save records every finding it shows again: one UPDATE ... RETURNING per
+    finding was most of the recording, which competes with the next save). Their ids go
+    to ``ids``; returns the items still to insert, in ``order``."""
+    found = _ids(conn, keys)
+    again = [i for i in order if keys[i] in found]
+    if again:
+        now = utcnow()
+        conn.execute(
+            text(
+                "UPDATE workflow_insights SET occurrences = occurrences + 1, "
+                "updated_at = :now, source_run_id = COALESCE(:run, source_run_id) "
+                "WHERE id = :id"
+            ),
+            [{"now": now, "run": items[i].run_id, "id": found[keys[i]]} for i in again],
+        )
+        for i in again:
+            ids[i] = found[keys[i]]
+    return [i for i in order if keys[i] not in found]
+
+
+def _ids(conn: Connection, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], int]:
+    repositories = sorted({r for r, _ in keys})
+    hashes = sorted({h for _, h in keys})
+    rows = conn.execute(
+        select(WorkflowInsight.repository, WorkflowInsight.content_hash, WorkflowInsight.id).where(
+            WorkflowInsight.repository.in_(repositories),
+            WorkflowInsight.content_hash.in_(hashes),
+        )
+    )
+    return {(r, h): int(i) for r, h, i in rows}
 
 
 def _stored(engine: Engine, keys: Sequence[tuple[str, str]]) -> set[tuple[str, str]]:

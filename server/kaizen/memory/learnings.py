@@ -8,8 +8,9 @@ token budget so learnings never crowd out the code.
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import Connection, Engine, select
-from sqlalchemy.orm import Session
 
 from ..core.document import Learnings
 from ..core.embed import Embedder
@@ -48,7 +49,8 @@ def estimate_tokens(text: str) -> int:
     return (len(text) + CHARS_PER_TOKEN - 1) // CHARS_PER_TOKEN
 
 
-def line_for(row: WorkflowInsight) -> str:
+def line_for(row: Any) -> str:
+    """One line of the block (``row``: an insight, or a row of its columns)."""
     label = KIND_LABELS.get(row.kind, row.kind)
     times = f" ({row.occurrences} times)" if row.occurrences > 1 else ""
     line = f"- {label}{times}: {row.summary}"
@@ -75,7 +77,7 @@ def retrieve(
     with engine.connect() as conn:
         if not _any_insight(conn, repository, language, kinds):
             return Learnings()  # nothing to find: no embedding, no search
-    [vector] = embedder.embed([query])
+    [vector] = embedder.embed([query])  # no connection held: a provider's is a network call
     with engine.connect() as conn:
         hits = hybrid_search(
             conn,
@@ -123,12 +125,14 @@ def _any_insight(conn: Connection, repository: str, language: str, kinds: tuple[
     return row is not None
 
 
-def _rows(conn: Connection, ids: list[int], kinds: tuple[str, ...]) -> list[WorkflowInsight]:
-    with Session(bind=conn) as session:
-        return list(
-            session.scalars(
-                select(WorkflowInsight).where(
-                    WorkflowInsight.id.in_(ids), WorkflowInsight.kind.in_(kinds)
-                )
+def _rows(conn: Connection, ids: list[int], kinds: tuple[str, ...]) -> list[Any]:
+    """The columns a learnings line needs (``line_for``), not whole ORM objects: the
+    search runs on every run, and building objects cost as much as the keyword side."""
+    w = WorkflowInsight
+    return list(
+        conn.execute(
+            select(w.id, w.kind, w.occurrences, w.summary, w.detail).where(
+                w.id.in_(ids), w.kind.in_(kinds)
             )
         )
+    )

@@ -19,8 +19,9 @@ from .schema import Base
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 4  # 3: unit_reviews, predicted cost, test results, the contextual router;
-# 4: unit_reviews' name, answer key and lines (changed-lines review)
+SCHEMA_VERSION = 5  # 3: unit_reviews, predicted cost, test results, the contextual router;
+# 4: findings by (repository, status); 5: unit_reviews' name, answer key and lines
+# (changed-lines review)
 
 
 def _add_missing_columns(conn: Connection) -> list[str]:
@@ -63,8 +64,18 @@ def _v3_model_task_index(conn: Connection) -> None:
     )
 
 
-def _v4_unit_name_index(conn: Connection) -> None:
-    """v4 looks a changed unit's earlier versions up by name (changed-lines review)."""
+def _v4_findings_status_index(conn: Connection) -> None:
+    """v4 reads a repository's dismissed findings by index on every run (the table grows
+    with every finding ever shown); ``create_all`` makes the index only for a new table."""
+    conn.execute(
+        text(
+            "CREATE INDEX IF NOT EXISTS ix_findings_repo_status ON findings (repository, status)"
+        )
+    )
+
+
+def _v5_unit_name_index(conn: Connection) -> None:
+    """v5 looks a changed unit's earlier versions up by name (changed-lines review)."""
     conn.execute(
         text(
             "CREATE INDEX IF NOT EXISTS ix_unit_reviews_name "
@@ -76,7 +87,8 @@ def _v4_unit_name_index(conn: Connection) -> None:
 DATA_MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     2: _v2_backfill_recorded_by,
     3: _v3_model_task_index,
-    4: _v4_unit_name_index,
+    4: _v4_findings_status_index,
+    5: _v5_unit_name_index,
 }
 
 

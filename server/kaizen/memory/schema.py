@@ -107,7 +107,12 @@ class FindingRow(Base):
     """A finding as the user saw it, keyed by repository + fingerprint across runs."""
 
     __tablename__ = "findings"
-    __table_args__ = (UniqueConstraint("repository", "fingerprint"),)
+    __table_args__ = (
+        UniqueConstraint("repository", "fingerprint"),
+        # every run reads the repository's dismissed findings (rejected_reasons): without
+        # it, a scan of every finding ever recorded, on the save's path
+        Index("ix_findings_repo_status", "repository", "status"),
+    )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     fingerprint: Mapped[str] = mapped_column(String(64))
     repository: Mapped[str] = mapped_column(Text, default="")

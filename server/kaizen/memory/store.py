@@ -414,10 +414,14 @@ def _save_findings(
     ignored: list[str] = []
     if not findings:
         return ignored
+    # the three columns the upsert reads, not whole rows: a save re-saves every finding it
+    # shows, and loading each as an ORM object (message, rationale, fix) cost most of it
     existing = {
         row.fingerprint: row
-        for row in s.scalars(
-            select(FindingRow).where(
+        for row in s.execute(
+            select(
+                FindingRow.id, FindingRow.fingerprint, FindingRow.status, FindingRow.times_shown
+            ).where(
                 FindingRow.repository == repository,
                 FindingRow.fingerprint.in_([f.fingerprint for f in findings]),
             )
