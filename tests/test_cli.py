@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -224,3 +225,10 @@ def test_check_after_an_edit_reviews_a_window_of_a_long_function(scripted, kaize
     [_, again] = scripted.prompts_for("opportunity_detector")
     shown = [line.split("|")[0].strip() for line in again.split("Code:", 1)[1].splitlines()]
     assert [int(n) for n in shown if n.isdigit()] == list(range(1, 23))
+    # what the cache keeps to find the changed lines: digests, never the code
+    [db] = kaizen_home.glob("*.db")
+    with sqlite3.connect(db) as conn:
+        kept = [
+            r[0] for r in conn.execute("select lines from unit_reviews where lines is not null")
+        ]
+    assert kept and not any("ledger" in row for row in kept)

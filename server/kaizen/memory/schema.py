@@ -269,8 +269,9 @@ class UnitReview(Base):
     positions relative to the unit, so code that moves keeps its findings.
 
     A long unit also keeps its name, the digest of what besides its code changes its answer
-    (``answer_key``) and its lines: when it changes in a few lines, the next review shows a
-    window around them and carries the findings of the rest (``pipelines/windows``)."""
+    (``answer_key``) and a digest of each of its lines (never the code): when it changes in
+    a few lines, the next review shows a window around them and carries the findings of
+    the rest (``pipelines/windows``)."""
 
     __tablename__ = "unit_reviews"
     __table_args__ = (

@@ -37,7 +37,7 @@ def lookup(
 
 Version = tuple[str, str, list[str]]
 """What a long unit's row remembers to be reviewed in a window later: (unit name, answer
-key, the unit's lines)."""
+key, a digest of each of the unit's lines)."""
 
 def earlier(
     session: Session, repository: str, path: str, answer_key: str, names: Iterable[str]

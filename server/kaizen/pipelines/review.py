@@ -46,7 +46,7 @@ class Planned:
     window: list[int] | None = None
     carried: list[Finding] = field(default_factory=list)
     shown_chars: int | None = None
-    # a long unit's (name, answer key, lines), kept with its cached findings
+    # a changed long unit's (name, answer key, its lines' digests), cached with its findings
     version: tuple[str, str, list[str]] | None = None
 
     @property
@@ -197,8 +197,8 @@ def answer_digest(salt: tuple[str, ...]) -> str:
 
 
 async def narrow(doc: Document, ctx: RunContext, plan: Plan) -> None:
-    """Long units are remembered with their lines when cached (``Planned.version``); a
-    changed one whose last used version is in the cache is reviewed in a window. Done by
+    """A changed long unit is cached with its lines' digests (``Planned.version``), and
+    reviewed in a window when its last used version is in the cache. Done by
     the run, once per plan: the instant publish (which shows cache hits) never waits for
     this read."""
     review = ctx.settings.review
@@ -207,9 +207,10 @@ async def narrow(doc: Document, ctx: RunContext, plan: Plan) -> None:
     plan.narrowed = True
     key = answer_digest(plan.salt)
     named = Counter(p.unit.name for p in plan.items)
-    for p in plan.items:  # a name two units share (overloads, blocks) would mix versions
+    for p in plan.changed:  # a name two units share (overloads, blocks) would mix versions
         if len(p.unit.lines) >= windows.MIN_LINES and named[p.unit.name] == 1:
-            p.version = (p.unit.name, key, [doc.lines[n - 1] for n in p.unit.lines])
+            lines = windows.line_digests([doc.lines[n - 1] for n in p.unit.lines])
+            p.version = (p.unit.name, key, lines)
     changed = [p for p in plan.changed if p.version is not None]
     if not changed:
         return

@@ -17,6 +17,7 @@ coordinates the review cache stores (``review.to_cache``), so it needs no parser
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from difflib import SequenceMatcher
@@ -40,11 +41,23 @@ class Window:
     moved: dict[int, int]  # old index -> new index, for lines that did not change
 
 
-def changed_window(old: Sequence[str], new: Sequence[str]) -> Window | None:
-    """The window of ``new`` (a definition's lines) against ``old`` (its previous lines),
-    or None when the definition should be reviewed whole: too short, unchanged in its text
-    (what changed is its context), or changed in too much of it."""
-    if len(new) < MIN_LINES or list(old) == list(new):
+def line_digests(lines: Sequence[str]) -> list[str]:
+    """What the review cache keeps of a unit's lines: a short digest of each, enough to
+    tell which lines changed, never the code itself (a team's shared database holds no
+    source, and no secret a line may carry)."""
+    return [
+        hashlib.blake2b(line.encode("utf-8", "surrogatepass"), digest_size=8).hexdigest()
+        for line in lines
+    ]
+
+
+def changed_window(old: Sequence[str], new_lines: Sequence[str]) -> Window | None:
+    """The window of ``new_lines`` (a definition's lines) against ``old`` (the digests of
+    its previous lines, ``line_digests``), or None when the definition should be reviewed
+    whole: too short, unchanged in its text (what changed is its context), or changed in
+    too much of it."""
+    new = line_digests(new_lines)
+    if len(new) < MIN_LINES or list(old) == new:
         return None
     moved: dict[int, int] = {}
     touched: set[int] = set()
@@ -56,7 +69,7 @@ def changed_window(old: Sequence[str], new: Sequence[str]) -> Window | None:
         else:  # lines deleted: what is around the gap changed meaning
             touched.update(j for j in (j1 - 1, j1) if 0 <= j < len(new))
     head = 0  # the signature, below its decorators (``@cache``, ``@Component({...})``)
-    while head < len(new) - 1 and new[head].lstrip().startswith("@"):
+    while head < len(new) - 1 and new_lines[head].lstrip().startswith("@"):
         head += 1
     shown = set(range(head + 1))
     for j in touched:
