@@ -180,4 +180,16 @@ def check_unit_review_cache(store: Store) -> None:
     )
     assert store.cached_units("repo", "a.py", ["h1", "h2"]) == {**first, **again}
     assert store.has_cached_units()
+    # a long unit's version (changed-lines review): the last one used is found by its name
+    store.complete_run(
+        store.start_run("autofix", "file:///a.py", "repo", "python", 3),
+        RunStatus.SUCCEEDED,
+        RunTotals(),
+        cache=("repo", "a.py", "autofix", {"h4": [{"line": 3, "message": "c"}]}, []),
+        versions={"h4": ("settle", "key", ["d1", "d2"])},
+    )
+    assert store.earlier_units("repo", "a.py", "key", ["settle", "other"]) == {
+        "settle": ("h4", ["d1", "d2"], [{"line": 3, "message": "c"}])
+    }
+    assert store.earlier_units("repo", "a.py", "another model", ["settle"]) == {}
     store.close()
