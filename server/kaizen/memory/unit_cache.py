@@ -107,6 +107,7 @@ def store(
     """Write new entries (a repeat overwrites), stamp the hits as used, evict past the cap.
     ``versions``: by hash, what a long unit's row keeps for changed-lines review."""
     versions = versions or {}
+    unversioned: Version | tuple[None, None, None] = (None, None, None)
     now = utcnow()
     hit_list = list(hits)
     if hit_list:
@@ -131,9 +132,10 @@ def store(
                 "lines": stmt.excluded.lines,
             },
         )
-        session.execute(
-            stmt,
-            [
+        rows = []
+        for unit_hash, findings in entries.items():
+            name, key, lines = versions.get(unit_hash, unversioned)
+            rows.append(
                 {
                     "repository": repository,
                     "path": path,
@@ -142,13 +144,12 @@ def store(
                     "findings": findings,
                     "created_at": now,
                     "used_at": now,
-                    "unit_name": versions[unit_hash][0] if unit_hash in versions else None,
-                    "answer_key": versions[unit_hash][1] if unit_hash in versions else None,
-                    "lines": versions[unit_hash][2] if unit_hash in versions else None,
+                    "unit_name": name,
+                    "answer_key": key,
+                    "lines": lines,
                 }
-                for unit_hash, findings in entries.items()
-            ],
-        )
+            )
+        session.execute(stmt, rows)
     if entries:
         _evict(session, max_rows)
 

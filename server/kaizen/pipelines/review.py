@@ -207,19 +207,20 @@ async def narrow(doc: Document, ctx: RunContext, plan: Plan) -> None:
     plan.narrowed = True
     key = answer_digest(plan.salt)
     named = Counter(p.unit.name for p in plan.items)
+    changed: list[tuple[Planned, list[str]]] = []  # with its lines' digests
     for p in plan.changed:  # a name two units share (overloads, blocks) would mix versions
         if len(p.unit.lines) >= windows.MIN_LINES and named[p.unit.name] == 1:
-            lines = windows.line_digests([doc.lines[n - 1] for n in p.unit.lines])
-            p.version = (p.unit.name, key, lines)
-    changed = [p for p in plan.changed if p.version is not None]
+            digests = windows.line_digests([doc.lines[n - 1] for n in p.unit.lines])
+            p.version = (p.unit.name, key, digests)
+            changed.append((p, digests))
     if not changed:
         return
     earlier = await ctx.db(
-        "earlier_units", doc.repository, doc.relpath, key, [p.unit.name for p in changed]
+        "earlier_units", doc.repository, doc.relpath, key, [p.unit.name for p, _ in changed]
     )
     narrowing = [
-        (p, before[1], before[2])
-        for p in changed
+        (p, digests, before[1], before[2])
+        for p, digests in changed
         if earlier and (before := earlier.get(p.unit.name)) is not None and before[0] != p.hash
     ]
     if narrowing:
@@ -229,14 +230,16 @@ async def narrow(doc: Document, ctx: RunContext, plan: Plan) -> None:
 def _narrow_all(
     doc: Document,
     review: Any,
-    narrowing: list[tuple[Planned, list[str], list[dict[str, Any]]]],
+    narrowing: list[tuple[Planned, list[str], list[str], list[dict[str, Any]]]],
     symbols: Any,
 ) -> None:
-    """Changed units whose earlier version was reviewed: shown in a window where the change
-    is small (``windows``), with that version's findings on the rest carried."""
+    """Changed units (with their lines' digests) whose earlier version (its digests, its
+    findings) was reviewed: shown in a window where the change is small (``windows``), with
+    that version's findings on the rest carried."""
     facts = None
-    for p, before, entries in narrowing:
-        window = windows.changed_window(before, [doc.lines[n - 1] for n in p.unit.lines])
+    for p, digests, before, entries in narrowing:
+        lines = [doc.lines[n - 1] for n in p.unit.lines]
+        window = windows.changed_window(before, digests, lines)
         if window is None:
             continue
         p.window = [p.unit.lines[i] for i in sorted(window.shown)]
@@ -437,8 +440,10 @@ class Review:
 
     def query(self, safe_lines: list[str]) -> str:
         """What the run's learnings are searched by: the (redacted) lines of every unit
-        under review, one search per file instead of one per batch."""
-        numbers = sorted({n for batch in self.batches for p in batch for n in p.shown})
+        under review, one search per file instead of one per batch. Whole units, windows
+        or not: the instant view starts this search from the plan before the run narrows
+        it (``Services._search_ahead``), and the run takes it only when the queries match."""
+        numbers = sorted({n for batch in self.batches for p in batch for n in p.unit.lines})
         return "\n".join(safe_lines[n - 1] for n in numbers)[:4000]
 
     @property

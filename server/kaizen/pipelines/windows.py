@@ -51,13 +51,14 @@ def line_digests(lines: Sequence[str]) -> list[str]:
     ]
 
 
-def changed_window(old: Sequence[str], new_lines: Sequence[str]) -> Window | None:
-    """The window of ``new_lines`` (a definition's lines) against ``old`` (the digests of
-    its previous lines, ``line_digests``), or None when the definition should be reviewed
-    whole: too short, unchanged in its text (what changed is its context), or changed in
-    too much of it."""
-    new = line_digests(new_lines)
-    if len(new) < MIN_LINES or list(old) == new:
+def changed_window(
+    old: Sequence[str], new: Sequence[str], new_lines: Sequence[str]
+) -> Window | None:
+    """The window of a definition against its previous version, by the digests of their
+    lines (``line_digests``: ``old``, ``new``; ``new_lines``, the new text, says where the
+    signature is), or None when the definition should be reviewed whole: too short,
+    unchanged in its text (what changed is its context), or changed in too much of it."""
+    if len(new) < MIN_LINES or list(old) == list(new):
         return None
     moved: dict[int, int] = {}
     touched: set[int] = set()
